@@ -1,0 +1,36 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+/**
+ * The agent's config file (`<data-dir>/agent.json`, written by `ferry agent setup`), declared
+ * once. Relative file names are resolved against the data directory.
+ */
+export const AgentRootConfig = Type.Object({
+  /** Absolute host path exported by this endpoint (like a Globus Connect Personal config-paths line). */
+  path: Type.String({ minLength: 1, maxLength: 4096, pattern: '^/' }),
+  writable: Type.Boolean({ default: false }),
+  /** Whether guest collections (sharing) may be created under this root. */
+  sharing: Type.Boolean({ default: false }),
+}, { additionalProperties: false });
+export type AgentRootConfig = Static<typeof AgentRootConfig>;
+
+export const AgentConfig = Type.Object({
+  version: Type.Literal(1),
+  controlUrl: Type.String({ pattern: '^https://', maxLength: 1024 }),
+  nodeId: Type.String({ format: 'uuid' }),
+  endpointId: Type.String({ format: 'uuid' }),
+  caFile: Type.String({ minLength: 1, default: 'ca.crt' }),
+  certFile: Type.String({ minLength: 1, default: 'agent.crt' }),
+  keyFile: Type.String({ minLength: 1, default: 'agent.key' }),
+  /** The first root is the default one, shown to API users as `/~/`. */
+  roots: Type.Array(AgentRootConfig, { minItems: 1, maxItems: 256 }),
+  /** Port range the agent listens on for peer data connections (used by transfers). */
+  dataPortRange: Type.Tuple([Type.Integer({ minimum: 1, maximum: 65535 }), Type.Integer({ minimum: 1, maximum: 65535 })], { default: [50000, 51000] }),
+  reconnect: Type.Object({
+    initialDelayMs: Type.Integer({ minimum: 1, default: 500 }),
+    maxDelayMs: Type.Integer({ minimum: 1, default: 30_000 }),
+  }, { additionalProperties: false, default: {} }),
+  log: Type.Object({
+    level: Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('fatal'), Type.Literal('silent')], { default: 'info' }),
+  }, { additionalProperties: false, default: {} }),
+}, { additionalProperties: false });
+export type AgentConfig = Static<typeof AgentConfig>;

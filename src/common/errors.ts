@@ -1,0 +1,117 @@
+/**
+ * One catalog of every error Ferry reports, each with a stable `code` string.
+ *
+ * Codes that reach REST clients follow the Globus Transfer API names (see
+ * ../shared/globus-api.md §0 and §1.1) so existing Globus clients can branch on them.
+ * `action` says what the caller should do with the error (rclone's fserrors idea):
+ * retry later, give up on this request/file, or stop the process. HTTP statuses and exit
+ * codes are derived from the catalog only at the edges.
+ */
+export type ErrorAction = 'retry' | 'fail' | 'fatal';
+
+interface CatalogEntry {
+  readonly status: number;
+  readonly action: ErrorAction;
+  readonly summary: string;
+}
+
+export const ERROR_CATALOG = {
+  // Generic request errors (REST and link).
+  BadRequest: { status: 400, action: 'fail', summary: 'The request is malformed.' },
+  'ClientError.BadRequest': { status: 400, action: 'fail', summary: 'The request body or query is invalid.' },
+  'ClientError.BadRequest.InvalidPath': { status: 400, action: 'fail', summary: 'A path is empty, too long, contains a NUL byte or is not absolute.' },
+  'ClientError.AuthenticationFailed': { status: 401, action: 'fail', summary: 'The bearer token is missing, unknown, expired or malformed.' },
+  PermissionDenied: { status: 403, action: 'fail', summary: 'The caller lacks a role needed for this request.' },
+  EndpointPermissionDenied: { status: 403, action: 'fail', summary: 'The endpoint refused access to the path (outside its roots, or read-only).' },
+  'ClientError.NotFound': { status: 404, action: 'fail', summary: 'The route, file or directory does not exist.' },
+  EndpointNotFound: { status: 404, action: 'fail', summary: 'No endpoint has this id.' },
+  EndpointDeleted: { status: 404, action: 'fail', summary: 'The endpoint was deleted.' },
+  'ClientError.BadMethod': { status: 405, action: 'fail', summary: 'The route exists but not for this HTTP method.' },
+  'ClientError.Conflict': { status: 409, action: 'fail', summary: 'The request conflicts with the current state.' },
+  'ClientError.PayloadTooLarge': { status: 413, action: 'fail', summary: 'The request body is larger than allowed.' },
+  InternalError: { status: 500, action: 'retry', summary: 'An unexpected error; the log has details.' },
+  ServiceUnavailable: { status: 503, action: 'retry', summary: 'The service is shutting down or not ready.' },
+
+  // Errors raised by the endpoint agent while running a file operation.
+  'ExternalError.DirListingFailed.NotDirectory': { status: 502, action: 'fail', summary: 'ls was asked to list something that is not a directory.' },
+  'ExternalError.DirListingFailed.SizeLimit': { status: 502, action: 'fail', summary: 'The directory has more entries than the agent lists at once.' },
+  'ExternalError.MkdirFailed.Exists': { status: 502, action: 'fail', summary: 'mkdir target already exists.' },
+  'ExternalError.RenameFailed.Exists': { status: 502, action: 'fail', summary: 'rename target already exists.' },
+  'ExternalError.PermissionDenied': { status: 502, action: 'fail', summary: 'The host file system refused the operation (EACCES/EPERM).' },
+  'ExternalError.IOError': { status: 502, action: 'retry', summary: 'The host file system reported an I/O error.' },
+  'ExternalError.NotDirectory': { status: 502, action: 'fail', summary: 'A parent component of the path is not a directory.' },
+  'ExternalError.GCDisconnected': { status: 502, action: 'retry', summary: 'The endpoint agent is not connected to control right now.' },
+  'ExternalError.Timeout': { status: 504, action: 'retry', summary: 'The endpoint agent did not answer in time.' },
+
+  // Agent registration and the control <-> agent link.
+  'SetupKey.Invalid': { status: 400, action: 'fail', summary: 'The setup key is malformed or unknown.' },
+  'SetupKey.Used': { status: 409, action: 'fail', summary: 'The setup key was already used; create a new one.' },
+  'SetupKey.Expired': { status: 410, action: 'fail', summary: 'The setup key has expired; create a new one.' },
+  'SetupKey.CaMismatch': { status: 400, action: 'fatal', summary: "Control's CA certificate does not match the hash in the setup key." },
+  'Agent.CertificateRejected': { status: 401, action: 'fatal', summary: 'Control does not accept this agent certificate (not issued by it, or revoked).' },
+  'Link.BadMessage': { status: 400, action: 'fail', summary: 'A link message failed schema validation or was not JSON.' },
+  'Link.VersionMismatch': { status: 400, action: 'fatal', summary: 'The peer speaks another link protocol version.' },
+  'Link.Closed': { status: 502, action: 'retry', summary: 'The link closed before the reply arrived.' },
+
+  // Local configuration and state.
+  'Config.Invalid': { status: 500, action: 'fatal', summary: 'A configuration file has an unknown key or a bad value.' },
+  'Config.NotFound': { status: 500, action: 'fatal', summary: 'A configuration file or data directory is missing.' },
+  'Pki.Invalid': { status: 400, action: 'fail', summary: 'A certificate, key or CSR could not be parsed or verified.' },
+  'Store.MigrationFailed': { status: 500, action: 'fatal', summary: 'A database migration failed; the database was left unchanged.' },
+} as const satisfies Record<string, CatalogEntry>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_CATALOG, code);
+}
+
+export class FerryError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly action: ErrorAction;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    const entry: CatalogEntry = ERROR_CATALOG[code];
+    super(message ?? entry.summary, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'FerryError';
+    this.code = code;
+    this.status = entry.status;
+    this.action = entry.action;
+    this.details = options?.details;
+  }
+
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+export function isFerryError(err: unknown): err is FerryError {
+  return err instanceof FerryError;
+}
+
+/** Rebuild an error received over the link; an unknown code becomes InternalError. */
+export function errorFromWire(wire: { code: string; message: string }): FerryError {
+  return isErrorCode(wire.code) ? new FerryError(wire.code, wire.message) : new FerryError('InternalError', `${wire.code}: ${wire.message}`);
+}
+
+/** Errors that mean a bug in our code, never a runtime condition: they must not be swallowed. */
+export function isProgrammerError(err: unknown): boolean {
+  return err instanceof TypeError || err instanceof ReferenceError || err instanceof SyntaxError || err instanceof RangeError ||
+    (err instanceof Error && err.name === 'AssertionError');
+}
+
+/**
+ * For fire-and-forget promises: runtime failures are handed to `onError`, programmer errors are
+ * re-thrown on the next tick so they crash loudly instead of vanishing (mafintosh safety-catch).
+ */
+export function safetyCatch(onError: (err: unknown) => void): (err: unknown) => void {
+  return (err: unknown) => {
+    if (isProgrammerError(err)) {
+      process.nextTick(() => { throw err; });
+      return;
+    }
+    onError(err);
+  };
+}

@@ -1,0 +1,5 @@
+export * from './limits.js';
+export * from './file-doc.js';
+export * from './link.js';
+export * from './setup-key.js';
+export * from './registration.js';

@@ -1,0 +1,143 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { FileDoc } from './file-doc.js';
+import { LINK_MAGIC, MAX_LS_ENTRIES } from './limits.js';
+
+/**
+ * Messages of the control <-> agent link (JSON over WSS), each declared once here; both ends
+ * validate every message they receive against these schemas. Requests carry `id`, replies
+ * carry `re` naming the request they answer.
+ */
+
+const Id = Type.String({ minLength: 1, maxLength: 64 });
+const Uuid = Type.String({ format: 'uuid' });
+/** Paths as the API user wrote them; the agent's policy decides what they mean. */
+const ApiPath = Type.String({ minLength: 1, maxLength: 8192 });
+
+export const WireError = Type.Object({
+  code: Type.String({ minLength: 1, maxLength: 128 }),
+  message: Type.String({ maxLength: 4096 }),
+}, { additionalProperties: false });
+export type WireError = Static<typeof WireError>;
+
+/** Who asks for a file operation; the agent decides from its own rules (DESIGN.md "Trust"). */
+export const Principals = Type.Object({
+  identityId: Type.Union([Uuid, Type.Null()]),
+  linkedIdentityIds: Type.Array(Uuid, { maxItems: 1000 }),
+  groupIds: Type.Array(Uuid, { maxItems: 10000 }),
+  authenticated: Type.Boolean(),
+}, { additionalProperties: false });
+export type Principals = Static<typeof Principals>;
+
+// ---- agent -> control ----------------------------------------------------------------
+
+export const RootInfo = Type.Object({
+  path: Type.String({ minLength: 1, maxLength: 4096 }),
+  writable: Type.Boolean(),
+  sharing: Type.Boolean(),
+}, { additionalProperties: false });
+export type RootInfo = Static<typeof RootInfo>;
+
+export const HelloMessage = Type.Object({
+  type: Type.Literal('hello'),
+  id: Id,
+  magic: Type.Literal(LINK_MAGIC),
+  version: Type.Integer({ minimum: 1 }),
+  nodeId: Uuid,
+  endpointId: Uuid,
+  agentVersion: Type.String({ maxLength: 64 }),
+  capabilities: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 64 }),
+  /** host:port pairs where peers can reach this agent's data port, empty when not reachable. */
+  dataAddresses: Type.Array(Type.String({ maxLength: 300 }), { maxItems: 16 }),
+  roots: Type.Array(RootInfo, { maxItems: 256 }),
+}, { additionalProperties: false });
+export type HelloMessage = Static<typeof HelloMessage>;
+
+export const HeartbeatMessage = Type.Object({
+  type: Type.Literal('heartbeat'),
+  time: Type.Integer({ minimum: 0 }),
+}, { additionalProperties: false });
+export type HeartbeatMessage = Static<typeof HeartbeatMessage>;
+
+// ---- replies (both directions) --------------------------------------------------------
+
+export const ReplyOk = Type.Object({
+  type: Type.Literal('reply'),
+  re: Id,
+  ok: Type.Literal(true),
+  result: Type.Unknown(),
+}, { additionalProperties: false });
+
+export const ReplyErr = Type.Object({
+  type: Type.Literal('reply'),
+  re: Id,
+  ok: Type.Literal(false),
+  error: WireError,
+}, { additionalProperties: false });
+
+export const ReplyMessage = Type.Union([ReplyOk, ReplyErr]);
+export type ReplyMessage = Static<typeof ReplyMessage>;
+
+/** Unsolicited notice that a received message was refused (bad schema, bad JSON). */
+export const ErrorMessage = Type.Object({
+  type: Type.Literal('error'),
+  re: Type.Optional(Id),
+  error: WireError,
+}, { additionalProperties: false });
+export type ErrorMessage = Static<typeof ErrorMessage>;
+
+// ---- control -> agent: file operations ------------------------------------------------
+
+export const LsArgs = Type.Object({ path: ApiPath, showHidden: Type.Boolean() }, { additionalProperties: false });
+export const StatArgs = Type.Object({ path: ApiPath }, { additionalProperties: false });
+export const MkdirArgs = Type.Object({ path: ApiPath }, { additionalProperties: false });
+export const RenameArgs = Type.Object({ oldPath: ApiPath, newPath: ApiPath }, { additionalProperties: false });
+
+export const LsResult = Type.Object({
+  /** The path as the API shows it, ending in '/' (e.g. '/~/' or '/home/u/data/'). */
+  path: Type.String({ maxLength: 8192 }),
+  entries: Type.Array(FileDoc, { maxItems: MAX_LS_ENTRIES }),
+}, { additionalProperties: false });
+export type LsResult = Static<typeof LsResult>;
+export const StatResult = FileDoc;
+export const EmptyResult = Type.Object({}, { additionalProperties: false });
+
+/** Each file operation: its argument and result schemas. */
+export const FILE_OPS = {
+  ls: { args: LsArgs, result: LsResult },
+  stat: { args: StatArgs, result: StatResult },
+  mkdir: { args: MkdirArgs, result: EmptyResult },
+  rename: { args: RenameArgs, result: EmptyResult },
+} as const satisfies Record<string, { args: TSchema; result: TSchema }>;
+
+export type FileOpName = keyof typeof FILE_OPS;
+export type FileOpArgs<K extends FileOpName> = Static<(typeof FILE_OPS)[K]['args']>;
+export type FileOpResult<K extends FileOpName> = Static<(typeof FILE_OPS)[K]['result']>;
+
+function opRequest<K extends FileOpName>(op: K) {
+  return Type.Object({
+    type: Type.Literal('op'),
+    id: Id,
+    endpointId: Uuid,
+    principals: Principals,
+    op: Type.Literal(op),
+    args: FILE_OPS[op].args,
+  }, { additionalProperties: false });
+}
+
+export const OpRequest = Type.Union([opRequest('ls'), opRequest('stat'), opRequest('mkdir'), opRequest('rename')]);
+export type OpRequest = Static<typeof OpRequest>;
+
+/** Control's answer to hello: accepted, with what control knows of the node. */
+export const HelloResult = Type.Object({
+  controlVersion: Type.String({ maxLength: 64 }),
+  heartbeatIntervalMs: Type.Integer({ minimum: 100 }),
+}, { additionalProperties: false });
+export type HelloResult = Static<typeof HelloResult>;
+
+// ---- what each side may receive ---------------------------------------------------------
+
+export const AgentToControl = Type.Union([HelloMessage, HeartbeatMessage, ReplyOk, ReplyErr, ErrorMessage]);
+export type AgentToControl = Static<typeof AgentToControl>;
+
+export const ControlToAgent = Type.Union([OpRequest, ReplyOk, ReplyErr, ErrorMessage]);
+export type ControlToAgent = Static<typeof ControlToAgent>;
