@@ -1,0 +1,5 @@
+export { createPathPolicy } from './path-policy.js';
+export type { PathIntent, PathPolicy, ResolveOptions, ResolvedPath } from './path-policy.js';
+export { parseApiPath, formatApiPath, isSameOrInside, joinHost } from './api-path.js';
+export type { ParsedApiPath } from './api-path.js';
+export { toFerryError, errnoCode, isMissing } from './fs-errors.js';

@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { isFerryError } from '../common/errors.js';
+import { registerControlCommands } from './commands/control.js';
+import { registerAgentCommands } from './commands/agent.js';
+import { registerEndpointCommands } from './commands/endpoint.js';
+import { registerFileCommands } from './commands/files.js';
+import { registerQuickstart } from './commands/quickstart.js';
+import { exitCodeFor } from './exit-codes.js';
+import { FERRY_VERSION } from '../common/version.js';
+
+const program = new Command();
+program
+  .name('ferry')
+  .description(
+    'Ferry moves research data between storage hosts, Globus-style.\n\n' +
+    'Start here:   ferry quickstart          (control + a personal endpoint on this machine)\n' +
+    'Then try:     ferry ls <ENDPOINT_ID>:/~/\n\n' +
+    'Client commands find control through FERRY_URL, FERRY_TOKEN and FERRY_CA, or the\n' +
+    'client config that quickstart writes ($FERRY_HOME/client.json, default ~/.ferry).',
+  )
+  .version(FERRY_VERSION)
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+registerQuickstart(program);
+registerFileCommands(program);
+registerEndpointCommands(program);
+registerAgentCommands(program);
+registerControlCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode;
+  } else if (isFerryError(err)) {
+    process.stderr.write(`ferry: error [${err.code}]: ${err.message}\n`);
+    process.exitCode = exitCodeFor(err);
+  } else {
+    process.stderr.write(`ferry: unexpected error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,19 @@
+import type { Logger } from '../../common/logger.js';
+import type { CertAndKey } from '../../pki/index.js';
+import type { AgentHub } from '../hub/hub.js';
+import type { ControlStore } from '../store/index.js';
+
+/** What the REST routes need from the control service. */
+export interface ApiContext {
+  store: ControlStore;
+  hub: AgentHub;
+  ca: CertAndKey;
+  caFingerprint: string;
+  /** Base URL put into setup keys, e.g. https://ferry.example.org:7750 */
+  publicUrl: string;
+  setupKeyTtlSeconds: number;
+  log: Logger;
+}
+
+/** The fastify instance type every route module registers on (HTTPS server, pino logger). */
+export type Api = import('fastify').FastifyInstance<import('node:https').Server>;

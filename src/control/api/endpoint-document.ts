@@ -1,0 +1,89 @@
+import type { EndpointRecord, IdentityRecord } from '../store/index.js';
+
+export interface EndpointView {
+  record: EndpointRecord;
+  owner: IdentityRecord | undefined;
+  connected: boolean;
+  callerId: string;
+}
+
+/** The Globus `endpoint` document (globus-api.md §1.4) for one of Ferry's endpoints. */
+export function endpointDocument(v: EndpointView): Record<string, unknown> {
+  const e = v.record;
+  const isOwner = v.callerId === e.ownerId;
+  const ownerName = v.owner?.username ?? e.ownerId;
+  return {
+    DATA_TYPE: 'endpoint',
+    id: e.id,
+    display_name: e.displayName,
+    canonical_name: `${ownerName}#${e.id}`,
+    name: e.id,
+    username: ownerName,
+    owner_id: e.ownerId,
+    owner_string: ownerName,
+    organization: e.organization,
+    department: e.department,
+    description: e.description,
+    keywords: e.keywords,
+    contact_email: e.contactEmail,
+    contact_info: e.contactInfo,
+    info_link: e.infoLink,
+    user_message: null,
+    user_message_link: null,
+    public: e.public,
+    default_directory: e.defaultDirectory,
+    entity_type: e.isGlobusConnect ? 'GCP_mapped_collection' : 'GCSv5_mapped_collection',
+    is_globus_connect: e.isGlobusConnect,
+    globus_connect_setup_key: null,
+    gcp_connected: e.isGlobusConnect ? v.connected : null,
+    gcp_paused: e.isGlobusConnect ? false : null,
+    host_endpoint_id: null,
+    host_endpoint_display_name: null,
+    host_path: null,
+    host_endpoint: null,
+    sharing_target_endpoint: null,
+    sharing_target_root_path: null,
+    force_encryption: true,
+    force_verify: false,
+    disable_verify: false,
+    disable_anonymous_writes: false,
+    high_assurance: false,
+    authentication_timeout_mins: null,
+    mfa_required: false,
+    acl_max_expiration_period_mins: null,
+    network_use: 'normal',
+    max_concurrency: null,
+    preferred_concurrency: null,
+    max_parallelism: null,
+    preferred_parallelism: null,
+    location: null,
+    my_effective_roles: isOwner ? ['administrator'] : [],
+    acl_editable: isOwner,
+    in_use: false,
+    non_functional: false,
+    subscription_id: null,
+    activated: true,
+    expires_in: -1,
+    expire_time: null,
+    is_connected: v.connected,
+    tlsftp_server: null,
+    https_server: null,
+    gcs_manager_url: null,
+    gcs_version: null,
+    DATA: [{
+      DATA_TYPE: 'server',
+      id: 1,
+      hostname: null,
+      port: null,
+      scheme: null,
+      subject: `/O=Ferry/OU=Endpoint/CN=${e.id}`,
+      uri: null,
+      incoming_data_port_start: null,
+      incoming_data_port_end: null,
+      outgoing_data_port_start: null,
+      outgoing_data_port_end: null,
+      is_connected: v.connected,
+      is_paused: false,
+    }],
+  };
+}

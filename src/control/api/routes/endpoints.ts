@@ -1,0 +1,128 @@
+import type { FastifyRequest } from 'fastify';
+import { FerryError } from '../../../common/errors.js';
+import { isUuid } from '../../../common/ids.js';
+import { assertSchema } from '../../../common/validate.js';
+import { encodeSetupKey } from '../../../pki/index.js';
+import { TRANSFER_SCOPE, type EndpointRecord } from '../../store/index.js';
+import { authenticate, type Caller } from '../auth.js';
+import type { Api, ApiContext } from '../context.js';
+import { endpointDocument } from '../endpoint-document.js';
+import { newRequestId } from '../../../common/ids.js';
+import { resourceOf } from '../errors.js';
+import { bool, int, one, type Query } from '../query.js';
+import { ENDPOINT_SEARCH_SCOPES, EndpointCreateBody, EndpointUpdateBody } from '../schemas.js';
+
+/** Fetch an endpoint the caller may see; Globus answers EndpointNotFound for ones it may not. */
+export function visibleEndpoint(ctx: ApiContext, caller: Caller, id: string): EndpointRecord {
+  if (!isUuid(id)) throw new FerryError('EndpointNotFound', `No endpoint with id '${id}'`);
+  const rec = ctx.store.endpoints.get(id);
+  if (!rec || (rec.ownerId !== caller.identity.id && !rec.public)) throw new FerryError('EndpointNotFound', `No endpoint with id '${id}'`);
+  if (rec.deletedAt !== null) throw new FerryError('EndpointDeleted', `Endpoint '${id}' was deleted`);
+  return rec;
+}
+
+export function ownedEndpoint(ctx: ApiContext, caller: Caller, id: string): EndpointRecord {
+  const rec = visibleEndpoint(ctx, caller, id);
+  if (rec.ownerId !== caller.identity.id) throw new FerryError('PermissionDenied', 'Only the endpoint owner may do this');
+  return rec;
+}
+
+function doc(ctx: ApiContext, caller: Caller, rec: EndpointRecord): Record<string, unknown> {
+  return endpointDocument({ record: rec, owner: ctx.store.identities.byId(rec.ownerId), connected: ctx.hub.isConnected(rec.id), callerId: caller.identity.id });
+}
+
+function result(req: FastifyRequest, code: string, message: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { DATA_TYPE: 'result', code, message, request_id: newRequestId(), resource: resourceOf(req), ...extra };
+}
+
+export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
+  const auth = (req: FastifyRequest) => authenticate(req, ctx.store, TRANSFER_SCOPE);
+
+  app.post('/v0.10/endpoint', async (req, reply) => {
+    const caller = auth(req);
+    const body = assertSchema(EndpointCreateBody, req.body, 'ClientError.BadRequest', 'endpoint document');
+    const rec = ctx.store.endpoints.create({
+      ownerId: caller.identity.id,
+      displayName: body.display_name,
+      description: body.description ?? null,
+      organization: body.organization ?? null,
+      department: body.department ?? null,
+      keywords: body.keywords ?? null,
+      contactEmail: body.contact_email ?? null,
+      contactInfo: body.contact_info ?? null,
+      infoLink: body.info_link ?? null,
+      defaultDirectory: body.default_directory ?? null,
+      isGlobusConnect: body.is_globus_connect ?? true,
+      public: body.public ?? false,
+    });
+    const { secret } = ctx.store.setupKeys.create(rec.id, ctx.setupKeyTtlSeconds);
+    const setupKey = encodeSetupKey({ u: ctx.publicUrl, h: ctx.caFingerprint, s: secret });
+    req.log.info({ endpointId: rec.id, ownerId: caller.identity.id }, 'endpoint created');
+    return reply.code(201).send({
+      DATA_TYPE: 'endpoint_create_result', code: 'Created', id: rec.id, globus_connect_setup_key: setupKey,
+      message: 'Endpoint created successfully', request_id: newRequestId(), resource: resourceOf(req),
+    });
+  });
+
+  app.get<{ Params: { id: string } }>('/v0.10/endpoint/:id', async (req) => {
+    const caller = auth(req);
+    return doc(ctx, caller, visibleEndpoint(ctx, caller, req.params.id));
+  });
+
+  app.put<{ Params: { id: string } }>('/v0.10/endpoint/:id', async (req) => {
+    const caller = auth(req);
+    const rec = ownedEndpoint(ctx, caller, req.params.id);
+    const body = assertSchema(EndpointUpdateBody, req.body, 'ClientError.BadRequest', 'endpoint document');
+    const set = <T>(v: T | undefined, cur: T): T => (v === undefined ? cur : v);
+    ctx.store.endpoints.update(rec.id, {
+      displayName: set(body.display_name, rec.displayName), description: set(body.description, rec.description),
+      organization: set(body.organization, rec.organization), department: set(body.department, rec.department),
+      keywords: set(body.keywords, rec.keywords), contactEmail: set(body.contact_email, rec.contactEmail),
+      contactInfo: set(body.contact_info, rec.contactInfo), infoLink: set(body.info_link, rec.infoLink),
+      defaultDirectory: set(body.default_directory, rec.defaultDirectory), public: set(body.public, rec.public),
+    });
+    return result(req, 'Updated', 'Endpoint updated successfully');
+  });
+
+  app.delete<{ Params: { id: string } }>('/v0.10/endpoint/:id', async (req) => {
+    const caller = auth(req);
+    const rec = ownedEndpoint(ctx, caller, req.params.id);
+    ctx.store.db.transaction(() => {
+      ctx.store.endpoints.markDeleted(rec.id);
+      ctx.store.setupKeys.invalidateForEndpoint(rec.id);
+      ctx.store.nodes.revokeForEndpoint(rec.id);
+    })();
+    ctx.hub.disconnectEndpoint(rec.id, 'endpoint deleted');
+    req.log.info({ endpointId: rec.id }, 'endpoint deleted; its agent certificates are revoked');
+    return result(req, 'Deleted', 'Endpoint deleted successfully');
+  });
+
+  app.get('/v0.10/endpoint_search', async (req) => {
+    const caller = auth(req);
+    const q = req.query as Query;
+    const scope = one(q, 'filter_scope') ?? 'all';
+    if (!(ENDPOINT_SEARCH_SCOPES as readonly string[]).includes(scope)) {
+      throw new FerryError('ClientError.BadRequest', `filter_scope must be one of ${ENDPOINT_SEARCH_SCOPES.join(', ')}`);
+    }
+    const text = one(q, 'filter_fulltext');
+    if (scope === 'all' && !text) throw new FerryError('ClientError.BadRequest', "filter_fulltext is required when filter_scope is 'all'");
+    const limit = int(q, 'limit', 25, 1, 100);
+    const offset = int(q, 'offset', 0, 0, 999);
+    if (offset + limit > 1000) throw new FerryError('ClientError.BadRequest', 'offset + limit must not exceed 1000');
+    const ownerFilter = one(q, 'filter_owner_id');
+    const nonFunctional = one(q, 'filter_non_functional');
+    if (nonFunctional !== undefined) bool(q, 'filter_non_functional', false);
+    // Scopes other than 'all' name the caller's own endpoints (no roles or sharing yet).
+    const mine = scope !== 'all';
+    const found = ctx.store.endpoints.search({
+      text, limit, offset,
+      ownerId: mine ? caller.identity.id : ownerFilter,
+      visibleTo: mine ? undefined : caller.identity.id,
+    });
+    const records = scope === 'my-gcp-endpoints' ? found.records.filter((r) => r.isGlobusConnect) : found.records;
+    return {
+      DATA_TYPE: 'endpoint_list', limit, offset, has_next_page: found.hasNextPage,
+      DATA: records.map((r) => doc(ctx, caller, r)),
+    };
+  });
+}

@@ -1,0 +1,98 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { WebSocketServer } from 'ws';
+import type { Logger } from '../../common/logger.js';
+import { FerryError } from '../../common/errors.js';
+import { certFingerprint } from '../../pki/index.js';
+import { LINK_ROUTE, MAX_LINK_MESSAGE_BYTES, type FileOpArgs, type FileOpName, type FileOpResult, type Principals } from '../../protocol/index.js';
+import type { NodeRepo, NodeRecord } from '../store/nodes.js';
+import { AgentConnection, type ConnectionLimits } from './connection.js';
+
+export type HubLimits = ConnectionLimits;
+
+/**
+ * The agent hub: accepts agents' WebSocket upgrades on the HTTPS port (mutual TLS: the
+ * agent's certificate must chain to control's CA and belong to a node that is not revoked),
+ * keeps one live connection per node, and routes file operations to an endpoint's agent.
+ */
+export class AgentHub {
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_LINK_MESSAGE_BYTES });
+  /** Ready connections by endpoint id (one endpoint may have several nodes). */
+  private readonly byEndpoint = new Map<string, Set<AgentConnection>>();
+  private readonly all = new Set<AgentConnection>();
+
+  constructor(private readonly nodes: NodeRepo, private readonly limits: HubLimits, private readonly log: Logger) {}
+
+  /** Wire this into the HTTPS server's 'upgrade' event. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== LINK_ROUTE) return rejectUpgrade(socket, 404, 'Not Found');
+    const tls = req.socket as TLSSocket;
+    const peer = typeof tls.getPeerCertificate === 'function' ? tls.getPeerCertificate(false) : undefined;
+    if (!tls.authorized || !peer || !peer.raw) {
+      this.log.warn({ remote: req.socket.remoteAddress, reason: tls.authorizationError ?? 'no client certificate' }, 'agent link refused: certificate not issued by this control');
+      return rejectUpgrade(socket, 401, 'Unauthorized');
+    }
+    const node = this.nodes.byFingerprint(certFingerprint(peer.raw));
+    if (!node || node.revokedAt !== null) {
+      this.log.warn({ remote: req.socket.remoteAddress, nodeId: node?.id, revoked: node ? true : undefined }, 'agent link refused: unknown or revoked node');
+      return rejectUpgrade(socket, 403, 'Forbidden');
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, node));
+  }
+
+  private attach(ws: import('ws').WebSocket, node: NodeRecord): void {
+    const log = this.log.child({ nodeId: node.id, endpointId: node.endpointId });
+    const conn = new AgentConnection(ws, node.id, node.endpointId, this.limits, {
+      onReady: (c) => {
+        // A reconnecting agent may race its own stale connection: keep only the newest.
+        for (const other of this.byEndpoint.get(c.endpointId) ?? []) {
+          if (other !== c && other.nodeId === c.nodeId) other.close(4006, 'replaced by a newer connection');
+        }
+        let set = this.byEndpoint.get(c.endpointId);
+        if (!set) this.byEndpoint.set(c.endpointId, (set = new Set()));
+        set.add(c);
+        this.nodes.touch(c.nodeId);
+        log.info({ agentVersion: c.hello?.agentVersion }, 'agent connected');
+      },
+      onClose: (c) => {
+        this.all.delete(c);
+        const set = this.byEndpoint.get(c.endpointId);
+        set?.delete(c);
+        if (set && set.size === 0) this.byEndpoint.delete(c.endpointId);
+        this.nodes.touch(c.nodeId);
+      },
+    }, log);
+    this.all.add(conn);
+  }
+
+  isConnected(endpointId: string): boolean {
+    return (this.byEndpoint.get(endpointId)?.size ?? 0) > 0;
+  }
+
+  connectedNodes(endpointId: string): AgentConnection[] {
+    return [...(this.byEndpoint.get(endpointId) ?? [])];
+  }
+
+  /** Run a file operation on one of the endpoint's connected agents; fails fast when none is. */
+  request<K extends FileOpName>(endpointId: string, op: K, args: FileOpArgs<K>, principals: Principals): Promise<FileOpResult<K>> {
+    const conn = this.connectedNodes(endpointId)[0];
+    if (!conn) return Promise.reject(new FerryError('ExternalError.GCDisconnected', 'the endpoint has no connected agent; start it with `ferry agent run`'));
+    return conn.request(op, args, principals);
+  }
+
+  /** Drop an endpoint's agents (after delete/revoke). */
+  disconnectEndpoint(endpointId: string, reason: string): void {
+    for (const c of [...this.all]) if (c.endpointId === endpointId) c.close(4007, reason);
+  }
+
+  close(): void {
+    for (const c of [...this.all]) c.close(1001, 'control shutting down');
+    this.wss.close();
+  }
+}
+
+function rejectUpgrade(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}

@@ -1,0 +1,101 @@
+import { newId } from '../../common/ids.js';
+import type { Db } from './db.js';
+
+export interface EndpointRecord {
+  id: string;
+  ownerId: string;
+  displayName: string;
+  description: string | null;
+  organization: string | null;
+  department: string | null;
+  keywords: string | null;
+  contactEmail: string | null;
+  contactInfo: string | null;
+  infoLink: string | null;
+  defaultDirectory: string | null;
+  isGlobusConnect: boolean;
+  public: boolean;
+  createdAt: number;
+  deletedAt: number | null;
+}
+
+export type EndpointInput = Omit<EndpointRecord, 'id' | 'createdAt' | 'deletedAt'>;
+
+interface Row {
+  id: string; owner_id: string; display_name: string; description: string | null; organization: string | null;
+  department: string | null; keywords: string | null; contact_email: string | null; contact_info: string | null;
+  info_link: string | null; default_directory: string | null; is_globus_connect: number; public: number;
+  created_at: number; deleted_at: number | null;
+}
+
+const toRecord = (r: Row): EndpointRecord => ({
+  id: r.id, ownerId: r.owner_id, displayName: r.display_name, description: r.description, organization: r.organization,
+  department: r.department, keywords: r.keywords, contactEmail: r.contact_email, contactInfo: r.contact_info,
+  infoLink: r.info_link, defaultDirectory: r.default_directory, isGlobusConnect: r.is_globus_connect === 1,
+  public: r.public === 1, createdAt: r.created_at, deletedAt: r.deleted_at,
+});
+
+export interface EndpointSearch {
+  text?: string | undefined;
+  ownerId?: string | undefined;
+  /** Only endpoints visible to this identity: its own, or public ones. */
+  visibleTo?: string | undefined;
+  limit: number;
+  offset: number;
+}
+
+export class EndpointRepo {
+  constructor(private readonly db: Db) {}
+
+  create(input: EndpointInput): EndpointRecord {
+    const rec: EndpointRecord = { ...input, id: newId(), createdAt: Date.now(), deletedAt: null };
+    this.db.prepare(`INSERT INTO endpoints (id, owner_id, display_name, description, organization, department, keywords,
+        contact_email, contact_info, info_link, default_directory, is_globus_connect, public, created_at)
+        VALUES (@id, @ownerId, @displayName, @description, @organization, @department, @keywords,
+        @contactEmail, @contactInfo, @infoLink, @defaultDirectory, @isGlobusConnect, @public, @createdAt)`)
+      .run({ ...rec, isGlobusConnect: rec.isGlobusConnect ? 1 : 0, public: rec.public ? 1 : 0 });
+    return rec;
+  }
+
+  /** Includes deleted endpoints (callers answer EndpointDeleted for those). */
+  get(id: string): EndpointRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM endpoints WHERE id = ?').get(id) as Row | undefined;
+    return row && toRecord(row);
+  }
+
+  search(q: EndpointSearch): { records: EndpointRecord[]; hasNextPage: boolean } {
+    const where = ['deleted_at IS NULL'];
+    const params: unknown[] = [];
+    if (q.ownerId) { where.push('owner_id = ?'); params.push(q.ownerId); }
+    if (q.visibleTo) { where.push('(owner_id = ? OR public = 1)'); params.push(q.visibleTo); }
+    if (q.text) {
+      // Full-text in the Globus sense: every word must appear in a searchable field.
+      for (const word of q.text.split(/\s+/).filter(Boolean)) {
+        const like = `%${word.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+        where.push("(display_name LIKE ? ESCAPE '\\' OR IFNULL(description,'') LIKE ? ESCAPE '\\' OR IFNULL(keywords,'') LIKE ? ESCAPE '\\' OR IFNULL(organization,'') LIKE ? ESCAPE '\\' OR id = ?)");
+        params.push(like, like, like, like, word);
+      }
+    }
+    const rows = this.db.prepare(`SELECT * FROM endpoints WHERE ${where.join(' AND ')} ORDER BY display_name, id LIMIT ? OFFSET ?`)
+      .all(...params, q.limit + 1, q.offset) as Row[];
+    return { records: rows.slice(0, q.limit).map(toRecord), hasNextPage: rows.length > q.limit };
+  }
+
+  update(id: string, fields: Partial<EndpointInput>): void {
+    const cur = this.get(id);
+    if (!cur) return;
+    const next = { ...cur, ...fields };
+    this.db.prepare(`UPDATE endpoints SET display_name=@displayName, description=@description, organization=@organization,
+        department=@department, keywords=@keywords, contact_email=@contactEmail, contact_info=@contactInfo, info_link=@infoLink,
+        default_directory=@defaultDirectory, public=@public WHERE id=@id`)
+      .run({
+        id, displayName: next.displayName, description: next.description, organization: next.organization,
+        department: next.department, keywords: next.keywords, contactEmail: next.contactEmail, contactInfo: next.contactInfo,
+        infoLink: next.infoLink, defaultDirectory: next.defaultDirectory, public: next.public ? 1 : 0,
+      });
+  }
+
+  markDeleted(id: string, now = Date.now()): void {
+    this.db.prepare('UPDATE endpoints SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL').run(now, id);
+  }
+}

@@ -1,0 +1,37 @@
+import { openDatabase, type Db } from './db.js';
+import { IdentityRepo } from './identities.js';
+import { TokenRepo } from './tokens.js';
+import { EndpointRepo } from './endpoints.js';
+import { SetupKeyRepo } from './setup-keys.js';
+import { NodeRepo } from './nodes.js';
+
+export { TRANSFER_SCOPE } from './tokens.js';
+export type { IdentityRecord } from './identities.js';
+export type { TokenRecord, TokenLookup } from './tokens.js';
+export type { EndpointRecord, EndpointInput } from './endpoints.js';
+export type { NodeRecord } from './nodes.js';
+
+/** Everything control persists, one repository per table group, over one SQLite file. */
+export class ControlStore {
+  readonly identities: IdentityRepo;
+  readonly tokens: TokenRepo;
+  readonly endpoints: EndpointRepo;
+  readonly setupKeys: SetupKeyRepo;
+  readonly nodes: NodeRepo;
+
+  constructor(readonly db: Db) {
+    this.identities = new IdentityRepo(db);
+    this.tokens = new TokenRepo(db);
+    this.endpoints = new EndpointRepo(db);
+    this.setupKeys = new SetupKeyRepo(db);
+    this.nodes = new NodeRepo(db);
+  }
+
+  static open(file: string): ControlStore {
+    return new ControlStore(openDatabase(file));
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
