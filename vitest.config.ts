@@ -4,6 +4,9 @@ import { defineConfig } from 'vitest/config';
 // `ferry` processes (from dist/, so `npm run build` must run first) on 127.0.0.1.
 export default defineConfig({
   test: {
+    // The JSON report lets .ci/run print one plain "N passed, N failed" line.
+    reporters: ['default', 'json'],
+    outputFile: { json: 'test-results/vitest.json' },
     projects: [
       {
         test: {

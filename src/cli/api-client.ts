@@ -256,9 +256,13 @@ export class ApiClient {
   #unreachable(err: unknown): FerryError {
     const e = err as NodeJS.ErrnoException;
     const reason = e.code ? `${e.code} ${e.message}` : String(e.message ?? err);
-    // Certificate problems almost always mean the client trusts the wrong CA.
-    const tls = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/i.test(e.code ?? '');
-    const hint = tls ? " (is FERRY_CA / caFile the CA certificate of this control?)" : '';
+    const code = e.code ?? '';
+    // Certificate problems are configuration mistakes; say which setting to look at.
+    const hint = code === 'ERR_TLS_CERT_ALTNAME_INVALID'
+      ? ` (the URL's host is not named in control's certificate; use a name it lists, or add this one to control's tls.extraNames)`
+      : /CERT|SSL|SELF_SIGNED|UNABLE_TO_VERIFY|ISSUER|SIGNATURE/i.test(code)
+        ? ' (is FERRY_CA / caFile the CA certificate of this control?)'
+        : '';
     return new FerryError('ServiceUnavailable', `cannot reach control at ${this.url}: ${reason}${hint}`, { cause: err });
   }
 }

@@ -6,7 +6,8 @@ import { registerAgentCommands } from './commands/agent.js';
 import { registerEndpointCommands } from './commands/endpoint.js';
 import { registerFileCommands } from './commands/files.js';
 import { registerQuickstart } from './commands/quickstart.js';
-import { exitCodeFor } from './exit-codes.js';
+import { exitCodeFor, EXIT } from './exit-codes.js';
+import { RemoteError } from './api-client.js';
 import { FERRY_VERSION } from '../common/version.js';
 
 const program = new Command();
@@ -33,9 +34,13 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
-    process.exitCode = err.exitCode;
+    // Help and --version exit 0; every other parse problem is a usage error.
+    process.exitCode = err.exitCode === 0 ? 0 : EXIT.usage;
   } else if (isFerryError(err)) {
-    process.stderr.write(`ferry: error [${err.code}]: ${err.message}\n`);
+    // Remote errors keep control's exact Globus code, which may be outside our catalog.
+    const code = err instanceof RemoteError ? err.remoteCode : err.code;
+    const req = err instanceof RemoteError && err.requestId ? ` (request ${err.requestId})` : '';
+    process.stderr.write(`ferry: error [${code}]: ${err.message}${req}\n`);
     process.exitCode = exitCodeFor(err);
   } else {
     process.stderr.write(`ferry: unexpected error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);

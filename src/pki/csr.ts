@@ -16,7 +16,7 @@ export function createCsr(keyPair: KeyPairPem, cn: string): string {
   csr.sign(forgeSigner(key), forge.md.sha256.create());
   // forge checks nothing at signing time: a public key that does not match the private key
   // would produce a CSR that every CA rejects, so catch that mistake here.
-  if (!csr.verify()) throw new FerryError('Pki.Invalid', 'CSR public key does not match the private key');
+  if (!verifies(csr)) throw new FerryError('Pki.Invalid', 'CSR public key does not match the private key');
   return forge.pki.certificationRequestToPem(csr).replace(/\r\n/g, '\n');
 }
 
@@ -36,16 +36,19 @@ export function readVerifiedCsr(csrPem: string): forge.pki.rsa.PublicKey {
     throw new FerryError('Pki.Invalid', `CSR cannot be parsed: ${(err as Error).message}`, { cause: err });
   }
   if (!hasStrongSignature(csr)) throw new FerryError('Pki.Invalid', 'CSR is not signed with SHA-256/384/512 with RSA');
-  let ok = false;
-  try {
-    ok = csr.verify();
-  } catch (err) {
-    throw new FerryError('Pki.Invalid', `CSR signature cannot be checked: ${(err as Error).message}`, { cause: err });
-  }
-  if (!ok) throw new FerryError('Pki.Invalid', 'CSR signature does not verify (tampered, or signed with another key)');
+  if (!verifies(csr)) throw new FerryError('Pki.Invalid', 'CSR signature does not verify (tampered, or signed with another key)');
   const publicKey = csr.publicKey as forge.pki.rsa.PublicKey | null;
   if (!publicKey) throw new FerryError('Pki.Invalid', 'CSR carries no public key');
   const bits = publicKey.n.bitLength();
   if (bits < MIN_KEY_BITS) throw new FerryError('Pki.Invalid', `CSR key has ${bits} bits; at least ${MIN_KEY_BITS} are required`);
   return publicKey;
+}
+
+/** forge returns false for some bad signatures and throws ("Encryption block is invalid") for others. */
+function verifies(csr: forge.pki.CertificateSigningRequest): boolean {
+  try {
+    return csr.verify();
+  } catch {
+    return false;
+  }
 }

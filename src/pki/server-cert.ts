@@ -12,17 +12,41 @@ export const SERVER_CERT_VALID_DAYS = 825;
 const DNS_LABEL = '[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?';
 const DNS_NAME_RE = new RegExp(`^(?:\\*\\.)?${DNS_LABEL}(?:\\.${DNS_LABEL})*\\.?$`);
 
-/** One SAN entry: an IP address (type 7) or a DNS name (type 2). */
-type AltName = { type: 7; ip: string } | { type: 2; value: string };
+/** One SAN entry: an IP address (type 7, raw bytes) or a DNS name (type 2). */
+type AltName = { type: 7; value: string } | { type: 2; value: string };
 
-/** forge's own IP encoder (untyped in @types/node-forge), so comparisons match what it writes. */
-const bytesFromIP = (forge.util as unknown as { bytesFromIP(ip: string): string | null }).bytesFromIP;
+/**
+ * The 4 or 16 bytes of an IP address, or null if `name` is not one. forge's own encoder
+ * mis-handles "::ffff:1.2.3.4" and zone ids, so Ferry encodes SAN addresses itself.
+ */
+export function ipToBytes(name: string): Buffer | null {
+  const family = isIP(name);
+  if (family === 4) return Buffer.from(name.split('.').map(Number));
+  // A zone id ("fe80::1%eth0") only means something on one host; it has no place in a SAN.
+  if (family !== 6 || name.includes('%')) return null;
+  let text = name;
+  const lastColon = text.lastIndexOf(':');
+  if (text.includes('.', lastColon)) {
+    // Embedded IPv4 tail ("::ffff:1.2.3.4"): turn it into the two hex groups it stands for.
+    const [a = 0, b = 0, c = 0, d = 0] = text.slice(lastColon + 1).split('.').map(Number);
+    text = `${text.slice(0, lastColon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const halves = text.split('::');
+  const head = halves[0] ? halves[0].split(':') : [];
+  const tail = halves.length > 1 && halves[1] ? halves[1].split(':') : [];
+  const zeros = halves.length > 1 ? 8 - head.length - tail.length : 0;
+  const groups = [...head, ...Array<string>(Math.max(zeros, 0)).fill('0'), ...tail];
+  if (groups.length !== 8) return null;
+  const bytes = Buffer.alloc(16);
+  groups.forEach((g, i) => bytes.writeUInt16BE(Number.parseInt(g, 16), i * 2));
+  return bytes;
+}
 
 function altNameFor(name: string): AltName {
   if (isIP(name) !== 0) {
-    // forge encodes only plain addresses; an IPv6 zone ("fe80::1%eth0") has no place in a SAN.
-    if (bytesFromIP(name) === null) throw new FerryError('Pki.Invalid', `server name '${name}' is an IP address forge cannot encode`);
-    return { type: 7, ip: name };
+    const bytes = ipToBytes(name);
+    if (bytes === null) throw new FerryError('Pki.Invalid', `server name '${name}' is an IP address with a zone id, which a certificate cannot name`);
+    return { type: 7, value: bytes.toString('binary') };
   }
   if (name.length > 253 || !DNS_NAME_RE.test(name)) throw new FerryError('Pki.Invalid', `server name '${name}' is neither a DNS name nor an IP address`);
   return { type: 2, value: name };
@@ -33,10 +57,8 @@ function altNameFor(name: string): AltName {
  * match case-insensitively and with or without a trailing dot.
  */
 export function nameKey(name: string): string {
-  if (isIP(name) !== 0) {
-    const bytes = bytesFromIP(name);
-    if (bytes !== null) return `ip:${Buffer.from(bytes, 'binary').toString('hex')}`;
-  }
+  const bytes = ipToBytes(name);
+  if (bytes !== null) return `ip:${bytes.toString('hex')}`;
   return `dns:${name.toLowerCase().replace(/\.$/, '')}`;
 }
 

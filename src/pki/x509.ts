@@ -41,11 +41,11 @@ export function certToDer(cert: string | Buffer): Buffer {
     return cert;
   }
   if (typeof cert !== 'string' || cert.length > MAX_CERT_BYTES * 2) throw new FerryError('Pki.Invalid', 'certificate must be a PEM string of reasonable size');
-  let blocks: forge.pem.ObjectPEM[];
+  let blocks: forge.pem.ObjectPEM[] = [];
   try {
     blocks = forge.pem.decode(cert);
-  } catch (err) {
-    throw new FerryError('Pki.Invalid', 'certificate PEM is malformed', { cause: err });
+  } catch {
+    // forge throws when it finds no PEM block at all; reported below like a missing one.
   }
   const block = blocks.find((b) => b.type === 'CERTIFICATE');
   if (!block || block.body.length === 0) throw new FerryError('Pki.Invalid', 'no CERTIFICATE block in PEM');

@@ -1,8 +1,9 @@
 import { posix } from 'node:path';
 import { FerryError } from '../../common/errors.js';
+import { assertSchema } from '../../common/validate.js';
 import type { FileDoc } from '../../protocol/file-doc.js';
 import { MAX_LS_ENTRIES } from '../../protocol/limits.js';
-import type { FileOpArgs, LsResult, OpRequest } from '../../protocol/link.js';
+import { FILE_OPS, type FileOpArgs, type FileOpName, type LsResult, type OpRequest } from '../../protocol/link.js';
 import { toFerryError, type PathPolicy } from '../policy/index.js';
 import { fileDocFor } from './file-doc.js';
 import { listDirectory } from './list.js';
@@ -65,13 +66,30 @@ export function createFileOps(policy: PathPolicy, init: FileOpsInit = {}): FileO
   };
 }
 
+/**
+ * The arguments of `request` as op `op` takes them. OpRequest's derived type does not tie
+ * `args` to `op` (each member's args is the union of all ops' args), so check against the
+ * op's own schema rather than cast: cheap, and a mismatch cannot slip through.
+ */
+function argsOf<K extends FileOpName>(request: OpRequest, op: K): FileOpArgs<K> {
+  return assertSchema(FILE_OPS[op].args, request.args, 'Link.BadMessage', `${op} arguments`) as FileOpArgs<K>;
+}
+
 /** Dispatch a validated OpRequest to the right op. */
 export function runFileOp(ops: FileOps, request: OpRequest): Promise<unknown> {
+  try {
+    return dispatch(ops, request);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+function dispatch(ops: FileOps, request: OpRequest): Promise<unknown> {
   switch (request.op) {
-    case 'ls': return ops.ls(request.args);
-    case 'stat': return ops.stat(request.args);
-    case 'mkdir': return ops.mkdir(request.args);
-    case 'rename': return ops.rename(request.args);
+    case 'ls': return ops.ls(argsOf(request, 'ls'));
+    case 'stat': return ops.stat(argsOf(request, 'stat'));
+    case 'mkdir': return ops.mkdir(argsOf(request, 'mkdir'));
+    case 'rename': return ops.rename(argsOf(request, 'rename'));
     default: {
       const unknownOp: never = request;
       return Promise.reject(new FerryError('Link.BadMessage', `Unknown file operation: ${String((unknownOp as { op?: unknown }).op)}`));

@@ -1,10 +1,11 @@
-import { lstat, realpath } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { AgentRootConfig } from '../config.js';
 import { FerryError } from '../../common/errors.js';
 import { MAX_PATH_BYTES } from '../../protocol/limits.js';
 import { formatApiPath, isSameOrInside, joinHost, parseApiPath } from './api-path.js';
-import { errnoCode, isMissing, toFerryError } from './fs-errors.js';
+import { isMissing, toFerryError } from './fs-errors.js';
+import { inspectFinal, locate, realpathsOrNull, refuseIfSymlink } from './walk.js';
 
 /**
  * The agent's local path policy (DESIGN.md "Local policy beats control"): every path a
@@ -42,7 +43,10 @@ export interface ResolvedPath {
   isRoot: boolean;
   /** realpath() of the root; anything outside it is refused. */
   realRoot: string;
-  /** Other roots lying strictly below this path (renaming or deleting it would move them). */
+  /**
+   * Other roots lying strictly below this path (renaming or deleting it would carry them
+   * along): by configured path, and for 'write' also by real path.
+   */
   nestedRoots: readonly AgentRootConfig[];
 }
 
@@ -97,19 +101,26 @@ export function createPathPolicy(roots: readonly AgentRootConfig[]): PathPolicy 
   }
 
   /**
-   * Real location of `realRoot` + `rel`, for a path that may not exist yet: realpath() of the
-   * deepest existing prefix, plus the missing components. A dangling or looping symlink in
-   * the path counts as missing here; the caller decides what that means.
+   * A write lands at real location `target`. The deepest root containing it *by real path*
+   * decides whether that is allowed, so a symlink (or a '/~/' path) cannot reach a nested
+   * read-only root through a writable one. Also returns the roots that lie below `target`:
+   * renaming or deleting it would carry them along.
    */
-  async function locate(realRoot: string, rel: readonly string[], apiPath: string): Promise<{ real: string; missing: readonly string[] }> {
-    for (let k = rel.length; k > 0; k--) {
-      try {
-        return { real: await realpath(joinHost(realRoot, rel.slice(0, k))), missing: rel.slice(k) };
-      } catch (err) {
-        if (!isMissing(err)) throw toFerryError(err, apiPath);
-      }
-    }
-    return { real: realRoot, missing: rel };
+  async function checkWriteTarget(target: string, apiPath: string): Promise<AgentRootConfig[]> {
+    const reals = await realpathsOrNull(prepared.map((r) => r.path));
+    let deepest = -1;
+    let readOnly = false;
+    const below: AgentRootConfig[] = [];
+    reals.forEach((real, i) => {
+      if (real === null) return;
+      const config = prepared[i]!.config;
+      if (real !== target && isSameOrInside(real, target)) below.push(config);
+      if (!isSameOrInside(target, real)) return;
+      // Ties (two roots configured on the same directory): read-only wins.
+      if (real.length > deepest) { deepest = real.length; readOnly = !config.writable; } else if (real.length === deepest && !config.writable) readOnly = true;
+    });
+    if (readOnly) throw notAllowed(apiPath, 'read-only root');
+    return below;
   }
 
   async function resolve(apiPath: string, intent: PathIntent, options: ResolveOptions = {}): Promise<ResolvedPath> {
@@ -117,83 +128,53 @@ export function createPathPolicy(roots: readonly AgentRootConfig[]): PathPolicy 
     const parsed = parseApiPath(apiPath);
     const canonical = formatApiPath(parsed);
 
-    let root: PreparedRoot;
-    let rel: readonly string[];
-    if (parsed.home) {
-      root = home;
-      rel = parsed.components;
-    } else {
-      const found = rootFor(parsed.components);
-      if (!found) throw notAllowed(canonical);
-      root = found;
-      rel = parsed.components.slice(found.components.length);
-    }
-    const lexical = joinHost(root.path, rel);
-    if (Buffer.byteLength(lexical, 'utf8') > MAX_PATH_BYTES) {
+    // '/~/...' is the default root's path spelled short; after expanding it, the longest
+    // matching root decides, exactly as for an absolute path (a nested root keeps its flags).
+    const lexicalComponents = parsed.home ? [...home.components, ...parsed.components] : parsed.components;
+    const root = rootFor(lexicalComponents);
+    if (!root) throw notAllowed(canonical);
+    const rel = lexicalComponents.slice(root.components.length);
+    if (Buffer.byteLength(joinHost('/', lexicalComponents), 'utf8') > MAX_PATH_BYTES) {
       throw new FerryError('ClientError.BadRequest.InvalidPath', `Invalid path: longer than ${MAX_PATH_BYTES} bytes on the host: ${canonical}`);
     }
     if (intent === 'write' && !root.config.writable) throw notAllowed(canonical, 'read-only root');
-
-    const lexicalComponents = [...root.components, ...rel];
-    const nestedRoots = prepared
+    const lexicalNested = prepared
       .filter((r) => r.components.length > lexicalComponents.length && startsWithComponents(r.components, lexicalComponents))
       .map((r) => r.config);
 
     // From here on the file system is consulted.
     const realRoot = await realRootOf(root, canonical);
-    const base = { apiPath: canonical, root: root.config, realRoot, nestedRoots };
-    if (rel.length === 0) return { ...base, hostPath: realRoot, isRoot: true };
-
-    const name = rel[rel.length - 1]!;
-    const parent = await locate(realRoot, rel.slice(0, -1), canonical);
-    if (!isSameOrInside(parent.real, realRoot)) throw notAllowed(canonical, 'a symlink leads outside the root');
-
-    if (parent.missing.length > 0) {
-      // The parent does not exist; the operation will say NotFound. A dangling link as the
-      // first missing component must not be followed later (mkdir -p through it would
-      // create directories wherever it points), so refuse it here.
-      await refuseIfSymlink(joinHost(parent.real, parent.missing.slice(0, 1)), canonical);
-      return { ...base, hostPath: joinHost(parent.real, [...parent.missing, name]), isRoot: false };
+    let hostPath = realRoot;
+    let target = realRoot;
+    if (rel.length > 0) {
+      const name = rel[rel.length - 1]!;
+      const parent = await locate(realRoot, rel.slice(0, -1), canonical);
+      if (!isSameOrInside(parent.real, realRoot)) throw notAllowed(canonical, 'a symlink leads outside the root');
+      if (parent.missing.length > 0) {
+        await refuseIfSymlink(joinHost(parent.real, parent.missing.slice(0, 1)), canonical);
+        hostPath = target = joinHost(parent.real, [...parent.missing, name]);
+      } else {
+        hostPath = target = joinHost(parent.real, [name]);
+        if (followFinal) {
+          const final = await inspectFinal(hostPath, canonical);
+          if (final.kind === 'link') {
+            if (!isSameOrInside(final.real, realRoot)) throw notAllowed(canonical, 'a symlink leads outside the root');
+            target = final.real;
+          } else if (final.kind === 'dangling' && intent === 'write') {
+            // Reading a dangling link is fine (stat says 'invalid_symlink'); writing through it
+            // would create its target, which could be anywhere on the host.
+            throw notAllowed(canonical, 'dangling symlink');
+          }
+        }
+      }
     }
-
-    const hostPath = joinHost(parent.real, [name]);
-    if (followFinal) await checkFinalLink(hostPath, realRoot, intent, canonical);
-    return { ...base, hostPath, isRoot: false };
+    let nestedRoots = lexicalNested;
+    if (intent === 'write') {
+      const realNested = await checkWriteTarget(target, canonical);
+      nestedRoots = [...new Set([...lexicalNested, ...realNested])];
+    }
+    return { hostPath, apiPath: canonical, root: root.config, isRoot: rel.length === 0, realRoot, nestedRoots };
   }
 
   return { roots, resolve };
-}
-
-async function refuseIfSymlink(hostPath: string, apiPath: string): Promise<void> {
-  try {
-    const st = await lstat(hostPath);
-    if (st.isSymbolicLink()) throw new FerryError('ClientError.NotFound', `A dangling symlink is in the way: ${apiPath}`);
-  } catch (err) {
-    if (errnoCode(err) !== 'ENOENT') throw toFerryError(err, apiPath);
-  }
-}
-
-/**
- * When the last component is a symlink the operation will follow, its real target must lie
- * in the root. A dangling link is fine to read (stat reports 'invalid_symlink') but never to
- * write through: creating its target could put a file anywhere on the host.
- */
-async function checkFinalLink(hostPath: string, realRoot: string, intent: PathIntent, apiPath: string): Promise<void> {
-  let isLink: boolean;
-  try {
-    isLink = (await lstat(hostPath)).isSymbolicLink();
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return;
-    throw toFerryError(err, apiPath);
-  }
-  if (!isLink) return;
-  let real: string;
-  try {
-    real = await realpath(hostPath);
-  } catch (err) {
-    if (!isMissing(err)) throw toFerryError(err, apiPath);
-    if (intent === 'write') throw notAllowed(apiPath, 'dangling symlink');
-    return;
-  }
-  if (!isSameOrInside(real, realRoot)) throw notAllowed(apiPath, 'a symlink leads outside the root');
 }

@@ -1,5 +1,6 @@
 import { Argument, InvalidArgumentError, type Command } from 'commander';
 import { FerryError, isFerryError } from '../../common/errors.js';
+import { isUuid } from '../../common/ids.js';
 import { EXIT } from '../exit-codes.js';
 import { defaultClientDeps, withClient, type ClientCommandDeps } from '../client-config.js';
 import { ENDPOINT_PATH_HELP, normalizePath, parseEndpointPath, type EndpointPath, type ParseEndpointPathOptions } from '../endpoint-path.js';
@@ -21,13 +22,14 @@ function endpointPathArg(name: string, description: string, opts: ParseEndpointP
   });
 }
 
-function helpAfter(examples: string[]): string {
-  return `\n${ENDPOINT_PATH_HELP}\n\nExamples:\n${examples.map((e) => `  $ ${e}`).join('\n')}\n`;
+function helpAfter(examples: string[], note = ''): string {
+  return `\n${ENDPOINT_PATH_HELP}\n${note ? `${note}\n` : ''}\nExamples:\n${examples.map((e) => `  $ ${e}`).join('\n')}\n`;
 }
 
 /** rename's NEWPATH is a path on the same endpoint; `ID:path` is accepted when ID matches. */
 export function parseRenameTarget(value: string, endpointId: string): string {
-  if (value.startsWith('/') || value.startsWith('~')) return normalizePath(value);
+  const colon = value.indexOf(':');
+  if (colon === -1 || !isUuid(value.slice(0, colon))) return normalizePath(value);
   const target = parseEndpointPath(value, { requirePath: true });
   if (target.endpointId !== endpointId) {
     throw new FerryError('ClientError.BadRequest', `rename works within one endpoint: ${target.endpointId} is not ${endpointId}`);
@@ -48,7 +50,7 @@ export function registerFileCommands(program: Command, deps: ClientCommandDeps =
       `ferry ls ${EXAMPLE_ID}:/~/`,
       `ferry ls -la ${EXAMPLE_ID}:/~/results/`,
       `ferry ls --format json ${EXAMPLE_ID}:/data`,
-    ]) + 'Directories are shown with a trailing /.\n')
+    ], 'Directories are shown with a trailing /; times are UTC.'))
     .action(async (target: EndpointPath, opts: { all?: boolean; long?: boolean; format: OutputFormat }) => {
       const list = await withClient(deps, (c) => c.ls(target.endpointId, { path: target.path, show_hidden: opts.all === true }));
       if (opts.format === 'json') {
@@ -78,13 +80,13 @@ export function registerFileCommands(program: Command, deps: ClientCommandDeps =
     .addHelpText('after', helpAfter([
       `ferry rename ${EXAMPLE_ID}:/~/draft.txt /~/final.txt`,
       `ferry rename ${EXAMPLE_ID}:/~/run1 /~/archive/run1`,
-    ]) + 'Quote NEWPATH if it starts with ~, or the shell replaces ~ with your local home directory.\n')
+    ], 'Quote NEWPATH if it starts with ~, or the shell replaces ~ with your local home directory.'))
     .action(async (source: EndpointPath, newPathArg: string, opts: { format: OutputFormat }, cmd: Command) => {
       let newPath: string;
       try {
         newPath = parseRenameTarget(newPathArg, source.endpointId);
       } catch (err) {
-        if (isFerryError(err)) cmd.error(`error: NEWPATH '${newPathArg}': ${err.message}`, { exitCode: EXIT.usage, code: 'ferry.invalidArgument' });
+        if (isFerryError(err)) cmd.error(`error: NEWPATH: ${err.message}`, { exitCode: EXIT.usage, code: 'ferry.invalidArgument' });
         throw err;
       }
       const result = await withClient(deps, (c) => c.rename(source.endpointId, source.path, newPath));

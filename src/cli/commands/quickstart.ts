@@ -2,8 +2,9 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir, hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { AgentDaemon, agentConfigPath, setupAgent } from '../../agent/index.js';
-import { parseConfig } from '../../common/config-file.js';
+import { AgentConfig, AgentDaemon, agentConfigPath, setupAgent } from '../../agent/index.js';
+import { writePrivateFile } from '../../pki/index.js';
+import { loadConfigFile, parseConfig } from '../../common/config-file.js';
 import { FerryError } from '../../common/errors.js';
 import { createLogger } from '../../common/logger.js';
 import { pino } from 'pino';
@@ -62,7 +63,12 @@ async function quickstart(opts: QuickstartOptions): Promise<void> {
   const agentDir = join(home, 'agent');
   let endpointId: string;
   if (existsSync(agentConfigPath(agentDir))) {
-    endpointId = (JSON.parse(readFileSync(agentConfigPath(agentDir), 'utf8')) as { endpointId: string }).endpointId;
+    const existing = loadConfigFile(agentConfigPath(agentDir), AgentConfig);
+    endpointId = existing.endpointId;
+    // Started on another --port than last time: point the agent at where control is now.
+    if (existing.controlUrl !== control.url) {
+      writePrivateFile(agentConfigPath(agentDir), `${JSON.stringify({ ...existing, controlUrl: control.url }, null, 2)}\n`);
+    }
   } else {
     const client = new ApiClient({ url: control.url, token, ca: readFileSync(control.paths.caCert, 'utf8') });
     try {

@@ -1,0 +1,79 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiClient } from '../../src/cli/api-client.js';
+import { runFerry, startFerry, type FerryProcess } from './process.js';
+
+/** A temp directory removed by `cleanup()`. */
+export function tempDir(prefix = 'ferry-test-'): { path: string; cleanup(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export interface ControlHandle {
+  proc: FerryProcess;
+  url: string;
+  dataDir: string;
+  caFile: string;
+  caPem: string;
+  /** Create an identity, issue it a token, return a client for it. */
+  user(username: string): Promise<{ token: string; client: ApiClient; identityId: string }>;
+  stop(): Promise<void>;
+}
+
+export async function startControl(dataDir: string, extraArgs: string[] = []): Promise<ControlHandle> {
+  const proc = startFerry(['control', 'run', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...extraArgs]);
+  const m = await proc.waitForStdout(/listening on (https:\/\/\S+)\n/);
+  const url = m[1]!;
+  const caFile = join(dataDir, 'pki', 'ca.crt');
+  const caPem = readFileSync(caFile, 'utf8');
+  const clients: ApiClient[] = [];
+  return {
+    proc, url, dataDir, caFile, caPem,
+    async user(username) {
+      const created = await runFerry(['control', 'identity', 'create', '--data-dir', dataDir, '--username', username]);
+      if (created.code !== 0) throw new Error(`identity create failed: ${created.stderr}`);
+      const identityId = (JSON.parse(created.stdout) as { id: string }).id;
+      const issued = await runFerry(['control', 'token', 'issue', '--data-dir', dataDir, '--username', username]);
+      if (issued.code !== 0) throw new Error(`token issue failed: ${issued.stderr}`);
+      const token = issued.stdout.trim();
+      const client = new ApiClient({ url, token, ca: caPem });
+      clients.push(client);
+      return { token, client, identityId };
+    },
+    async stop() {
+      clients.forEach((c) => c.close());
+      await proc.stop();
+    },
+  };
+}
+
+export interface AgentHandle {
+  proc: FerryProcess;
+  endpointId: string;
+  dataDir: string;
+  start(): Promise<FerryProcess>;
+  stop(): Promise<void>;
+}
+
+/** Create an endpoint through the API, set up an agent for it with the CLI, and run it. */
+export async function startAgent(client: ApiClient, dataDir: string, roots: string[], displayName = 'test endpoint'): Promise<AgentHandle> {
+  const created = await client.endpointCreate({ display_name: displayName, is_globus_connect: true });
+  const setup = await runFerry(['agent', 'setup', '--setup-key', created.globus_connect_setup_key!, '--data-dir', dataDir, ...roots.flatMap((r) => ['--root', r])]);
+  if (setup.code !== 0) throw new Error(`agent setup failed: ${setup.stderr}`);
+  const handle: AgentHandle = {
+    proc: undefined as unknown as FerryProcess,
+    endpointId: created.id,
+    dataDir,
+    async start() {
+      handle.proc = startFerry(['agent', 'run', '--data-dir', dataDir]);
+      await handle.proc.waitForLog(/"msg":"connected to control"/);
+      return handle.proc;
+    },
+    async stop() {
+      await handle.proc?.stop();
+    },
+  };
+  await handle.start();
+  return handle;
+}
