@@ -97,7 +97,7 @@ export class ControlService {
   }
 
   async close(): Promise<void> {
-    this.hub?.close();
+    await this.hub?.close();
     await this.api?.close();
     this.store?.close();
     this.hub = undefined;

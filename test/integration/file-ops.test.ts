@@ -61,9 +61,9 @@ describe('file operations through control to the agent', () => {
     expect(noHidden.DATA.map((f) => f.name)).not.toContain('.hidden');
     const txt = await client.ls(ep, { path: '/~/data/', filter: 'name:~*.txt/type:file' });
     expect(txt.DATA.map((f) => f.name).sort()).toEqual(['a.txt', 'ünïcode ✓.txt']);
-    const big = await client.ls(ep, { path: '/~/data/', filter: 'size:>100' });
+    const big = await client.ls(ep, { path: '/~/data/', filter: 'type:file/size:>100' });
     expect(big.DATA.map((f) => f.name)).toEqual(['b.csv']);
-    const bySize = await client.ls(ep, { path: '/~/data/', orderby: 'size DESC', limit: 1 });
+    const bySize = await client.ls(ep, { path: '/~/data/', orderby: 'size DESC', filter: 'type:file', limit: 1 });
     expect(bySize.DATA.map((f) => f.name)).toEqual(['b.csv']);
     const page = await client.ls(ep, { path: '/~/data/', orderby: 'name ASC', limit: 2, offset: 1 });
     expect(page.DATA).toHaveLength(2);

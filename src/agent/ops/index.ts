@@ -99,4 +99,5 @@ function dispatch(ops: FileOps, request: OpRequest): Promise<unknown> {
 
 export { createOwnerNames, parseIdFile, DEFAULT_OWNER_REFRESH_MS } from './owners.js';
 export type { OwnerNames, OwnerNamesInit } from './owners.js';
-export { formatLastModified, formatPermissions } from './file-doc.js';
+export { fileDocFor, formatLastModified, formatPermissions, fileTypeOf } from './file-doc.js';
+export type { DocContext } from './file-doc.js';

@@ -44,8 +44,9 @@ export interface ResolvedPath {
   /** realpath() of the root; anything outside it is refused. */
   realRoot: string;
   /**
-   * Other roots lying strictly below this path (renaming or deleting it would carry them
-   * along): by configured path, and for 'write' also by real path.
+   * Other roots lying below this path (renaming or deleting it would carry them along): by
+   * configured path, and for 'write' also by real path (then including a root whose real
+   * directory is this very path).
    */
   nestedRoots: readonly AgentRootConfig[];
 }
@@ -103,10 +104,10 @@ export function createPathPolicy(roots: readonly AgentRootConfig[]): PathPolicy 
   /**
    * A write lands at real location `target`. The deepest root containing it *by real path*
    * decides whether that is allowed, so a symlink (or a '/~/' path) cannot reach a nested
-   * read-only root through a writable one. Also returns the roots that lie below `target`:
-   * renaming or deleting it would carry them along.
+   * read-only root through a writable one. Also returns the other roots whose directory is
+   * `target` or lies below it: renaming or deleting it would carry them along.
    */
-  async function checkWriteTarget(target: string, apiPath: string): Promise<AgentRootConfig[]> {
+  async function checkWriteTarget(target: string, chosen: PreparedRoot, apiPath: string): Promise<AgentRootConfig[]> {
     const reals = await realpathsOrNull(prepared.map((r) => r.path));
     let deepest = -1;
     let readOnly = false;
@@ -114,10 +115,15 @@ export function createPathPolicy(roots: readonly AgentRootConfig[]): PathPolicy 
     reals.forEach((real, i) => {
       if (real === null) return;
       const config = prepared[i]!.config;
-      if (real !== target && isSameOrInside(real, target)) below.push(config);
+      if (prepared[i] !== chosen && isSameOrInside(real, target)) below.push(config);
       if (!isSameOrInside(target, real)) return;
-      // Ties (two roots configured on the same directory): read-only wins.
-      if (real.length > deepest) { deepest = real.length; readOnly = !config.writable; } else if (real.length === deepest && !config.writable) readOnly = true;
+      if (real.length > deepest) {
+        deepest = real.length;
+        readOnly = !config.writable;
+      } else if (real.length === deepest && !config.writable) {
+        // Two roots configured on the same directory: read-only wins.
+        readOnly = true;
+      }
     });
     if (readOnly) throw notAllowed(apiPath, 'read-only root');
     return below;
@@ -170,7 +176,7 @@ export function createPathPolicy(roots: readonly AgentRootConfig[]): PathPolicy 
     }
     let nestedRoots = lexicalNested;
     if (intent === 'write') {
-      const realNested = await checkWriteTarget(target, canonical);
+      const realNested = await checkWriteTarget(target, root, canonical);
       nestedRoots = [...new Set([...lexicalNested, ...realNested])];
     }
     return { hostPath, apiPath: canonical, root: root.config, isRoot: rel.length === 0, realRoot, nestedRoots };

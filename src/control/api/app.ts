@@ -31,7 +31,6 @@ export function buildApi(ctx: ApiContext, tls: ApiTls): Api {
   const app = fastify({
     https: httpsOptions,
     loggerInstance: ctx.log.child({ component: 'api' }),
-    disableRequestLogging: false,
     bodyLimit: 1024 * 1024,
     forceCloseConnections: true,
     // Globus clients may send trailing slashes.

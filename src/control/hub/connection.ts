@@ -43,6 +43,9 @@ export class AgentConnection {
   private helloTimer: NodeJS.Timeout | undefined;
   private livenessTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private markClosed: () => void = () => {};
+  /** Settles once the socket has closed and the hub was told. */
+  readonly whenClosed: Promise<void> = new Promise((resolve) => { this.markClosed = resolve; });
 
   constructor(
     private readonly ws: WebSocket,
@@ -173,5 +176,6 @@ export class AgentConnection {
     }
     this.log.info({ code }, 'agent link closed');
     this.events.onClose(this);
+    this.markClosed();
   }
 }

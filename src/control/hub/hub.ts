@@ -21,11 +21,13 @@ export class AgentHub {
   /** Ready connections by endpoint id (one endpoint may have several nodes). */
   private readonly byEndpoint = new Map<string, Set<AgentConnection>>();
   private readonly all = new Set<AgentConnection>();
+  private closing = false;
 
   constructor(private readonly nodes: NodeRepo, private readonly limits: HubLimits, private readonly log: Logger) {}
 
   /** Wire this into the HTTPS server's 'upgrade' event. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.closing) return rejectUpgrade(socket, 503, 'Service Unavailable');
     const path = (req.url ?? '').split('?')[0];
     if (path !== LINK_ROUTE) return rejectUpgrade(socket, 404, 'Not Found');
     const tls = req.socket as TLSSocket;
@@ -61,7 +63,8 @@ export class AgentHub {
         const set = this.byEndpoint.get(c.endpointId);
         set?.delete(c);
         if (set && set.size === 0) this.byEndpoint.delete(c.endpointId);
-        this.nodes.touch(c.nodeId);
+        // During shutdown the store may already be closing; last-seen is best effort.
+        if (!this.closing) this.nodes.touch(c.nodeId);
       },
     }, log);
     this.all.add(conn);
@@ -87,8 +90,12 @@ export class AgentHub {
     for (const c of [...this.all]) if (c.endpointId === endpointId) c.close(4007, reason);
   }
 
-  close(): void {
-    for (const c of [...this.all]) c.close(1001, 'control shutting down');
+  /** Close every agent link (agents will reconnect to the next control) and wait for them. */
+  async close(): Promise<void> {
+    this.closing = true;
+    const conns = [...this.all];
+    for (const c of conns) c.close(1001, 'control shutting down');
+    await Promise.all(conns.map((c) => c.whenClosed));
     this.wss.close();
   }
 }

@@ -170,6 +170,9 @@ describe('symlinks', () => {
     await expectCode(p.resolve('/~/dir/deep/x', 'write'), 'EndpointPermissionDenied');
     await expectCode(p.resolve('/~/dir/deep', 'write', { followFinal: false }), 'EndpointPermissionDenied');
     await expect(p.resolve('/~/dir/x', 'write')).resolves.toMatchObject({ nestedRoots: [] });
+    // A writable root on the very directory counts as held by it, too.
+    const rw = createPathPolicy([...fx.roots, { path: alias, writable: true, sharing: false }]);
+    expect((await rw.resolve('/~/dir/deep', 'write', { followFinal: false })).nestedRoots).toEqual([{ path: alias, writable: true, sharing: false }]);
   });
 
   it('refuses a link into another root (it leaves this root)', async () => {
