@@ -33,7 +33,7 @@ FROM node:${NODE_VERSION}-bookworm-slim
 ENV NODE_ENV=production
 # A fixed uid/gid so bind-mounted data directories can be chowned ahead of time.
 RUN groupadd --system --gid 10001 ferry \
- && useradd --system --uid 10001 --gid ferry --home-dir /var/lib/ferry --shell /usr/sbin/nologin ferry \
+ && useradd --system --no-log-init --uid 10001 --gid ferry --home-dir /var/lib/ferry --shell /usr/sbin/nologin ferry \
  && install -d -o ferry -g ferry -m 0700 /var/lib/ferry /var/lib/ferry/control /var/lib/ferry/agent \
  && install -d -m 0755 /etc/ferry
 WORKDIR /app

@@ -5,7 +5,7 @@ import { registerControlCommands } from './commands/control.js';
 import { registerAgentCommands } from './commands/agent.js';
 import { registerEndpointCommands } from './commands/endpoint.js';
 import { registerFileCommands } from './commands/files.js';
-import { registerQuickstart } from './commands/quickstart.js';
+import { registerQuickstart } from './commands/quickstart-command.js';
 import { exitCodeFor, EXIT } from './exit-codes.js';
 import { RemoteError } from './api-client.js';
 import { FERRY_VERSION } from '../common/version.js';

@@ -113,18 +113,21 @@ export type FileOpName = keyof typeof FILE_OPS;
 export type FileOpArgs<K extends FileOpName> = Static<(typeof FILE_OPS)[K]['args']>;
 export type FileOpResult<K extends FileOpName> = Static<(typeof FILE_OPS)[K]['result']>;
 
-function opRequest<K extends FileOpName>(op: K) {
+function opRequest<K extends FileOpName, A extends TSchema>(op: K, args: A) {
   return Type.Object({
     type: Type.Literal('op'),
     id: Id,
     endpointId: Uuid,
     principals: Principals,
     op: Type.Literal(op),
-    args: FILE_OPS[op].args,
+    args,
   }, { additionalProperties: false });
 }
 
-export const OpRequest = Type.Union([opRequest('ls'), opRequest('stat'), opRequest('mkdir'), opRequest('rename')]);
+// Declared one by one (not mapped over FILE_OPS) so the derived type ties each op to its args.
+export const OpRequest = Type.Union([
+  opRequest('ls', LsArgs), opRequest('stat', StatArgs), opRequest('mkdir', MkdirArgs), opRequest('rename', RenameArgs),
+]);
 export type OpRequest = Static<typeof OpRequest>;
 
 /** Control's answer to hello: accepted, with what control knows of the node. */

@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiClient } from '../../src/cli/api-client.js';
@@ -111,6 +111,23 @@ describe('file operations through control to the agent', () => {
     await expect(client.rename(ep, `${archive}/old.tar`, `${archive}/new.tar`)).rejects.toMatchObject({ remoteCode: 'EndpointPermissionDenied' });
     await expect(client.rename(ep, `${archive}/old.tar`, '/~/stolen.tar')).rejects.toMatchObject({ remoteCode: 'EndpointPermissionDenied' });
     expect(existsSync(join(archive, 'old.tar'))).toBe(true);
+  });
+
+  it('reloads its roots on SIGHUP without dropping the link, and keeps the old config when the new one is bad', async () => {
+    const cfgFile = join(dir.path, 'agent', 'agent.json');
+    const cfg = JSON.parse(readFileSync(cfgFile, 'utf8')) as { roots: Array<{ path: string; writable: boolean; sharing: boolean }> };
+    await expect(client.stat(ep, `${outside}/secret`)).rejects.toMatchObject({ remoteCode: 'EndpointPermissionDenied' });
+    writeFileSync(cfgFile, JSON.stringify({ ...cfg, roots: [...cfg.roots, { path: outside, writable: false, sharing: false }] }));
+    const linksBefore = agent.proc.stderr().split('connected to control').length;
+    agent.proc.proc.kill('SIGHUP');
+    await agent.proc.waitForLog(/config reloaded/);
+    expect((await client.stat(ep, `${outside}/secret`)).size).toBe(6);
+    writeFileSync(cfgFile, JSON.stringify({ ...cfg, roots: [], surprise: 1 }));
+    agent.proc.proc.kill('SIGHUP');
+    await agent.proc.waitForLog(/config reload refused/);
+    expect((await client.stat(ep, `${outside}/secret`)).size).toBe(6);
+    expect(agent.proc.stderr().split('connected to control').length).toBe(linksBefore);
+    writeFileSync(cfgFile, JSON.stringify(cfg, null, 2));
   });
 
   it('refuses other users', async () => {

@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { homedir } from 'node:os';
 import type { Command } from 'commander';
-import { createLogger } from '../../common/logger.js';
-import { AgentDaemon, agentConfigPath, parseRootSpec, setupAgent } from '../../agent/index.js';
 import { ferryHome } from '../client-config.js';
-import { runUntilSignalled } from '../daemon-runner.js';
+
+// The agent's modules (ws, forge, fs policy) load only when an agent command runs.
+const agentModule = () => import('../../agent/index.js');
 
 function defaultDataDir(): string {
   return join(ferryHome(), 'agent');
@@ -21,6 +21,7 @@ export function registerAgentCommands(program: Command): void {
     .option('--force', 'replace an existing setup in the data directory')
     .addHelpText('after', '\nExample:\n  ferry agent setup --setup-key ferry1_... --data-dir /var/lib/ferry/agent --root /data/projects:rw --root /data/archive\n\nWithout --root, your home directory is exported writable.\n')
     .action(async (opts: { setupKey: string; dataDir?: string; root: string[]; force?: boolean }) => {
+      const { agentConfigPath, parseRootSpec, setupAgent } = await agentModule();
       const dataDir = opts.dataDir ?? defaultDataDir();
       const roots = opts.root.length > 0 ? opts.root.map(parseRootSpec) : [{ path: homedir(), writable: true, sharing: false }];
       const config = await setupAgent({ setupKey: opts.setupKey, dataDir, roots, force: opts.force === true });
@@ -36,11 +37,13 @@ export function registerAgentCommands(program: Command): void {
     .option('--data-dir <dir>', 'agent data directory made by `ferry agent setup` (default $FERRY_HOME/agent)')
     .option('--config <file>', 'agent config file (default <data-dir>/agent.json)')
     .action(async (opts: { dataDir?: string; config?: string }) => {
+      const { AgentDaemon, agentConfigPath } = await agentModule();
+      const { runUntilSignalled } = await import('../daemon-runner.js');
       const configFile = opts.config ?? agentConfigPath(opts.dataDir ?? defaultDataDir());
-      const daemon = new AgentDaemon({ configFile, log: createLogger({ name: 'ferry-agent' }) });
-      const log = createLogger({ name: 'ferry-agent', level: daemon.config.log.level });
+      const daemon = new AgentDaemon({ configFile });
+      const log = daemon.logger;
       daemon.open();
       process.stdout.write(`Ferry agent for endpoint ${daemon.config.endpointId} started (control ${daemon.config.controlUrl})\n`);
-      await runUntilSignalled([daemon], log);
+      await runUntilSignalled([daemon], log, () => { daemon.reload(); });
     });
 }

@@ -1,11 +1,13 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { loadConfigFile, parseConfig } from '../../common/config-file.js';
 import { FerryError } from '../../common/errors.js';
-import { createLogger } from '../../common/logger.js';
-import { ControlConfig, ControlService, createIdentity, DEFAULT_TOKEN_TTL_SECONDS, identityDocument, issueToken } from '../../control/index.js';
+import type { ControlConfig } from '../../control/index.js';
 import { ferryHome } from '../client-config.js';
-import { runUntilSignalled } from '../daemon-runner.js';
+
+// Heavy modules (fastify, SQLite, forge) load only when a command needs them, so that
+// `ferry --help` and the client commands start fast.
+const loadControl = () => import('../../control/index.js');
+const DEFAULT_TOKEN_TTL_SECONDS = 48 * 3600;
 
 export function parseListen(value: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value);
@@ -21,7 +23,9 @@ function defaultDataDir(): string {
 interface RunOptions { config?: string; dataDir?: string; listen?: string; publicUrl?: string; logLevel?: string }
 
 /** Build the effective config: the file (if any), then command-line overrides. */
-function controlConfigFrom(opts: RunOptions): ControlConfig {
+async function controlConfigFrom(opts: RunOptions): Promise<ControlConfig> {
+  const { loadConfigFile, parseConfig } = await import('../../common/config-file.js');
+  const { ControlConfig } = await loadControl();
   const base: Record<string, unknown> = opts.config
     ? structuredClone(loadConfigFile(opts.config, ControlConfig)) as Record<string, unknown>
     : { version: 1, dataDir: opts.dataDir ?? defaultDataDir() };
@@ -44,7 +48,10 @@ export function registerControlCommands(program: Command): void {
     .option('--log-level <level>', 'trace|debug|info|warn|error')
     .addHelpText('after', '\nExample:\n  ferry control run --data-dir /var/lib/ferry/control --listen 0.0.0.0:7750 --public-url https://ferry.example.org:7750\n')
     .action(async (opts: RunOptions) => {
-      const config = controlConfigFrom(opts);
+      const config = await controlConfigFrom(opts);
+      const { ControlService } = await loadControl();
+      const { createLogger } = await import('../../common/logger.js');
+      const { runUntilSignalled } = await import('../daemon-runner.js');
       const log = createLogger({ level: config.log.level, name: 'ferry-control' });
       const service = new ControlService(config, log);
       await service.open();
@@ -64,7 +71,8 @@ export function registerControlCommands(program: Command): void {
     .option('--display-name <name>', 'full name')
     .option('--organization <org>', 'organization')
     .option('--data-dir <dir>', 'control data directory (default $FERRY_HOME/control)')
-    .action((opts: { username: string; email?: string; displayName?: string; organization?: string; dataDir?: string }) => {
+    .action(async (opts: { username: string; email?: string; displayName?: string; organization?: string; dataDir?: string }) => {
+      const { createIdentity, identityDocument } = await loadControl();
       const rec = createIdentity(opts.dataDir ?? defaultDataDir(), {
         username: opts.username,
         ...(opts.email ? { email: opts.email } : {}),
@@ -81,7 +89,8 @@ export function registerControlCommands(program: Command): void {
     .option('--expires-in <seconds>', `lifetime in seconds (default ${DEFAULT_TOKEN_TTL_SECONDS}; 0 = never expires)`)
     .option('--format <format>', 'text (just the token) or json', 'text')
     .option('--data-dir <dir>', 'control data directory (default $FERRY_HOME/control)')
-    .action((opts: { username: string; expiresIn?: string; format: string; dataDir?: string }) => {
+    .action(async (opts: { username: string; expiresIn?: string; format: string; dataDir?: string }) => {
+      const { issueToken } = await loadControl();
       let ttl: number | null = DEFAULT_TOKEN_TTL_SECONDS;
       if (opts.expiresIn !== undefined) {
         if (!/^\d+$/.test(opts.expiresIn)) throw new FerryError('Config.Invalid', '--expires-in must be a whole number of seconds');

@@ -1,7 +1,6 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir, hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
-import type { Command } from 'commander';
 import { AgentConfig, AgentDaemon, agentConfigPath, setupAgent } from '../../agent/index.js';
 import { writePrivateFile } from '../../pki/index.js';
 import { loadConfigFile, parseConfig } from '../../common/config-file.js';
@@ -16,7 +15,7 @@ import { runUntilSignalled } from '../daemon-runner.js';
 /** Quickstart tokens last 30 days; re-running quickstart issues a fresh one when needed. */
 const QUICKSTART_TOKEN_TTL_SECONDS = 30 * 86_400;
 
-interface QuickstartOptions { port: string; root?: string }
+export interface QuickstartOptions { port: string; root?: string }
 
 function currentUser(): string {
   try {
@@ -31,7 +30,7 @@ function currentUser(): string {
  * rooted at the home directory and its agent, all under $FERRY_HOME, in this one process.
  * Re-running reuses everything already there.
  */
-async function quickstart(opts: QuickstartOptions): Promise<void> {
+export async function quickstart(opts: QuickstartOptions): Promise<void> {
   const home = ferryHome();
   mkdirSync(home, { recursive: true, mode: 0o700 });
   mkdirSync(join(home, 'logs'), { recursive: true });
@@ -106,11 +105,3 @@ async function quickstart(opts: QuickstartOptions): Promise<void> {
   process.stdout.write('Ferry stopped.\n');
 }
 
-export function registerQuickstart(program: Command): void {
-  program.command('quickstart')
-    .description('start control and a personal endpoint for you on this machine (state in $FERRY_HOME, default ~/.ferry)')
-    .option('--port <port>', 'port for control on 127.0.0.1', '7750')
-    .option('--root <dir>', 'directory to export on first run (default: your home directory)')
-    .addHelpText('after', '\nRunning it again reuses the existing state. Ctrl-C stops control and the agent.\n')
-    .action((opts: QuickstartOptions) => quickstart(opts));
-}
