@@ -4,6 +4,7 @@ import { isRemoteError, type ApiClient } from '../../src/cli/api-client.js';
 import { startControl, tempDir, type ControlHandle } from '../helpers/cluster.js';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import { runFerry } from '../helpers/process.js';
 
 /** Raw HTTPS call, for requests the typed client would never send. */
 function raw(control: ControlHandle, method: string, path: string, opts: { token?: string; body?: string; contentType?: string; auth?: string } = {}): Promise<{ status: number; json: Record<string, unknown> }> {
@@ -55,6 +56,19 @@ describe('control REST API', () => {
       expect(typeof res.json['request_id']).toBe('string');
       expect(res.json['resource']).toBe('/v0.10/endpoint_search');
     }
+  });
+
+  it('refuses a token once it has expired', async () => {
+    const issued = await runFerry(['control', 'token', 'issue', '--data-dir', control.dataDir, '--username', 'alice@example.org', '--expires-in', '1']);
+    const token = issued.stdout.trim();
+    // Valid first; then poll (bounded by the test timeout) until the expiry passes.
+    let res = await raw(control, 'GET', '/v0.10/endpoint_search?filter_scope=my-endpoints', { token });
+    while (res.status === 200) {
+      await new Promise((r) => setTimeout(r, 100));
+      res = await raw(control, 'GET', '/v0.10/endpoint_search?filter_scope=my-endpoints', { token });
+    }
+    expect(res.status).toBe(401);
+    expect(res.json).toMatchObject({ code: 'ClientError.AuthenticationFailed', message: 'Token is expired' });
   });
 
   it('never logs tokens', () => {

@@ -9,9 +9,9 @@ const Str = (max: number) => Type.Union([Type.String({ maxLength: max }), Type.N
 const dataType = (name: string) => Type.Optional(Type.Literal(name));
 const ApiPath = Type.String({ minLength: 1, maxLength: 8192 });
 
-export const EndpointCreateBody = Type.Object({
+/** Endpoint fields a client may set, shared by create and update. */
+const endpointFields = {
   DATA_TYPE: dataType('endpoint'),
-  display_name: Type.String({ minLength: 1, maxLength: 128 }),
   description: Type.Optional(Str(4096)),
   organization: Type.Optional(Str(1024)),
   department: Type.Optional(Str(1024)),
@@ -20,23 +20,20 @@ export const EndpointCreateBody = Type.Object({
   contact_info: Type.Optional(Str(4096)),
   info_link: Type.Optional(Str(1024)),
   default_directory: Type.Optional(Str(4096)),
-  is_globus_connect: Type.Optional(Type.Boolean()),
   public: Type.Optional(Type.Boolean()),
+};
+const DisplayName = Type.String({ minLength: 1, maxLength: 128 });
+
+export const EndpointCreateBody = Type.Object({
+  ...endpointFields,
+  display_name: DisplayName,
+  is_globus_connect: Type.Optional(Type.Boolean()),
 });
 export type EndpointCreateBody = Static<typeof EndpointCreateBody>;
 
 export const EndpointUpdateBody = Type.Object({
-  DATA_TYPE: dataType('endpoint'),
-  display_name: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
-  description: Type.Optional(Str(4096)),
-  organization: Type.Optional(Str(1024)),
-  department: Type.Optional(Str(1024)),
-  keywords: Type.Optional(Str(1024)),
-  contact_email: Type.Optional(Str(1024)),
-  contact_info: Type.Optional(Str(4096)),
-  info_link: Type.Optional(Str(1024)),
-  default_directory: Type.Optional(Str(4096)),
-  public: Type.Optional(Type.Boolean()),
+  ...endpointFields,
+  display_name: Type.Optional(DisplayName),
 });
 export type EndpointUpdateBody = Static<typeof EndpointUpdateBody>;
 
