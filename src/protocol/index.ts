@@ -3,3 +3,6 @@ export * from './file-doc.js';
 export * from './link.js';
 export * from './setup-key.js';
 export * from './registration.js';
+export * from './session.js';
+
+export * from './frames.js';

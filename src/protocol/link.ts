@@ -1,6 +1,10 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { FileDoc } from './file-doc.js';
 import { LINK_MAGIC, MAX_LS_ENTRIES } from './limits.js';
+import {
+  SessionCancelMessage, SessionDoneMessage, SessionEventMessage, SessionFilesMessage, SessionOpenMessage,
+  SessionProgressMessage,
+} from './session.js';
 
 /**
  * Messages of the control <-> agent link (JSON over WSS), each declared once here; both ends
@@ -91,6 +95,16 @@ export const LsArgs = Type.Object({ path: ApiPath, showHidden: Type.Boolean() },
 export const StatArgs = Type.Object({ path: ApiPath }, { additionalProperties: false });
 export const MkdirArgs = Type.Object({ path: ApiPath }, { additionalProperties: false });
 export const RenameArgs = Type.Object({ oldPath: ApiPath, newPath: ApiPath }, { additionalProperties: false });
+export const DeleteArgs = Type.Object({
+  path: ApiPath,
+  recursive: Type.Boolean(),
+  ignoreMissing: Type.Boolean(),
+}, { additionalProperties: false });
+export const DeleteResult = Type.Object({
+  files: Type.Integer({ minimum: 0 }),
+  directories: Type.Integer({ minimum: 0 }),
+}, { additionalProperties: false });
+export type DeleteResult = Static<typeof DeleteResult>;
 
 export const LsResult = Type.Object({
   /** The path as the API shows it, ending in '/' (e.g. '/~/' or '/home/u/data/'). */
@@ -107,6 +121,7 @@ export const FILE_OPS = {
   stat: { args: StatArgs, result: StatResult },
   mkdir: { args: MkdirArgs, result: EmptyResult },
   rename: { args: RenameArgs, result: EmptyResult },
+  delete: { args: DeleteArgs, result: DeleteResult },
 } as const satisfies Record<string, { args: TSchema; result: TSchema }>;
 
 export type FileOpName = keyof typeof FILE_OPS;
@@ -127,6 +142,7 @@ function opRequest<K extends FileOpName, A extends TSchema>(op: K, args: A) {
 // Declared one by one (not mapped over FILE_OPS) so the derived type ties each op to its args.
 export const OpRequest = Type.Union([
   opRequest('ls', LsArgs), opRequest('stat', StatArgs), opRequest('mkdir', MkdirArgs), opRequest('rename', RenameArgs),
+  opRequest('delete', DeleteArgs),
 ]);
 export type OpRequest = Static<typeof OpRequest>;
 
@@ -139,8 +155,11 @@ export type HelloResult = Static<typeof HelloResult>;
 
 // ---- what each side may receive ---------------------------------------------------------
 
-export const AgentToControl = Type.Union([HelloMessage, HeartbeatMessage, ReplyOk, ReplyErr, ErrorMessage]);
+export const AgentToControl = Type.Union([
+  HelloMessage, HeartbeatMessage, ReplyOk, ReplyErr, ErrorMessage,
+  SessionProgressMessage, SessionFilesMessage, SessionEventMessage, SessionDoneMessage,
+]);
 export type AgentToControl = Static<typeof AgentToControl>;
 
-export const ControlToAgent = Type.Union([OpRequest, ReplyOk, ReplyErr, ErrorMessage]);
+export const ControlToAgent = Type.Union([OpRequest, SessionOpenMessage, SessionCancelMessage, ReplyOk, ReplyErr, ErrorMessage]);
 export type ControlToAgent = Static<typeof ControlToAgent>;

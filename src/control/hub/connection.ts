@@ -2,6 +2,8 @@ import type { WebSocket, RawData } from 'ws';
 import type { Logger } from '../../common/logger.js';
 import { FerryError, errorFromWire, type ErrorCode } from '../../common/errors.js';
 import { checkSchema } from '../../common/validate.js';
+import type { TSchema } from '@sinclair/typebox';
+import type { SessionDoneMessage, SessionEventMessage, SessionFilesMessage, SessionProgressMessage } from '../../protocol/session.js';
 import {
   AgentToControl, FILE_OPS, HelloMessage, LINK_PROTOCOL_VERSION,
   type FileOpArgs, type FileOpName, type FileOpResult, type HelloResult, type Principals,
@@ -19,15 +21,20 @@ export interface ConnectionLimits {
 }
 
 interface Pending {
-  op: FileOpName;
+  what: string;
+  resultSchema: TSchema;
   resolve: (value: unknown) => void;
   reject: (err: FerryError) => void;
   timer: NodeJS.Timeout;
 }
 
+export type SessionNotice = SessionProgressMessage | SessionFilesMessage | SessionEventMessage | SessionDoneMessage;
+
 export interface ConnectionEvents {
   onReady(conn: AgentConnection): void;
   onClose(conn: AgentConnection): void;
+  /** Transfer-session notices from the agent (already schema-checked). */
+  onSessionNotice(conn: AgentConnection, notice: SessionNotice): void;
 }
 
 /**
@@ -61,16 +68,25 @@ export class AgentConnection {
     this.helloTimer = setTimeout(() => this.fail(4001, 'no hello in time'), limits.helloTimeoutMs);
   }
 
-  request<K extends FileOpName>(op: K, args: FileOpArgs<K>, principals: Principals): Promise<FileOpResult<K>> {
+  request<K extends FileOpName>(op: K, args: FileOpArgs<K>, principals: Principals, timeoutMs?: number): Promise<FileOpResult<K>> {
+    return this.call({ type: 'op', endpointId: this.endpointId, principals, op, args }, FILE_OPS[op].result, op, timeoutMs) as Promise<FileOpResult<K>>;
+  }
+
+  /**
+   * Send a request message (an `id` is added) and resolve with its reply's result, checked
+   * against `resultSchema`. Rejects with GCDisconnected when the link is down or drops, and
+   * Timeout when no reply comes in time.
+   */
+  call(message: Record<string, unknown>, resultSchema: TSchema, what: string, timeoutMs = this.limits.opTimeoutMs): Promise<unknown> {
     if (!this.ready || this.closed) return Promise.reject(new FerryError('ExternalError.GCDisconnected', 'the endpoint agent is not connected'));
     const id = String(this.nextId++);
-    return new Promise<FileOpResult<K>>((resolve, reject) => {
+    return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new FerryError('ExternalError.Timeout', `the endpoint agent did not answer ${op} within ${this.limits.opTimeoutMs} ms`));
-      }, this.limits.opTimeoutMs);
-      this.pending.set(id, { op, resolve: resolve as (v: unknown) => void, reject, timer });
-      this.send({ type: 'op', id, endpointId: this.endpointId, principals, op, args });
+        reject(new FerryError('ExternalError.Timeout', `the endpoint agent did not answer ${what} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { what, resultSchema, resolve, reject, timer });
+      this.send({ ...message, id });
     });
   }
 
@@ -107,6 +123,12 @@ export class AgentConnection {
       case 'hello': return this.onHello(m);
       case 'heartbeat': return this.bumpLiveness();
       case 'reply': return this.onReply(m);
+      case 'session.progress':
+      case 'session.files':
+      case 'session.event':
+      case 'session.done':
+        if (!this.ready) return this.refuse('Link.BadMessage', 'session notice before hello');
+        return this.events.onSessionNotice(this, m);
       case 'error':
         this.log.warn({ code: m.error.code, reason: m.error.message, re: m.re }, 'agent reported a link error');
         if (m.re !== undefined) this.settle(m.re, { ok: false, error: m.error });
@@ -150,10 +172,10 @@ export class AgentConnection {
     this.pending.delete(re);
     clearTimeout(p.timer);
     if (!m.ok) return p.reject(errorFromWire(m.error));
-    const problems = checkSchema(FILE_OPS[p.op].result, m.result);
+    const problems = checkSchema(p.resultSchema, m.result);
     if (problems !== null) {
-      this.log.warn({ op: p.op, reason: problems }, 'agent reply does not match the result schema');
-      return p.reject(new FerryError('Link.BadMessage', `the endpoint agent sent a malformed ${p.op} result`));
+      this.log.warn({ what: p.what, reason: problems }, 'agent reply does not match the result schema');
+      return p.reject(new FerryError('Link.BadMessage', `the endpoint agent sent a malformed ${p.what} result`));
     }
     p.resolve(m.result);
   }

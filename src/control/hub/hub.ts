@@ -7,7 +7,17 @@ import { FerryError } from '../../common/errors.js';
 import { certFingerprint } from '../../pki/index.js';
 import { LINK_ROUTE, MAX_LINK_MESSAGE_BYTES, type FileOpArgs, type FileOpName, type FileOpResult, type Principals } from '../../protocol/index.js';
 import type { NodeRepo, NodeRecord } from '../store/nodes.js';
-import { AgentConnection, type ConnectionLimits } from './connection.js';
+import { AgentConnection, type ConnectionLimits, type SessionNotice } from './connection.js';
+import type { TSchema } from '@sinclair/typebox';
+
+export type { SessionNotice } from './connection.js';
+
+/** Who hears about agents coming and going and about their transfer sessions. */
+export interface HubListener {
+  onAgentReady?(endpointId: string, nodeId: string): void;
+  onAgentGone?(endpointId: string, nodeId: string): void;
+  onSessionNotice?(endpointId: string, nodeId: string, notice: SessionNotice): void;
+}
 
 export type HubLimits = ConnectionLimits;
 
@@ -22,6 +32,7 @@ export class AgentHub {
   private readonly byEndpoint = new Map<string, Set<AgentConnection>>();
   private readonly all = new Set<AgentConnection>();
   private closing = false;
+  private readonly listeners: HubListener[] = [];
 
   constructor(private readonly nodes: NodeRepo, private readonly limits: HubLimits, private readonly log: Logger) {}
 
@@ -57,6 +68,10 @@ export class AgentHub {
         set.add(c);
         this.nodes.touch(c.nodeId);
         log.info({ agentVersion: c.hello?.agentVersion }, 'agent connected');
+        for (const l of this.listeners) l.onAgentReady?.(c.endpointId, c.nodeId);
+      },
+      onSessionNotice: (c, notice) => {
+        for (const l of this.listeners) l.onSessionNotice?.(c.endpointId, c.nodeId, notice);
       },
       onClose: (c) => {
         this.all.delete(c);
@@ -65,9 +80,27 @@ export class AgentHub {
         if (set && set.size === 0) this.byEndpoint.delete(c.endpointId);
         // During shutdown the store may already be closing; last-seen is best effort.
         if (!this.closing) this.nodes.touch(c.nodeId);
+        if (c.ready || c.hello) for (const l of this.listeners) l.onAgentGone?.(c.endpointId, c.nodeId);
       },
     }, log);
     this.all.add(conn);
+  }
+
+  addListener(listener: HubListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** The connected agent with this node id, if any. */
+  node(nodeId: string): AgentConnection | undefined {
+    for (const c of this.all) if (c.nodeId === nodeId && c.ready) return c;
+    return undefined;
+  }
+
+  /** Send a request to a specific node and check its reply against `resultSchema`. */
+  call(nodeId: string, message: Record<string, unknown>, resultSchema: TSchema, what: string, timeoutMs?: number): Promise<unknown> {
+    const conn = this.node(nodeId);
+    if (!conn) return Promise.reject(new FerryError('ExternalError.GCDisconnected', 'that agent is not connected'));
+    return conn.call(message, resultSchema, what, timeoutMs);
   }
 
   isConnected(endpointId: string): boolean {
@@ -79,10 +112,10 @@ export class AgentHub {
   }
 
   /** Run a file operation on one of the endpoint's connected agents; fails fast when none is. */
-  request<K extends FileOpName>(endpointId: string, op: K, args: FileOpArgs<K>, principals: Principals): Promise<FileOpResult<K>> {
+  request<K extends FileOpName>(endpointId: string, op: K, args: FileOpArgs<K>, principals: Principals, timeoutMs?: number): Promise<FileOpResult<K>> {
     const conn = this.connectedNodes(endpointId)[0];
     if (!conn) return Promise.reject(new FerryError('ExternalError.GCDisconnected', 'the endpoint has no connected agent; start it with `ferry agent run`'));
-    return conn.request(op, args, principals);
+    return conn.request(op, args, principals, timeoutMs);
   }
 
   /** Drop an endpoint's agents (after delete/revoke). */

@@ -1,0 +1,42 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+/**
+ * Agent <-> agent data channel framing: every frame is
+ *   [u32 big-endian payload length][u8 frame type][payload]
+ * Types below 0x10 belong to the connection handshake (this file); 0x10 and up belong to the
+ * transfer session (src/protocol/data-frames.ts). JSON payloads are validated against their
+ * schema; binary payloads are parsed with explicit bounds checks.
+ */
+export const FRAME_HEADER_BYTES = 5;
+/** Largest payload either side accepts; a bigger length prefix is a protocol error. */
+export const MAX_FRAME_PAYLOAD = 16 * 1024 * 1024 + 4096;
+export const DATA_MAGIC = 'ferry-data';
+export const DATA_PROTOCOL_VERSION = 1;
+
+export const HandshakeFrameType = {
+  HELLO: 0x01,
+  HELLO_OK: 0x02,
+  ERROR: 0x03,
+} as const;
+
+/**
+ * First frame on every data connection, sent by the dialing side. `proof` is
+ * HMAC-SHA256(secret, TLS exported keying material) in hex: it shows the dialer knows the
+ * session secret and binds that proof to this very TLS connection (no replay elsewhere).
+ */
+export const DataHello = Type.Object({
+  magic: Type.Literal(DATA_MAGIC),
+  version: Type.Integer({ minimum: 1, maximum: 1000 }),
+  sessionId: Type.String({ format: 'uuid' }),
+  /** 0 is the session's control stream; 1..streams-1 carry data. */
+  streamIndex: Type.Integer({ minimum: 0, maximum: 63 }),
+  streams: Type.Integer({ minimum: 1, maximum: 64 }),
+  proof: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+}, { additionalProperties: false });
+export type DataHello = Static<typeof DataHello>;
+
+export const DataError = Type.Object({
+  code: Type.String({ minLength: 1, maxLength: 128 }),
+  message: Type.String({ maxLength: 4096 }),
+}, { additionalProperties: false });
+export type DataError = Static<typeof DataError>;
