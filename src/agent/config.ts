@@ -23,6 +23,16 @@ export const AgentConfig = Type.Object({
   keyFile: Type.String({ minLength: 1, default: 'agent.key' }),
   /** The first root is the default one, shown to API users as `/~/`. */
   roots: Type.Array(AgentRootConfig, { minItems: 1, maxItems: 256 }),
+  /**
+   * Where the agent listens for peer agents' data connections. `advertise` is the host name or
+   * address peers dial (default: `host`). Set `enabled: false` on a host that peers cannot
+   * reach (a laptop behind NAT): it then always dials out.
+   */
+  dataListen: Type.Object({
+    enabled: Type.Boolean({ default: true }),
+    host: Type.String({ minLength: 1, maxLength: 255, default: '127.0.0.1' }),
+    advertise: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+  }, { additionalProperties: false, default: {} }),
   /** Port range the agent listens on for peer data connections (used by transfers). */
   dataPortRange: Type.Tuple([Type.Integer({ minimum: 1, maximum: 65535 }), Type.Integer({ minimum: 1, maximum: 65535 })], { default: [50000, 51000] }),
   reconnect: Type.Object({

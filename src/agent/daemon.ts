@@ -1,14 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { isIP } from 'node:net';
 import { loadConfigFile } from '../common/config-file.js';
-import { createLogger, type Logger } from '../common/logger.js';
 import { FerryError } from '../common/errors.js';
+import { createLogger, type Logger } from '../common/logger.js';
 import { FERRY_VERSION } from '../common/version.js';
+import { DataListener, type ChannelCredentials } from '../transfer/channel/index.js';
 import { AgentConfig } from './config.js';
 import { ControlLink } from './link/client.js';
 import { createFileOps, runFileOp, type FileOps } from './ops/index.js';
-import { createPathPolicy } from './policy/index.js';
+import { createPathPolicy, type PathPolicy } from './policy/index.js';
 import { inDataDir } from './paths.js';
+import { SessionManager } from './transfer/session-manager.js';
 
 export interface AgentDaemonOptions {
   configFile: string;
@@ -18,47 +21,88 @@ export interface AgentDaemonOptions {
   random?: () => number;
 }
 
+function hostPort(host: string, port: number): string {
+  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
 /**
  * The long-running agent: loads its config and credentials, applies local policy to every
- * request, and keeps the control link up. open() and close() are idempotent.
+ * request, listens for peer agents' data connections, and keeps the control link up.
+ * open() starts listener then link; close() stops them in reverse. Both are idempotent.
  */
 export class AgentDaemon {
   config: AgentConfig;
-  private readonly link: ControlLink;
-  private ops: FileOps;
-  private readonly log: Logger;
   /** The root logger, for the process around the daemon. */
   readonly logger: Logger;
+  private readonly log: Logger;
+  private readonly credentials: ChannelCredentials & { linkCa: string };
+  private policy: PathPolicy;
+  private ops: FileOps;
+  private link: ControlLink | undefined;
+  private listener: DataListener | null = null;
+  private sessions: SessionManager | undefined;
+  private state: 'new' | 'opening' | 'open' | 'closed' = 'new';
 
   constructor(private readonly opts: AgentDaemonOptions) {
     this.config = loadConfigFile(opts.configFile, AgentConfig);
     const dataDir = dirname(opts.configFile);
     const read = (f: string) => readFileSync(inDataDir(dataDir, f), 'utf8');
-    const credentials = { ca: read(this.config.caFile), cert: read(this.config.certFile), key: read(this.config.keyFile) };
-    this.ops = createFileOps(createPathPolicy(this.config.roots));
-    const root = opts.log ?? createLogger({ name: 'ferry-agent', level: process.env['FERRY_LOG_LEVEL'] ?? this.config.log.level });
-    const log = root.child({ component: 'agent', nodeId: this.config.nodeId, endpointId: this.config.endpointId });
-    this.log = log;
-    this.logger = root;
-    this.link = new ControlLink({
-      controlUrl: this.config.controlUrl,
-      credentials,
+    const ca = read(this.config.caFile);
+    this.credentials = { ca, linkCa: ca, cert: read(this.config.certFile), key: read(this.config.keyFile), nodeId: this.config.nodeId };
+    this.policy = createPathPolicy(this.config.roots);
+    this.ops = createFileOps(this.policy);
+    this.logger = opts.log ?? createLogger({ name: 'ferry-agent', level: process.env['FERRY_LOG_LEVEL'] ?? this.config.log.level });
+    this.log = this.logger.child({ component: 'agent', nodeId: this.config.nodeId, endpointId: this.config.endpointId });
+  }
+
+  async open(): Promise<void> {
+    if (this.state !== 'new') return;
+    this.state = 'opening';
+    const cfg = this.config;
+    let advertised: string | null = null;
+    if (cfg.dataListen.enabled) {
+      this.listener = new DataListener(this.credentials, {
+        host: cfg.dataListen.host, portRange: cfg.dataPortRange, log: this.log.child({ component: 'data-listener' }),
+      });
+      const { port } = await this.listener.open();
+      advertised = hostPort(cfg.dataListen.advertise ?? cfg.dataListen.host, port);
+      this.log.info({ address: advertised }, 'listening for peer data connections');
+    }
+    const link = new ControlLink({
+      controlUrl: cfg.controlUrl,
+      credentials: { ca: this.credentials.linkCa, cert: this.credentials.cert, key: this.credentials.key },
       hello: {
-        nodeId: this.config.nodeId,
-        endpointId: this.config.endpointId,
+        nodeId: cfg.nodeId,
+        endpointId: cfg.endpointId,
         agentVersion: FERRY_VERSION,
-        capabilities: ['fileops'],
-        dataAddresses: [],
-        roots: this.config.roots.map((r) => ({ path: r.path, writable: r.writable, sharing: r.sharing })),
+        capabilities: ['fileops', 'transfer'],
+        dataAddresses: advertised ? [advertised] : [],
+        roots: cfg.roots.map((r) => ({ path: r.path, writable: r.writable, sharing: r.sharing })),
       },
-      reconnect: { ...this.config.reconnect, ...(opts.random ? { random: opts.random } : {}) },
-    }, { onOp: (req) => runFileOp(this.ops, req) }, log.child({ component: 'link' }));
+      reconnect: { ...cfg.reconnect, ...(this.opts.random ? { random: this.opts.random } : {}) },
+    }, {
+      onOp: (req) => runFileOp(this.ops, req),
+      onSessionOpen: (spec) => this.sessions!.open(spec),
+      onSessionCancel: (id) => this.sessions!.cancel(id),
+    }, this.log.child({ component: 'link' }));
+    this.sessions = new SessionManager({
+      credentials: this.credentials,
+      listener: this.listener,
+      advertisedAddress: advertised,
+      // Read at session start, so a SIGHUP reload applies to later sessions.
+      resolver: () => this.policy,
+      notify: (n) => link.notify(n),
+      log: this.log.child({ component: 'sessions' }),
+    });
+    this.link = link;
+    link.open();
+    this.state = 'open';
   }
 
   /**
    * SIGHUP: re-read the config and apply new roots to every later request, keeping the link
-   * up. A config that no longer validates, or that names another node, is refused and the
-   * running config stays.
+   * and running sessions up. A config that no longer validates, or that names another node,
+   * is refused and the running config stays.
    */
   reload(): boolean {
     try {
@@ -66,7 +110,8 @@ export class AgentDaemon {
       if (next.nodeId !== this.config.nodeId || next.endpointId !== this.config.endpointId || next.controlUrl !== this.config.controlUrl) {
         throw new FerryError('Config.Invalid', `${this.opts.configFile}: nodeId, endpointId and controlUrl cannot change on reload; restart the agent`);
       }
-      this.ops = createFileOps(createPathPolicy(next.roots));
+      this.policy = createPathPolicy(next.roots);
+      this.ops = createFileOps(this.policy);
       this.config = next;
       this.log.info({ roots: next.roots.map((r) => r.path) }, 'config reloaded');
       return true;
@@ -76,15 +121,16 @@ export class AgentDaemon {
     }
   }
 
-  open(): void {
-    this.link.open();
-  }
-
   whenConnected(): Promise<void> {
+    if (!this.link) return Promise.reject(new FerryError('ServiceUnavailable', 'the agent is not open'));
     return this.link.whenReady();
   }
 
   async close(): Promise<void> {
-    await this.link.close();
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    await this.sessions?.close();
+    await this.link?.close();
+    await this.listener?.close();
   }
 }

@@ -53,6 +53,15 @@ export const ERROR_CATALOG = {
   'Link.VersionMismatch': { status: 400, action: 'fatal', summary: 'The peer speaks another link protocol version.' },
   'Link.Closed': { status: 502, action: 'retry', summary: 'The link closed before the reply arrived.' },
 
+  // Agent <-> agent data connections (src/transfer/channel).
+  'Channel.PeerRejected': { status: 403, action: 'fail', summary: 'A data connection was refused: the peer is not the node control named for the session, or did not prove the session secret.' },
+  'Channel.UnknownSession': { status: 404, action: 'fail', summary: 'The listening agent expects no data connections for this session (never opened, already connected, or canceled).' },
+  'Channel.BadHandshake': { status: 400, action: 'fail', summary: 'A data connection handshake frame was malformed or too large, or its stream index or count does not fit the session.' },
+  'Channel.VersionMismatch': { status: 400, action: 'fail', summary: 'The peer agent speaks another data protocol version.' },
+  'Channel.HandshakeTimeout': { status: 504, action: 'retry', summary: 'A data connection did not complete its handshake in time.' },
+  'Channel.Closed': { status: 502, action: 'retry', summary: 'A data connection closed or failed before its handshake completed, or the wait for it was canceled.' },
+  'Channel.NoPort': { status: 503, action: 'retry', summary: 'No port in the configured data port range is free.' },
+
   // Local configuration and state.
   'Config.Invalid': { status: 500, action: 'fatal', summary: 'A configuration file has an unknown key or a bad value.' },
   'Config.NotFound': { status: 500, action: 'fatal', summary: 'A configuration file or data directory is missing.' },

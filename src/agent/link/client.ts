@@ -4,7 +4,8 @@ import { FerryError, isFerryError, safetyCatch } from '../../common/errors.js';
 import { checkSchema } from '../../common/validate.js';
 import {
   ControlToAgent, HelloResult, LINK_MAGIC, LINK_PROTOCOL_VERSION, LINK_ROUTE, MAX_LINK_MESSAGE_BYTES,
-  type HelloMessage, type OpRequest,
+  type HelloMessage, type OpRequest, type SessionDoneMessage, type SessionEventMessage, type SessionFilesMessage,
+  type SessionOpenResult, type SessionProgressMessage, type SessionSpec,
 } from '../../protocol/index.js';
 import { Backoff } from './backoff.js';
 
@@ -25,7 +26,15 @@ export interface LinkOptions {
 
 export interface LinkHandler {
   onOp(request: OpRequest): Promise<unknown>;
+  onSessionOpen(spec: SessionSpec): Promise<SessionOpenResult>;
+  onSessionCancel(sessionId: string): Promise<void>;
 }
+
+/** Agent -> control notices about transfer sessions. */
+export type SessionNotice = SessionProgressMessage | SessionFilesMessage | SessionEventMessage | SessionDoneMessage;
+
+/** Notices kept while the link is down, beyond which the oldest non-final ones are dropped. */
+const MAX_QUEUED_NOTICES = 10_000;
 
 export type LinkState = 'idle' | 'connecting' | 'ready' | 'waiting' | 'closed';
 
@@ -41,6 +50,7 @@ export class ControlLink {
   private readonly backoff: Backoff;
   private helloSeq = 0;
   private readyWaiters: Array<() => void> = [];
+  private queued: SessionNotice[] = [];
 
   constructor(private readonly opts: LinkOptions, private readonly handler: LinkHandler, private readonly log: Logger) {
     this.backoff = new Backoff(opts.reconnect);
@@ -49,6 +59,23 @@ export class ControlLink {
   open(): void {
     if (this.state !== 'idle') return;
     this.connect();
+  }
+
+  /**
+   * Send a session notice now, or keep it until the link is back. Progress notices replace
+   * older progress of the same session; files/events/done are kept in order.
+   */
+  notify(notice: SessionNotice): void {
+    if (this.state === 'ready' && this.ws) return this.send(this.ws, notice);
+    if (notice.type === 'session.progress') {
+      this.queued = this.queued.filter((q) => !(q.type === 'session.progress' && q.sessionId === notice.sessionId));
+    }
+    this.queued.push(notice);
+    if (this.queued.length > MAX_QUEUED_NOTICES) {
+      const i = this.queued.findIndex((q) => q.type === 'session.progress' || q.type === 'session.event');
+      this.queued.splice(i >= 0 ? i : 0, 1);
+      this.log.warn('notice queue full while the link is down; dropped the oldest notice');
+    }
   }
 
   /** Resolves once the link is up (hello accepted). */
@@ -129,6 +156,10 @@ export class ControlLink {
         return;
       case 'op':
         return this.runOp(ws, m);
+      case 'session.open':
+        return this.answer(ws, m.id, 'session.open', () => this.handler.onSessionOpen(m.session));
+      case 'session.cancel':
+        return this.answer(ws, m.id, 'session.cancel', () => this.handler.onSessionCancel(m.sessionId).then(() => ({})));
     }
   }
 
@@ -149,21 +180,27 @@ export class ControlLink {
     clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = setInterval(() => this.send(ws, { type: 'heartbeat', time: Date.now() }), result.heartbeatIntervalMs);
     this.log.info({ controlVersion: result.controlVersion }, 'connected to control');
+    for (const notice of this.queued.splice(0)) this.send(ws, notice);
     for (const w of this.readyWaiters.splice(0)) w();
   }
 
   private runOp(ws: WebSocket, req: OpRequest): void {
+    this.answer(ws, req.id, req.op, () => this.handler.onOp(req));
+  }
+
+  /** Run a request's handler and send its reply (an error reply for a FerryError). */
+  private answer(ws: WebSocket, id: string, what: string, run: () => Promise<unknown>): void {
     const started = Date.now();
-    this.handler.onOp(req).then(
+    run().then(
       (result) => {
-        this.log.debug({ op: req.op, ms: Date.now() - started }, 'file operation done');
-        this.send(ws, { type: 'reply', re: req.id, ok: true, result });
+        this.log.debug({ what, ms: Date.now() - started }, 'request done');
+        this.send(ws, { type: 'reply', re: id, ok: true, result });
       },
       safetyCatch((err) => {
         const e = isFerryError(err) ? err : new FerryError('InternalError', 'the agent failed unexpectedly');
-        if (!isFerryError(err)) this.log.error({ err }, 'file operation crashed');
-        else this.log.info({ op: req.op, code: e.code }, 'file operation refused');
-        this.send(ws, { type: 'reply', re: req.id, ok: false, error: { code: e.code, message: e.message } });
+        if (!isFerryError(err)) this.log.error({ err }, 'request crashed');
+        else this.log.info({ what, code: e.code }, 'request refused');
+        this.send(ws, { type: 'reply', re: id, ok: false, error: { code: e.code, message: e.message } });
       }),
     );
   }

@@ -3,11 +3,12 @@ import { FerryError } from '../../common/errors.js';
 import { assertSchema } from '../../common/validate.js';
 import type { FileDoc } from '../../protocol/file-doc.js';
 import { MAX_LS_ENTRIES } from '../../protocol/limits.js';
-import { FILE_OPS, type FileOpArgs, type FileOpName, type LsResult, type OpRequest } from '../../protocol/link.js';
+import { FILE_OPS, type DeleteResult, type FileOpArgs, type FileOpName, type LsResult, type OpRequest } from '../../protocol/link.js';
 import { toFerryError, type PathPolicy } from '../policy/index.js';
 import { fileDocFor } from './file-doc.js';
 import { listDirectory } from './list.js';
 import { makeDirectory, renamePath } from './mutate.js';
+import { deletePath } from './delete.js';
 import { createOwnerNames, type OwnerNames } from './owners.js';
 
 /**
@@ -20,6 +21,7 @@ export interface FileOps {
   stat(args: FileOpArgs<'stat'>): Promise<FileDoc>;
   mkdir(args: FileOpArgs<'mkdir'>): Promise<Record<string, never>>;
   rename(args: FileOpArgs<'rename'>): Promise<Record<string, never>>;
+  delete(args: FileOpArgs<'delete'>): Promise<DeleteResult>;
 }
 
 export interface FileOpsInit {
@@ -63,6 +65,10 @@ export function createFileOps(policy: PathPolicy, init: FileOpsInit = {}): FileO
       await renamePath(policy, oldPath, newPath);
       return {};
     },
+
+    delete(args) {
+      return deletePath(policy, args);
+    },
   };
 }
 
@@ -90,6 +96,7 @@ function dispatch(ops: FileOps, request: OpRequest): Promise<unknown> {
     case 'stat': return ops.stat(argsOf(request, 'stat'));
     case 'mkdir': return ops.mkdir(argsOf(request, 'mkdir'));
     case 'rename': return ops.rename(argsOf(request, 'rename'));
+    case 'delete': return ops.delete(argsOf(request, 'delete'));
     default: {
       const unknownOp: never = request;
       return Promise.reject(new FerryError('Link.BadMessage', `Unknown file operation: ${String((unknownOp as { op?: unknown }).op)}`));

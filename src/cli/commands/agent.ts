@@ -42,7 +42,7 @@ export function registerAgentCommands(program: Command): void {
       const configFile = opts.config ?? agentConfigPath(opts.dataDir ?? defaultDataDir());
       const daemon = new AgentDaemon({ configFile });
       const log = daemon.logger;
-      daemon.open();
+      await daemon.open();
       process.stdout.write(`Ferry agent for endpoint ${daemon.config.endpointId} started (control ${daemon.config.controlUrl})\n`);
       await runUntilSignalled([daemon], log, () => { daemon.reload(); });
     });

@@ -82,7 +82,7 @@ export async function quickstart(opts: QuickstartOptions): Promise<void> {
   }
 
   const agent = new AgentDaemon({ configFile: agentConfigPath(agentDir), log: log.child({ service: 'agent' }) });
-  agent.open();
+  await agent.open();
   await agent.whenConnected();
 
   process.stdout.write([

@@ -1,0 +1,122 @@
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from '../../common/logger.js';
+import { FerryError, isFerryError, safetyCatch } from '../../common/errors.js';
+import type { SessionOpenResult, SessionSpec, SessionStats } from '../../protocol/session.js';
+import { dialSession, type ChannelCredentials, type DataListener } from '../../transfer/channel/index.js';
+import { runSession, type PathResolver } from '../../transfer/index.js';
+import type { SessionNotice } from '../link/client.js';
+
+const EMPTY_STATS: SessionStats = {
+  files: 0, directories: 0, symlinks: 0, filesTransferred: 0, filesSkipped: 0,
+  bytesTransferred: 0, bytesChecksummed: 0, bytesExpected: 0, faults: 0,
+};
+
+export interface SessionManagerInit {
+  credentials: ChannelCredentials;
+  /** null when this agent does not listen (it always dials). */
+  listener: DataListener | null;
+  /** host:port peers dial to reach `listener`. */
+  advertisedAddress: string | null;
+  resolver: () => PathResolver;
+  notify: (notice: SessionNotice) => void;
+  log: Logger;
+  /** How long a session waits for its peer's data connections. */
+  connectTimeoutMs?: number;
+}
+
+interface Running {
+  spec: SessionSpec;
+  abort: AbortController;
+  done: Promise<void>;
+}
+
+/** The Globus-style event code a failed session reports (details.eventCode, else a default). */
+function eventCodeOf(err: unknown): string {
+  if (isFerryError(err)) {
+    const code = err.details?.['eventCode'];
+    if (typeof code === 'string') return code;
+    if (err.code === 'EndpointPermissionDenied' || err.code === 'ExternalError.PermissionDenied') return 'PERMISSION_DENIED';
+    if (err.code === 'ClientError.NotFound') return 'FILE_NOT_FOUND';
+  }
+  return 'UNKNOWN';
+}
+
+/**
+ * Runs this agent's side of transfer sessions: connects the data streams (listening or
+ * dialing, as control decided), hands them to the transfer engine, and reports to control.
+ * Keyed by session id and role, since one agent can be both ends of a same-endpoint copy.
+ */
+export class SessionManager {
+  private readonly running = new Map<string, Running>();
+
+  constructor(private readonly init: SessionManagerInit) {}
+
+  async open(spec: SessionSpec): Promise<SessionOpenResult> {
+    const key = `${spec.sessionId}:${spec.role}`;
+    if (this.running.has(key)) {
+      // control re-sent open (e.g. after a link blip): the session is already under way.
+      return { address: spec.listen ? this.init.advertisedAddress : null };
+    }
+    const log = this.init.log.child({ sessionId: spec.sessionId, taskId: spec.taskId, role: spec.role });
+    const abort = new AbortController();
+    const expectation = { sessionId: spec.sessionId, peerNodeId: spec.peer.nodeId, secret: spec.secret, streams: spec.options.parallelism + 1 };
+    const timeoutMs = this.init.connectTimeoutMs ?? 60_000;
+    let streams: Promise<TLSSocket[]>;
+    if (spec.listen) {
+      if (!this.init.listener || !this.init.advertisedAddress) {
+        throw new FerryError('ClientError.Conflict', 'this agent does not listen for data connections (dataListen.enabled is false)');
+      }
+      // Registered before the reply, so the peer can dial as soon as control forwards the address.
+      streams = this.init.listener.expect(expectation, { timeoutMs, signal: abort.signal });
+    } else {
+      if (!spec.peer.address) throw new FerryError('ClientError.BadRequest', 'session.open for the dialing side must name the peer address');
+      streams = dialSession(this.init.credentials, spec.peer.address, expectation, { timeoutMs, signal: abort.signal });
+    }
+    const done = this.run(spec, streams, abort, log).finally(() => this.running.delete(key));
+    this.running.set(key, { spec, abort, done });
+    log.info({ listen: spec.listen, items: spec.items.length, parallelism: spec.options.parallelism }, 'session opened');
+    return { address: spec.listen ? this.init.advertisedAddress : null };
+  }
+
+  private async run(spec: SessionSpec, pending: Promise<TLSSocket[]>, abort: AbortController, log: Logger): Promise<void> {
+    const notify = this.init.notify;
+    let streams: TLSSocket[] = [];
+    try {
+      streams = await pending;
+      const stats = await runSession({
+        spec,
+        streams,
+        resolver: this.init.resolver(),
+        signal: abort.signal,
+        reporter: {
+          progress: (s) => notify({ type: 'session.progress', sessionId: spec.sessionId, stats: s }),
+          filesDone: (files) => notify({ type: 'session.files', sessionId: spec.sessionId, files }),
+          event: (event) => notify({ type: 'session.event', sessionId: spec.sessionId, event }),
+        },
+      });
+      log.info({ bytes: stats.bytesTransferred, files: stats.filesTransferred }, 'session finished');
+      notify({ type: 'session.done', sessionId: spec.sessionId, role: spec.role, ok: true, error: null, stats });
+    } catch (err) {
+      const canceled = abort.signal.aborted;
+      const code = canceled ? 'CANCELED' : eventCodeOf(err);
+      const message = err instanceof Error ? err.message : String(err);
+      if (isFerryError(err) || canceled) log.warn({ code, reason: message }, 'session failed');
+      else log.error({ err }, 'session crashed');
+      notify({ type: 'session.done', sessionId: spec.sessionId, role: spec.role, ok: false, error: { code, message: message.slice(0, 4000) }, stats: { ...EMPTY_STATS } });
+    } finally {
+      for (const s of streams) s.destroy();
+    }
+  }
+
+  async cancel(sessionId: string): Promise<void> {
+    const mine = [...this.running.values()].filter((r) => r.spec.sessionId === sessionId);
+    for (const r of mine) r.abort.abort(new FerryError('ClientError.Conflict', 'canceled by control'));
+    await Promise.all(mine.map((r) => r.done.catch(safetyCatch(() => {}))));
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.running.values()];
+    for (const r of all) r.abort.abort(new FerryError('ServiceUnavailable', 'agent shutting down'));
+    await Promise.all(all.map((r) => r.done.catch(safetyCatch(() => {}))));
+  }
+}

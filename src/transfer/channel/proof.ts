@@ -1,0 +1,21 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+import { EXPORTER_BYTES, EXPORTER_LABEL } from './options.js';
+
+/**
+ * HMAC-SHA256(secret, exported keying material) in lower-case hex. Both ends of one TLS
+ * connection export the same bytes and no other connection does, so a proof seen (or
+ * computed) on one connection is worthless on another: the secret itself never crosses the wire.
+ */
+export function sessionProof(secret: string, socket: TLSSocket): string {
+  const ekm = socket.exportKeyingMaterial(EXPORTER_BYTES, EXPORTER_LABEL);
+  return createHmac('sha256', secret).update(ekm).digest('hex');
+}
+
+/** Constant-time check of a dialer's proof against this connection's keying material. */
+export function proofMatches(secret: string, socket: TLSSocket, proof: string): boolean {
+  const expected = Buffer.from(sessionProof(secret, socket), 'hex');
+  const given = Buffer.from(proof, 'hex');
+  // The schema already pins the proof to 64 hex digits; the length check keeps timingSafeEqual from throwing anyway.
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}

@@ -1,0 +1,82 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, readdirSync, readlinkSync, lstatSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type { ApiClient } from '../../src/cli/api-client.js';
+
+export interface TaskDoc {
+  DATA_TYPE: 'task';
+  task_id: string;
+  status: 'ACTIVE' | 'INACTIVE' | 'SUCCEEDED' | 'FAILED';
+  nice_status: string | null;
+  files: number;
+  directories: number;
+  files_transferred: number;
+  files_skipped: number;
+  bytes_transferred: number;
+  faults: number;
+  fatal_error: { code: string; description: string } | null;
+  [k: string]: unknown;
+}
+
+export async function submitTransfer(client: ApiClient, body: Record<string, unknown>): Promise<string> {
+  const { value } = await client.get<{ value: string }>('/v0.10/submission_id');
+  const res = await client.post<{ code: string; task_id: string }>('/v0.10/transfer', { body: { DATA_TYPE: 'transfer', submission_id: value, ...body } });
+  return res.task_id;
+}
+
+export async function getTask(client: ApiClient, taskId: string): Promise<TaskDoc> {
+  return client.get<TaskDoc>(`/v0.10/task/${taskId}`);
+}
+
+/** Poll until the task leaves ACTIVE (bounded by the test timeout); also returns every doc seen. */
+export async function waitForTask(client: ApiClient, taskId: string, onPoll?: (t: TaskDoc) => void): Promise<TaskDoc> {
+  for (;;) {
+    const t = await getTask(client, taskId);
+    onPoll?.(t);
+    if (t.status === 'SUCCEEDED' || t.status === 'FAILED') return t;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function events(client: ApiClient, taskId: string): Promise<Array<{ code: string; is_error: boolean; details: string }>> {
+  const list = await client.get<{ DATA: Array<{ code: string; is_error: boolean; details: string }> }>(`/v0.10/task/${taskId}/event_list`, { query: { limit: 1000 } });
+  return list.DATA;
+}
+
+async function sha256(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** Every entry under `dir` (relative path -> type, size, mode, content hash); skips names matching `ignore`. */
+export async function treeDigest(dir: string, ignore: RegExp = /^$/): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const walk = async (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      if (ignore.test(name)) continue;
+      const p = join(d, name);
+      const st = lstatSync(p);
+      const rel = relative(dir, p);
+      if (st.isDirectory()) { out[rel] = 'dir'; await walk(p); }
+      else if (st.isSymbolicLink()) out[rel] = `link:${readlinkSync(p)}`;
+      else out[rel] = `file:${st.size}:${(st.mode & 0o777).toString(8)}:${await sha256(p)}`;
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+/** Hidden partial files the engine writes next to targets. */
+export function partialFiles(dir: string): string[] {
+  const found: string[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      if (name.startsWith('.ferry-part')) found.push(p);
+      if (lstatSync(p).isDirectory()) walk(p);
+    }
+  };
+  walk(dir);
+  return found;
+}
