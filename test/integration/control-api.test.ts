@@ -128,3 +128,24 @@ describe('control REST API', () => {
     expect(err).toMatchObject({ remoteCode: 'ExternalError.GCDisconnected', httpStatus: 502 });
   });
 });
+
+describe('browser clients', () => {
+  const dir = tempDir();
+  let control: ControlHandle;
+  beforeAll(async () => { control = await startControl(join(dir.path, 'control')); });
+  afterAll(async () => { await control?.stop(); dir.cleanup(); });
+
+  it('answers the CORS preflight that @globus/sdk triggers in a browser', async () => {
+    const res = await new Promise<{ status: number; headers: Record<string, unknown> }>((resolve, reject) => {
+      const req = request(new URL('/v0.10/endpoint_search', control.url), {
+        method: 'OPTIONS', ca: control.caPem,
+        headers: { origin: 'https://app.example.org', 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization,x-globus-client-info' },
+      }, (r) => { r.resume(); r.on('end', () => resolve({ status: r.statusCode ?? 0, headers: r.headers })); });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(res.status).toBe(204);
+    expect(res.headers['access-control-allow-origin']).toBe('*');
+    expect(String(res.headers['access-control-allow-headers'])).toContain('x-globus-client-info');
+  });
+});

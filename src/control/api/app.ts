@@ -1,4 +1,5 @@
 import { fastify } from 'fastify';
+import cors from '@fastify/cors';
 import type { SecureContextOptions } from 'node:tls';
 import type { Api, ApiContext } from './context.js';
 import { installErrorHandlers } from './errors.js';
@@ -37,8 +38,19 @@ export function buildApi(ctx: ApiContext, tls: ApiTls): Api {
     routerOptions: { ignoreTrailingSlash: true },
   }) as unknown as Api;
   const routes: Array<{ pattern: RegExp }> = [];
-  app.addHook('onRoute', (r) => { routes.push({ pattern: patternOf(r.url) }); });
+  app.addHook('onRoute', (r) => {
+    // The CORS plugin's catch-all OPTIONS route must not make every path look like a route.
+    if (!r.url.includes('*')) routes.push({ pattern: patternOf(r.url) });
+  });
   installErrorHandlers(app, () => routes);
+  // Browser apps using @globus/sdk send a preflight (Authorization, JSON, X-Globus-Client-Info).
+  // Bearer tokens, not cookies, authenticate, so any origin may call.
+  void app.register(cors, {
+    origin: '*',
+    methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowedHeaders: ['authorization', 'content-type', 'x-globus-client-info'],
+    maxAge: 600,
+  });
   registerAgentRoutes(app, ctx);
   registerEndpointRoutes(app, ctx);
   registerOperationRoutes(app, ctx);

@@ -1,0 +1,142 @@
+import type { TLSSocket } from 'node:tls';
+import { FerryError, isErrorCode, isFerryError } from '../../common/errors.js';
+import { checkSchema } from '../../common/validate.js';
+import {
+  DATA_MAGIC, DATA_PROTOCOL_VERSION, DataError, DataHello, FRAME_HEADER_BYTES, HandshakeFrameType,
+} from '../../protocol/frames.js';
+import { FrameDecoder, encodeFrame, encodeJsonFrame, type Frame } from '../wire/frame-codec.js';
+import { HANDSHAKE_MAX_PAYLOAD } from './options.js';
+
+export interface ReadFrameOptions {
+  /** Names the awaited frame in errors ("HELLO", "HELLO_OK"). */
+  what: string;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Reads exactly one handshake frame and hands the socket back untouched after it: whatever
+ * arrived behind the frame (the peer may start streaming right after HELLO_OK) is unshifted.
+ * Reading in paused mode ('readable' + read()) matters: once our listener is gone the stream
+ * is neither flowing nor paused-by-us, so the next owner's 'data' listener or pipe() starts it.
+ */
+export function readFirstFrame(socket: TLSSocket, opts: ReadFrameOptions): Promise<Frame> {
+  return new Promise<Frame>((resolve, reject) => {
+    const decoder = new FrameDecoder(HANDSHAKE_MAX_PAYLOAD);
+    const seen: Buffer[] = [];
+    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => {
+      fail(new FerryError('Channel.HandshakeTimeout', `no ${opts.what} within ${opts.timeoutMs} ms`));
+    }, opts.timeoutMs);
+
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      socket.off('readable', onReadable);
+      socket.off('end', onEnd);
+      socket.off('close', onEnd);
+      socket.off('error', onError);
+      opts.signal?.removeEventListener('abort', onAbort);
+    };
+    const fail = (err: unknown): void => {
+      cleanup();
+      reject(err);
+    };
+    const onEnd = (): void => fail(new FerryError('Channel.Closed', `connection closed before ${opts.what}`));
+    const onError = (err: Error): void => fail(classifySocketError(err, `before ${opts.what}`));
+    const onAbort = (): void => fail(opts.signal?.reason);
+    const onReadable = (): void => {
+      for (;;) {
+        const chunk = socket.read() as Buffer | null;
+        if (chunk === null) return;
+        seen.push(chunk);
+        let frames: Frame[];
+        try {
+          frames = decoder.push(chunk);
+        } catch (err) {
+          fail(new FerryError('Channel.BadHandshake', `${opts.what}: ${(err as Error).message}`));
+          return;
+        }
+        const first = frames[0];
+        if (first !== undefined) {
+          cleanup();
+          // The frame began at byte 0 of what we read, so everything past it belongs to the next owner.
+          const rest = Buffer.concat(seen).subarray(FRAME_HEADER_BYTES + first.payload.length);
+          if (rest.length > 0) socket.unshift(rest);
+          resolve(first);
+          return;
+        }
+      }
+    };
+
+    if (opts.signal?.aborted) return fail(opts.signal.reason);
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    socket.on('end', onEnd);
+    socket.on('close', onEnd);
+    socket.on('error', onError);
+    socket.on('readable', onReadable);
+  });
+}
+
+/** HELLO payload -> DataHello, or the FerryError to refuse it with. */
+export function parseHello(frame: Frame): DataHello {
+  if (frame.type !== HandshakeFrameType.HELLO) {
+    throw new FerryError('Channel.BadHandshake', `expected HELLO (frame type ${HandshakeFrameType.HELLO}), got frame type ${frame.type}`);
+  }
+  const value = parseJson(frame.payload, 'HELLO');
+  // Checked before the schema: a later version may change the shape, and deserves its own error.
+  if (isRecord(value) && value['magic'] === DATA_MAGIC && typeof value['version'] === 'number' && value['version'] !== DATA_PROTOCOL_VERSION) {
+    throw new FerryError('Channel.VersionMismatch', `peer speaks data protocol version ${value['version']}, this agent ${DATA_PROTOCOL_VERSION}`);
+  }
+  const problems = checkSchema(DataHello, value);
+  if (problems !== null) throw new FerryError('Channel.BadHandshake', `HELLO: ${problems}`);
+  return value as DataHello;
+}
+
+/** The listener's answer to our HELLO: returns on HELLO_OK, throws the refusal otherwise. */
+export function checkHelloReply(frame: Frame): void {
+  if (frame.type === HandshakeFrameType.HELLO_OK) return;
+  if (frame.type !== HandshakeFrameType.ERROR) {
+    throw new FerryError('Channel.BadHandshake', `expected HELLO_OK or ERROR, got frame type ${frame.type}`);
+  }
+  const value = parseJson(frame.payload, 'ERROR');
+  const problems = checkSchema(DataError, value);
+  if (problems !== null) throw new FerryError('Channel.BadHandshake', `ERROR frame: ${problems}`);
+  const { code, message } = value as DataError;
+  throw new FerryError(isErrorCode(code) ? code : 'Channel.PeerRejected', `peer refused the connection: ${code}: ${message}`);
+}
+
+export function helloOkFrame(): Buffer {
+  return encodeFrame(HandshakeFrameType.HELLO_OK);
+}
+
+export function errorFrame(err: FerryError): Buffer {
+  const body: DataError = { code: err.code, message: err.message.slice(0, 4096) };
+  return encodeJsonFrame(HandshakeFrameType.ERROR, body);
+}
+
+/**
+ * Socket and TLS failures as channel errors. Certificate and TLS-alert failures (the peer is
+ * not who control named, or refused our certificate) are refusals; plain errno failures
+ * (ECONNREFUSED, ECONNRESET, ...) are a connection that may work on retry.
+ */
+export function classifySocketError(err: Error, when: string): FerryError {
+  if (isFerryError(err)) {
+    if (err.code === 'Agent.CertificateRejected') return new FerryError('Channel.PeerRejected', err.message, { cause: err });
+    return err;
+  }
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  const isErrno = /^E[A-Z]+$/.test(code);
+  return new FerryError(isErrno || code === '' ? 'Channel.Closed' : 'Channel.PeerRejected',
+    `data connection failed ${when}: ${code === '' ? '' : `${code}: `}${err.message}`, { cause: err });
+}
+
+function parseJson(payload: Buffer, what: string): unknown {
+  try {
+    return JSON.parse(payload.toString('utf8')) as unknown;
+  } catch {
+    throw new FerryError('Channel.BadHandshake', `${what} payload is not JSON`);
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
