@@ -1,5 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { posix } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
 import { FerryError, isFerryError } from '../common/errors.js';
 import { DEFAULT_DIRECTORY, normalizePath } from './endpoint-path.js';
 
@@ -36,7 +35,12 @@ export interface BatchBases {
   destination?: string | undefined;
 }
 
-/** Split one line into words; throws a plain Error with the reason. Comments end the line. */
+/** What is wrong with one line; parseBatch adds the file name and line number. */
+export class BatchLineError extends Error {
+  override readonly name = 'BatchLineError';
+}
+
+/** Split one line into words; throws BatchLineError with the reason. Comments end the line. */
 export function splitWords(line: string): string[] {
   const words: string[] = [];
   let word: string | undefined;
@@ -52,14 +56,14 @@ export function splitWords(line: string): string[] {
       break;
     } else if (c === "'") {
       const end = line.indexOf("'", i + 1);
-      if (end === -1) throw new Error('a single quote is not closed');
+      if (end === -1) throw new BatchLineError('a single quote is not closed');
       add(line.slice(i + 1, end));
       i = end + 1;
     } else if (c === '"') {
       let j = i + 1;
       let s = '';
       for (;;) {
-        if (j >= line.length) throw new Error('a double quote is not closed');
+        if (j >= line.length) throw new BatchLineError('a double quote is not closed');
         const d = line[j] as string;
         if (d === '"') break;
         // Inside double quotes a backslash only escapes what the shell lets it escape.
@@ -74,7 +78,7 @@ export function splitWords(line: string): string[] {
       add(s);
       i = j + 1;
     } else if (c === '\\') {
-      if (i + 1 >= line.length) throw new Error('the line ends with a lone backslash');
+      if (i + 1 >= line.length) throw new BatchLineError('the line ends with a lone backslash');
       add(line[i + 1] as string);
       i += 2;
     } else {
@@ -88,7 +92,7 @@ export function splitWords(line: string): string[] {
 
 /** A batch path: relative ones are joined to `base`; `~/x` means /~/x like on the command line. */
 export function resolveBatchPath(path: string, base: string | undefined): string {
-  if (path === '') throw new Error('a path is empty');
+  if (path === '') throw new BatchLineError('a path is empty');
   const absolute = path.startsWith('/') || path === '~' || path.startsWith('~/');
   if (absolute) return normalizePath(path);
   const dir = base ?? DEFAULT_DIRECTORY;
@@ -107,15 +111,15 @@ function parseLine(words: string[], bases: BatchBases): Omit<BatchItem, 'line'> 
         continue;
       }
       const value = w === '--recursive' || w === '-r' ? true : w === '--no-recursive' ? false : undefined;
-      if (value === undefined) throw new Error(`unknown option '${w}' (a line takes --recursive, -r or --no-recursive; put -- before a path that starts with -)`);
-      if (recursive !== undefined && recursive !== value) throw new Error('--recursive and --no-recursive contradict each other');
+      if (value === undefined) throw new BatchLineError(`unknown option '${w}' (a line takes --recursive, -r or --no-recursive; put -- before a path that starts with -)`);
+      if (recursive !== undefined && recursive !== value) throw new BatchLineError('--recursive and --no-recursive contradict each other');
       recursive = value;
       continue;
     }
     paths.push(w);
   }
   if (paths.length !== 2) {
-    throw new Error(`expected SOURCE_PATH DEST_PATH, found ${paths.length} path${paths.length === 1 ? '' : 's'}` +
+    throw new BatchLineError(`expected SOURCE_PATH DEST_PATH, found ${paths.length} path${paths.length === 1 ? '' : 's'}` +
       (paths.length > 2 ? ' (quote paths that contain spaces)' : ''));
   }
   const [src, dst] = paths as [string, string];
@@ -141,7 +145,7 @@ export function parseBatch(text: string, bases: BatchBases = {}, name = 'batch')
       if (words.length === 0) return;
       items.push({ ...parseLine(words, bases), line: lineNo });
     } catch (err) {
-      if (!(err instanceof Error) || (!isFerryError(err) && err.constructor !== Error)) throw err;
+      if (!(err instanceof BatchLineError) && !isFerryError(err)) throw err;
       errors.push(`${name}:${lineNo}: ${err.message}`);
     }
   });
@@ -160,13 +164,12 @@ export function parseBatch(text: string, bases: BatchBases = {}, name = 'batch')
 /** Read a batch file, or standard input for '-'. Errors are FerryErrors naming the file. */
 export async function readBatchText(file: string, stdin: NodeJS.ReadableStream): Promise<string> {
   if (file === '-') return readStream(stdin, 'standard input');
-  let buf: Buffer;
-  try {
-    buf = await readFile(file);
-  } catch (err) {
-    throw new FerryError('ClientError.BadRequest', `cannot read the batch file ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
-  if (buf.length > MAX_BATCH_BYTES) throw new FerryError('ClientError.BadRequest', `the batch file ${file} is larger than ${MAX_BATCH_BYTES} bytes`);
+  const cannot = (err: unknown): FerryError =>
+    new FerryError('ClientError.BadRequest', `cannot read the batch file ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  // Check the size first so a wrong argument (a disk image, say) is not read into memory.
+  const size = await stat(file).then((st) => st.size, (err: unknown) => { throw cannot(err); });
+  if (size > MAX_BATCH_BYTES) throw new FerryError('ClientError.BadRequest', `the batch file ${file} is larger than ${MAX_BATCH_BYTES} bytes`);
+  const buf = await readFile(file).catch((err: unknown) => { throw cannot(err); });
   return buf.toString('utf8');
 }
 
@@ -181,6 +184,3 @@ async function readStream(stream: NodeJS.ReadableStream, name: string): Promise<
   }
   return Buffer.concat(chunks).toString('utf8');
 }
-
-/** posix.join is deliberately unused above; exported for tests that compare path forms. */
-export const joinForDisplay = posix.join;

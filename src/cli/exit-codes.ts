@@ -10,6 +10,8 @@ export const EXIT = {
   usage: 2,
   /** The remote side refused or failed the request (HTTP 4xx/5xx). */
   remote: 3,
+  /** `ferry task wait --timeout` ran out while the task is still running (like timeout(1)). */
+  timedOut: 124,
   /** EX_UNAVAILABLE: control or the endpoint is unreachable. */
   unavailable: 69,
   /** EX_CONFIG: bad configuration. */

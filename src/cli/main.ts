@@ -6,6 +6,9 @@ import { registerAgentCommands } from './commands/agent.js';
 import { registerEndpointCommands } from './commands/endpoint.js';
 import { registerFileCommands } from './commands/files.js';
 import { registerQuickstart } from './commands/quickstart-command.js';
+import { registerTransferCommand } from './commands/transfer.js';
+import { registerRmCommand } from './commands/rm.js';
+import { registerTaskCommands } from './commands/task.js';
 import { exitCodeFor, EXIT } from './exit-codes.js';
 import { RemoteError } from './api-client.js';
 import { FERRY_VERSION } from '../common/version.js';
@@ -26,6 +29,9 @@ program
 
 registerQuickstart(program);
 registerFileCommands(program);
+registerTransferCommand(program);
+registerRmCommand(program);
+registerTaskCommands(program);
 registerEndpointCommands(program);
 registerAgentCommands(program);
 registerControlCommands(program);

@@ -97,7 +97,8 @@ export function lsTruncationNote(list: FileListDocument): string | undefined {
   return `ferry: showing ${list.DATA.length} of ${list.total} entries in ${safeText(list.path)}\n`;
 }
 
-function fields(pairs: ReadonlyArray<[string, unknown]>): string {
+/** `Name:  value` lines, names padded to one width; empty values are left out. */
+export function fields(pairs: ReadonlyArray<[string, unknown]>): string {
   const shown = pairs.filter(([, v]) => v !== undefined && v !== null && v !== '');
   const width = Math.max(0, ...shown.map(([k]) => k.length + 1));
   return shown.map(([k, v]) => `${(k + ':').padEnd(width)}  ${safeText(String(v))}\n`).join('');

@@ -20,12 +20,14 @@ export const ERROR_CATALOG = {
   BadRequest: { status: 400, action: 'fail', summary: 'The request is malformed.' },
   'ClientError.BadRequest': { status: 400, action: 'fail', summary: 'The request body or query is invalid.' },
   'ClientError.BadRequest.InvalidPath': { status: 400, action: 'fail', summary: 'A path is empty, too long, contains a NUL byte or is not absolute.' },
+  'ClientError.BadRequest.NoTransferItems': { status: 400, action: 'fail', summary: 'A transfer requires at least one item.' },
   'ClientError.AuthenticationFailed': { status: 401, action: 'fail', summary: 'The bearer token is missing, unknown, expired or malformed.' },
   PermissionDenied: { status: 403, action: 'fail', summary: 'The caller lacks a role needed for this request.' },
   EndpointPermissionDenied: { status: 403, action: 'fail', summary: 'The endpoint refused access to the path (outside its roots, or read-only).' },
   'ClientError.NotFound': { status: 404, action: 'fail', summary: 'The route, file or directory does not exist.' },
   EndpointNotFound: { status: 404, action: 'fail', summary: 'No endpoint has this id.' },
   EndpointDeleted: { status: 404, action: 'fail', summary: 'The endpoint was deleted.' },
+  TaskNotFound: { status: 404, action: 'fail', summary: 'No task with this id is visible to the caller.' },
   'ClientError.BadMethod': { status: 405, action: 'fail', summary: 'The route exists but not for this HTTP method.' },
   'ClientError.Conflict': { status: 409, action: 'fail', summary: 'The request conflicts with the current state.' },
   'ClientError.PayloadTooLarge': { status: 413, action: 'fail', summary: 'The request body is larger than allowed.' },
@@ -61,6 +63,18 @@ export const ERROR_CATALOG = {
   'Channel.HandshakeTimeout': { status: 504, action: 'retry', summary: 'A data connection did not complete its handshake in time.' },
   'Channel.Closed': { status: 502, action: 'retry', summary: 'A data connection closed or failed before its handshake completed, or the wait for it was canceled.' },
   'Channel.NoPort': { status: 503, action: 'retry', summary: 'No port in the configured data port range is free.' },
+
+  // Agent <-> agent transfer sessions (src/transfer); details.eventCode carries the Globus event code.
+  'Transfer.SourceNotFound': { status: 502, action: 'fail', summary: 'A source file or directory does not exist (event FILE_NOT_FOUND).' },
+  'Transfer.PermissionDenied': { status: 502, action: 'fail', summary: 'The host file system refused to read a source or write a destination path (event PERMISSION_DENIED).' },
+  'Transfer.WrongType': { status: 502, action: 'fail', summary: 'A path is a directory where a file is needed, or the other way round (events IS_A_DIRECTORY, NOT_A_DIRECTORY).' },
+  'Transfer.SourceChanged': { status: 502, action: 'retry', summary: 'A source file changed size while it was being sent (event FILE_SIZE_CHANGED).' },
+  'Transfer.ChecksumMismatch': { status: 502, action: 'retry', summary: 'Data kept failing checksum verification after the allowed re-sends (event VERIFY_CHECKSUM).' },
+  'Transfer.NoSpace': { status: 502, action: 'retry', summary: 'The destination file system is full (event NO_SPACE_LEFT).' },
+  'Transfer.QuotaExceeded': { status: 502, action: 'retry', summary: 'A disk quota on the destination is exhausted (event QUOTA_EXCEEDED).' },
+  'Transfer.ConnectionLost': { status: 502, action: 'retry', summary: 'A connection to the peer agent closed or failed mid-session (event CONNECTION_BROKEN).' },
+  'Transfer.PeerProtocol': { status: 502, action: 'fail', summary: 'The peer agent sent a malformed or unexpected session frame (event ENDPOINT_ERROR).' },
+  'Transfer.Canceled': { status: 409, action: 'fail', summary: 'The transfer session was canceled (event CANCELED).' },
 
   // Local configuration and state.
   'Config.Invalid': { status: 500, action: 'fatal', summary: 'A configuration file has an unknown key or a bad value.' },

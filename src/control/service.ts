@@ -10,6 +10,7 @@ import type { Api, ApiContext } from './api/context.js';
 import type { ControlConfig } from './config.js';
 import { AgentHub } from './hub/hub.js';
 import { ControlStore } from './store/index.js';
+import { TaskOrchestrator } from './tasks/index.js';
 
 export interface ControlPaths {
   dataDir: string;
@@ -53,6 +54,7 @@ export class ControlService {
   readonly paths: ControlPaths;
   private store: ControlStore | undefined;
   private hub: AgentHub | undefined;
+  private tasks: TaskOrchestrator | undefined;
   private api: Api | undefined;
   private ca: CertAndKey | undefined;
   url = '';
@@ -82,8 +84,10 @@ export class ControlService {
       controlVersion: FERRY_VERSION,
     }, this.log.child({ component: 'hub' }));
     this.hub = hub;
+    const tasks = new TaskOrchestrator({ repo: store.tasks, hub, log: this.log });
+    this.tasks = tasks;
     const ctx: ApiContext = {
-      store, hub, ca, caFingerprint: this.caFingerprint, publicUrl: this.config.publicUrl ?? '',
+      store, hub, tasks, ca, caFingerprint: this.caFingerprint, publicUrl: this.config.publicUrl ?? '',
       setupKeyTtlSeconds: this.config.setupKeyTtlSeconds, log: this.log,
     };
     const api = buildApi(ctx, { key: server.keyPem, cert: server.certPem, ca: ca.certPem });
@@ -93,13 +97,18 @@ export class ControlService {
     this.port = typeof addr === 'object' && addr ? addr.port : this.config.listen.port;
     this.url = this.config.publicUrl ?? `https://${urlHost(this.config.listen.host)}:${this.port}`;
     ctx.publicUrl = this.url;
+    // After listen: resumed tasks find their agents as they reconnect.
+    tasks.open();
     this.log.info({ url: this.url, caFile: this.paths.caCert, caFingerprint: this.caFingerprint, version: FERRY_VERSION }, 'control ready');
   }
 
   async close(): Promise<void> {
+    // Tasks first, so agents dropping during shutdown are not counted as faults.
+    await this.tasks?.close();
     await this.hub?.close();
     await this.api?.close();
     this.store?.close();
+    this.tasks = undefined;
     this.hub = undefined;
     this.api = undefined;
     this.store = undefined;

@@ -6,6 +6,7 @@ import { installErrorHandlers } from './errors.js';
 import { registerAgentRoutes } from './routes/agent-registration.js';
 import { registerEndpointRoutes } from './routes/endpoints.js';
 import { registerOperationRoutes } from './routes/operations.js';
+import { registerTaskRoutes } from './routes/tasks.js';
 
 export interface ApiTls {
   key: string;
@@ -54,6 +55,7 @@ export function buildApi(ctx: ApiContext, tls: ApiTls): Api {
   registerAgentRoutes(app, ctx);
   registerEndpointRoutes(app, ctx);
   registerOperationRoutes(app, ctx);
+  registerTaskRoutes(app, ctx);
   app.server.on('upgrade', (req, socket, head) => ctx.hub.handleUpgrade(req, socket, head));
   return app;
 }

@@ -2,11 +2,14 @@ import type { Logger } from '../../common/logger.js';
 import type { CertAndKey } from '../../pki/index.js';
 import type { AgentHub } from '../hub/hub.js';
 import type { ControlStore } from '../store/index.js';
+import type { TaskOrchestrator } from '../tasks/index.js';
 
 /** What the REST routes need from the control service. */
 export interface ApiContext {
   store: ControlStore;
   hub: AgentHub;
+  /** Runs submitted tasks; routes tell it about new ones and cancels. */
+  tasks: Pick<TaskOrchestrator, 'kick' | 'cancel' | 'limits'>;
   ca: CertAndKey;
   caFingerprint: string;
   /** Base URL put into setup keys, e.g. https://ferry.example.org:7750 */

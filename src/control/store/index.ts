@@ -4,12 +4,14 @@ import { TokenRepo } from './tokens.js';
 import { EndpointRepo } from './endpoints.js';
 import { SetupKeyRepo } from './setup-keys.js';
 import { NodeRepo } from './nodes.js';
+import { TaskRepo } from './tasks.js';
 
 export { TRANSFER_SCOPE } from './tokens.js';
 export type { IdentityRecord } from './identities.js';
 export type { TokenRecord, TokenLookup } from './tokens.js';
 export type { EndpointRecord, EndpointInput } from './endpoints.js';
 export type { NodeRecord } from './nodes.js';
+export type { TaskRecord, TaskStatus, TaskType } from './tasks.js';
 
 /** Everything control persists, one repository per table group, over one SQLite file. */
 export class ControlStore {
@@ -18,6 +20,7 @@ export class ControlStore {
   readonly endpoints: EndpointRepo;
   readonly setupKeys: SetupKeyRepo;
   readonly nodes: NodeRepo;
+  readonly tasks: TaskRepo;
 
   constructor(readonly db: Db) {
     this.identities = new IdentityRepo(db);
@@ -25,6 +28,7 @@ export class ControlStore {
     this.endpoints = new EndpointRepo(db);
     this.setupKeys = new SetupKeyRepo(db);
     this.nodes = new NodeRepo(db);
+    this.tasks = new TaskRepo(db);
   }
 
   static open(file: string): ControlStore {

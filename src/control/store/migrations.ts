@@ -69,4 +69,69 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX nodes_endpoint ON nodes(endpoint_id);
     `,
   },
+  {
+    version: 2,
+    name: 'tasks, task events, successful transfers, submission ids',
+    sql: `
+      CREATE TABLE tasks (
+        id                  TEXT PRIMARY KEY,
+        owner_id            TEXT NOT NULL REFERENCES identities(id),
+        type                TEXT NOT NULL CHECK (type IN ('TRANSFER', 'DELETE')),
+        status              TEXT NOT NULL CHECK (status IN ('ACTIVE', 'INACTIVE', 'SUCCEEDED', 'FAILED')),
+        label               TEXT,
+        submission_id       TEXT NOT NULL,
+        -- DELETE tasks name their endpoint as the source, as Globus does.
+        source_endpoint_id       TEXT NOT NULL,
+        destination_endpoint_id  TEXT,
+        options             TEXT NOT NULL,
+        items               TEXT NOT NULL,
+        request_time        INTEGER NOT NULL,
+        completion_time     INTEGER,
+        deadline            INTEGER NOT NULL,
+        fatal_error         TEXT,
+        nice_status         TEXT,
+        nice_status_description TEXT,
+        -- Counters of finished attempts, and of the running session (JSON SessionStats).
+        stats_base          TEXT NOT NULL,
+        stats_cur           TEXT,
+        attempts            INTEGER NOT NULL DEFAULT 0,
+        failures            INTEGER NOT NULL DEFAULT 0,
+        items_done          INTEGER NOT NULL DEFAULT 0,
+        retry_at            INTEGER NOT NULL DEFAULT 0,
+        -- The open session {sessionId, sourceNode, destinationNode}, so a restarted control can cancel it.
+        session             TEXT
+      );
+      CREATE INDEX tasks_owner ON tasks(owner_id, request_time);
+      CREATE INDEX tasks_status ON tasks(status);
+      CREATE TABLE task_events (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        task_id      TEXT NOT NULL REFERENCES tasks(id),
+        time         INTEGER NOT NULL,
+        code         TEXT NOT NULL,
+        is_error     INTEGER NOT NULL,
+        description  TEXT NOT NULL,
+        details      TEXT NOT NULL
+      );
+      CREATE INDEX task_events_task ON task_events(task_id, id);
+      CREATE TABLE successful_transfers (
+        id                  INTEGER PRIMARY KEY AUTOINCREMENT,
+        task_id             TEXT NOT NULL REFERENCES tasks(id),
+        source_path         TEXT NOT NULL,
+        destination_path    TEXT NOT NULL,
+        size                INTEGER NOT NULL,
+        checksum            TEXT,
+        checksum_algorithm  TEXT
+      );
+      -- A file re-sent by a retried session is listed once.
+      CREATE UNIQUE INDEX successful_transfers_task ON successful_transfers(task_id, destination_path);
+      CREATE INDEX successful_transfers_page ON successful_transfers(task_id, id);
+      CREATE TABLE submission_ids (
+        owner_id       TEXT NOT NULL REFERENCES identities(id),
+        submission_id  TEXT NOT NULL,
+        task_id        TEXT NOT NULL REFERENCES tasks(id),
+        created_at     INTEGER NOT NULL,
+        PRIMARY KEY (owner_id, submission_id)
+      );
+    `,
+  },
 ];

@@ -4,7 +4,7 @@ import { checkSchema } from '../../common/validate.js';
 import {
   DATA_MAGIC, DATA_PROTOCOL_VERSION, DataError, DataHello, FRAME_HEADER_BYTES, HandshakeFrameType,
 } from '../../protocol/frames.js';
-import { FrameDecoder, encodeFrame, encodeJsonFrame, type Frame } from '../wire/frame-codec.js';
+import { encodeFrame, encodeJsonFrame, type Frame } from '../wire/frame-codec.js';
 import { HANDSHAKE_MAX_PAYLOAD } from './options.js';
 
 export interface ReadFrameOptions {
@@ -17,13 +17,14 @@ export interface ReadFrameOptions {
 /**
  * Reads exactly one handshake frame and hands the socket back untouched after it: whatever
  * arrived behind the frame (the peer may start streaming right after HELLO_OK) is unshifted.
- * Reading in paused mode ('readable' + read()) matters: once our listener is gone the stream
- * is neither flowing nor paused-by-us, so the next owner's 'data' listener or pipe() starts it.
+ * FrameDecoder would also decode, and judge, the session bytes behind the frame, so the one
+ * header is parsed here. Reading in paused mode ('readable' + read()) matters: once our
+ * listener is gone the stream is not paused by us, so the next owner's 'data' listener or
+ * pipe() starts it.
  */
 export function readFirstFrame(socket: TLSSocket, opts: ReadFrameOptions): Promise<Frame> {
   return new Promise<Frame>((resolve, reject) => {
-    const decoder = new FrameDecoder(HANDSHAKE_MAX_PAYLOAD);
-    const seen: Buffer[] = [];
+    let seen: Buffer = Buffer.alloc(0);
     const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => {
       fail(new FerryError('Channel.HandshakeTimeout', `no ${opts.what} within ${opts.timeoutMs} ms`));
     }, opts.timeoutMs);
@@ -47,23 +48,20 @@ export function readFirstFrame(socket: TLSSocket, opts: ReadFrameOptions): Promi
       for (;;) {
         const chunk = socket.read() as Buffer | null;
         if (chunk === null) return;
-        seen.push(chunk);
-        let frames: Frame[];
-        try {
-          frames = decoder.push(chunk);
-        } catch (err) {
-          fail(new FerryError('Channel.BadHandshake', `${opts.what}: ${(err as Error).message}`));
+        // Bounded: we stop at the first header that promises more than HANDSHAKE_MAX_PAYLOAD.
+        seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+        if (seen.length < FRAME_HEADER_BYTES) continue;
+        const length = seen.readUInt32BE(0);
+        if (length > HANDSHAKE_MAX_PAYLOAD) {
+          fail(new FerryError('Channel.BadHandshake', `${opts.what}: peer sent a frame of ${length} bytes, over the ${HANDSHAKE_MAX_PAYLOAD}-byte handshake limit`));
           return;
         }
-        const first = frames[0];
-        if (first !== undefined) {
-          cleanup();
-          // The frame began at byte 0 of what we read, so everything past it belongs to the next owner.
-          const rest = Buffer.concat(seen).subarray(FRAME_HEADER_BYTES + first.payload.length);
-          if (rest.length > 0) socket.unshift(rest);
-          resolve(first);
-          return;
-        }
+        const end = FRAME_HEADER_BYTES + length;
+        if (seen.length < end) continue;
+        cleanup();
+        if (seen.length > end) socket.unshift(seen.subarray(end));
+        resolve({ type: seen.readUInt8(4), payload: seen.subarray(FRAME_HEADER_BYTES, end) });
+        return;
       }
     };
 

@@ -1,4 +1,5 @@
 import type { ConnectionOptions, TLSSocket, TlsOptions } from 'node:tls';
+import { FerryError } from '../../common/errors.js';
 
 /** This agent's control-issued identity, all PEM. `nodeId` is the node its certificate names. */
 export interface ChannelCredentials {
@@ -19,6 +20,20 @@ export interface SessionExpectation {
   streams: number;
 }
 
+/** Catches caller mistakes (zero streams, an empty secret) before any connection is made. */
+export function checkExpectation(exp: SessionExpectation): void {
+  if (!Number.isInteger(exp.streams) || exp.streams < 1 || exp.streams > MAX_STREAMS) {
+    throw new FerryError('ClientError.BadRequest', `a session has 1 to ${MAX_STREAMS} streams, not ${exp.streams}`);
+  }
+  if (typeof exp.secret !== 'string' || exp.secret.length < MIN_SECRET_CHARS) {
+    throw new FerryError('ClientError.BadRequest', `session secret must have at least ${MIN_SECRET_CHARS} characters`);
+  }
+}
+
+/** DataHello allows stream indexes 0..63. */
+export const MAX_STREAMS = 64;
+/** SessionSpec secrets are at least 32 base64url characters; refuse anything weaker outright. */
+export const MIN_SECRET_CHARS = 32;
 /** A HELLO is a few hundred bytes; anything bigger before authentication is refused unread. */
 export const HANDSHAKE_MAX_PAYLOAD = 4096;
 /** Per phase (TLS handshake, then HELLO/HELLO_OK) on one connection. */
@@ -28,12 +43,6 @@ export const DEFAULT_SESSION_TIMEOUT_MS = 60_000;
 /** RFC 5705/8446 exporter label: the proof is bound to keying material only this connection has. */
 export const EXPORTER_LABEL = 'ferry-data-session';
 export const EXPORTER_BYTES = 32;
-/**
- * Stream buffers per direction. Node's 16 KiB default makes a writer stop and wait for
- * 'drain' every 16 KiB; a few MiB lets a chunk writer keep a long fat pipe full. The kernel
- * socket buffers are left to Linux autotuning (setting SO_SNDBUF would switch it off).
- */
-export const SOCKET_HIGH_WATER_MARK = 4 * 1024 * 1024;
 /** Keepalive so a NAT in front of a laptop does not forget a data connection idle during a long checksum. */
 export const KEEPALIVE_INITIAL_DELAY_MS = 30_000;
 
@@ -49,11 +58,17 @@ export function baseTlsOptions(creds: ChannelCredentials): TlsOptions & Connecti
     minVersion: 'TLSv1.3',
     maxVersion: 'TLSv1.3',
     rejectUnauthorized: true,
-    highWaterMark: SOCKET_HIGH_WATER_MARK,
   };
 }
 
-/** Latency over coalescing: frames are already large, and small control frames must not wait 40 ms. */
+/**
+ * Latency over coalescing: data frames are already large, and small control frames must not
+ * wait for Nagle. Socket buffers: the kernel's are left to Linux autotuning (net.ipv4.tcp_rmem
+ * / tcp_wmem; setting SO_SNDBUF/SO_RCVBUF would switch autotuning off, and Node cannot set them
+ * on TCP anyway). Node's stream high-water marks stay at their default because tls.Server
+ * offers no way to raise them on accepted sockets, and both roles should behave alike; the
+ * session layer keeps a long fat pipe full by writing large frames and honouring 'drain'.
+ */
 export function tuneSocket(socket: TLSSocket): void {
   socket.setNoDelay(true);
   socket.setKeepAlive(true, KEEPALIVE_INITIAL_DELAY_MS);

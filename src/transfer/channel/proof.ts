@@ -8,7 +8,8 @@ import { EXPORTER_BYTES, EXPORTER_LABEL } from './options.js';
  * computed) on one connection is worthless on another: the secret itself never crosses the wire.
  */
 export function sessionProof(secret: string, socket: TLSSocket): string {
-  const ekm = socket.exportKeyingMaterial(EXPORTER_BYTES, EXPORTER_LABEL);
+  // TLS 1.3 defines no context and an empty context as the same exporter (RFC 8446 §7.5).
+  const ekm = socket.exportKeyingMaterial(EXPORTER_BYTES, EXPORTER_LABEL, Buffer.alloc(0));
   return createHmac('sha256', secret).update(ekm).digest('hex');
 }
 

@@ -28,10 +28,11 @@ describe('control store', () => {
   it('rolls a failed migration back entirely', () => {
     const d = tempDir(); dirs.push(d);
     const file = join(d.path, 'c.db');
-    const bad = [...MIGRATIONS, { version: 2, name: 'broken', sql: 'CREATE TABLE half (x INT); THIS IS NOT SQL;' }];
+    const latest = MIGRATIONS.at(-1)!.version;
+    const bad = [...MIGRATIONS, { version: latest + 1, name: 'broken', sql: 'CREATE TABLE half (x INT); THIS IS NOT SQL;' }];
     expect(() => openDatabase(file, bad)).toThrow(expect.objectContaining({ code: 'Store.MigrationFailed' }));
     const db = openDatabase(file);
-    expect(schemaVersion(db)).toBe(1);
+    expect(schemaVersion(db)).toBe(latest);
     expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'half'").get()).toBeUndefined();
     db.close();
   });

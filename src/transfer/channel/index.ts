@@ -1,0 +1,13 @@
+/**
+ * Agent <-> agent data channel: mutually authenticated TLS 1.3 connections for one transfer
+ * session. The reachable agent runs a DataListener on its data port range and expects the
+ * session; the other dials it with dialSession. Either way each side ends up with the
+ * session's sockets ordered by stream index (0 = control stream), past the handshake and
+ * with no session bytes consumed.
+ */
+export { DataListener, type DataListenerOptions } from './listener.js';
+export { dialSession, parseAddress } from './dialer.js';
+export {
+  DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_SESSION_TIMEOUT_MS, HANDSHAKE_MAX_PAYLOAD,
+  type ChannelCredentials, type SessionExpectation,
+} from './options.js';

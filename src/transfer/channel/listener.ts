@@ -1,0 +1,207 @@
+import tls, { type TLSSocket } from 'node:tls';
+import type { AddressInfo, Socket } from 'node:net';
+import { FerryError, isFerryError, isProgrammerError } from '../../common/errors.js';
+import { silentLogger, type Logger } from '../../common/logger.js';
+import { parseAgentIdentity } from '../../pki/index.js';
+import { classifySocketError, errorFrame, helloOkFrame, parseHello, readFirstFrame } from './handshake-io.js';
+import { bindFirstFreePort, checkPortRange } from './ports.js';
+import {
+  baseTlsOptions, checkExpectation, DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_SESSION_TIMEOUT_MS, tuneSocket,
+  type ChannelCredentials, type SessionExpectation,
+} from './options.js';
+import { proofMatches } from './proof.js';
+import { StreamSet } from './stream-set.js';
+
+export interface DataListenerOptions {
+  host: string;
+  /** Inclusive. [0, 0] asks the OS for any free port (tests). */
+  portRange: [number, number];
+  /** Per phase: TLS handshake, then HELLO. */
+  handshakeTimeoutMs?: number;
+  log?: Logger;
+}
+
+interface Expected {
+  exp: SessionExpectation;
+  set: StreamSet;
+}
+
+/**
+ * The reachable side of a session: one TLS server on a port from the data port range,
+ * shared by every session of this agent. Each connection must carry a certificate chained
+ * to control's CA (checked by OpenSSL), name the node control paired with the session, and
+ * prove the session secret, bound to that very connection; anything else gets an ERROR
+ * frame, a log line and a closed socket, and never touches the session.
+ */
+export class DataListener {
+  private readonly server: tls.Server;
+  private readonly handshakeTimeoutMs: number;
+  private readonly log: Logger;
+  private readonly sessions = new Map<string, Expected>();
+  /**
+   * Connections close() must cut: raw ones still in the TLS handshake (keyed by remote
+   * address, which is unique per listening socket; Node gives no other link from the raw
+   * socket to its TLS socket), and TLS ones still in HELLO or being refused.
+   */
+  private readonly inTls = new Map<string, Socket>();
+  private readonly handshaking = new Set<TLSSocket>();
+  private address: { host: string; port: number } | undefined;
+  private closed = false;
+
+  constructor(creds: ChannelCredentials, private readonly opts: DataListenerOptions) {
+    checkPortRange(opts.portRange);
+    this.handshakeTimeoutMs = opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    this.log = (opts.log ?? silentLogger()).child({ component: 'data-listener' });
+    this.server = tls.createServer({
+      ...baseTlsOptions(creds),
+      requestCert: true,
+      // OpenSSL ends the TLS handshake of a client whose certificate does not chain to control's CA.
+      rejectUnauthorized: true,
+      handshakeTimeout: this.handshakeTimeoutMs,
+    });
+    this.server.on('connection', (raw: Socket) => {
+      const key = remoteOf(raw);
+      this.inTls.set(key, raw);
+      raw.once('close', () => {
+        if (this.inTls.get(key) === raw) this.inTls.delete(key);
+      });
+    });
+    this.server.on('secureConnection', (socket: TLSSocket) => {
+      this.inTls.delete(remoteOf(socket));
+      this.accept(socket);
+    });
+    this.server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+      // A certificate OpenSSL could not chain to control's CA shows up as a reset here; authorizationError says why.
+      const certError = socket.authorizationError === undefined ? {} : { certError: String(socket.authorizationError) };
+      this.log.warn({ remote: remoteOf(socket), code: (err as NodeJS.ErrnoException).code, err: err.message, ...certError }, 'refused data connection: TLS handshake failed');
+      // Node reports a handshake timeout here but leaves the connection open.
+      socket.destroy();
+    });
+  }
+
+  /** Bind the first free port in the range (EADDRINUSE -> next); throws Channel.NoPort if none. */
+  async open(): Promise<{ host: string; port: number }> {
+    if (this.closed) throw new FerryError('Channel.Closed', 'data listener is closed');
+    if (this.address) return this.address;
+    await bindFirstFreePort(this.server, this.opts.host, this.opts.portRange);
+    this.server.on('error', (err: Error) => this.log.error({ err: err.message }, 'data listener error'));
+    const port = (this.server.address() as AddressInfo).port;
+    this.address = { host: this.opts.host, port };
+    this.log.info({ host: this.opts.host, port }, 'listening for data connections');
+    return this.address;
+  }
+
+  /**
+   * Register a session; resolves with its `streams` sockets ordered by stream index once all
+   * have passed the handshake. Registration is synchronous, so a caller may tell control
+   * (and so the dialer) where to connect right after calling this.
+   */
+  expect(exp: SessionExpectation, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<TLSSocket[]> {
+    if (this.closed) return Promise.reject(new FerryError('Channel.Closed', 'data listener is closed'));
+    if (this.sessions.has(exp.sessionId)) {
+      return Promise.reject(new FerryError('ClientError.Conflict', `session ${exp.sessionId} already awaits data connections`));
+    }
+    try {
+      checkExpectation(exp);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const set = new StreamSet(exp.streams, {
+      timeoutMs: opts.timeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS,
+      timeoutMessage: `session ${exp.sessionId}`,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    const entry: Expected = { exp, set };
+    this.sessions.set(exp.sessionId, entry);
+    const forget = (): void => {
+      if (this.sessions.get(exp.sessionId) === entry) this.sessions.delete(exp.sessionId);
+    };
+    set.done.then(forget, forget);
+    return set.done;
+  }
+
+  /** Stops listening, fails every pending expectation and cuts connections still in handshake. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const { set } of this.sessions.values()) set.fail(new FerryError('Channel.Closed', 'data listener closed'));
+    for (const raw of this.inTls.values()) raw.destroy();
+    this.inTls.clear();
+    for (const socket of this.handshaking) socket.destroy();
+    this.handshaking.clear();
+    if (this.server.listening) await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(socket: TLSSocket): void {
+    this.handshaking.add(socket);
+    // Until hand-over, a reset must not become an unhandled 'error' event.
+    const swallow = (err: Error): void => this.log.debug({ remote: remoteOf(socket), err: err.message }, 'data connection error during handshake');
+    socket.on('error', swallow);
+    socket.once('close', () => this.handshaking.delete(socket));
+    tuneSocket(socket);
+    this.handshake(socket).then((ok) => {
+      if (ok) {
+        socket.off('error', swallow);
+        this.handshaking.delete(socket);
+      }
+    }, (err: unknown) => {
+      if (isProgrammerError(err)) process.nextTick(() => { throw err; });
+    });
+  }
+
+  /** True once the socket belongs to a session; false when it was refused. */
+  private async handshake(socket: TLSSocket): Promise<boolean> {
+    const ctx: Record<string, unknown> = { remote: remoteOf(socket) };
+    try {
+      const identity = parseAgentIdentity(socket.getPeerCertificate().raw);
+      if (identity === null) throw new FerryError('Channel.PeerRejected', 'peer certificate names no Ferry node');
+      ctx['peerNodeId'] = identity.nodeId;
+      const hello = parseHello(await readFirstFrame(socket, { what: 'HELLO', timeoutMs: this.handshakeTimeoutMs }));
+      ctx['sessionId'] = hello.sessionId;
+      ctx['streamIndex'] = hello.streamIndex;
+      const entry = this.sessions.get(hello.sessionId);
+      if (entry === undefined || entry.set.isSettled) {
+        throw new FerryError('Channel.UnknownSession', `no data connections are expected for session ${hello.sessionId}`);
+      }
+      const { exp, set } = entry;
+      if (identity.nodeId !== exp.peerNodeId) {
+        throw new FerryError('Channel.PeerRejected', `node ${identity.nodeId} is not the peer of session ${exp.sessionId}`);
+      }
+      if (!proofMatches(exp.secret, socket, hello.proof)) {
+        throw new FerryError('Channel.PeerRejected', `wrong session proof for session ${exp.sessionId}`);
+      }
+      if (hello.streams !== exp.streams || hello.streamIndex >= exp.streams) {
+        throw new FerryError('Channel.BadHandshake', `stream ${hello.streamIndex} of ${hello.streams} does not fit session ${exp.sessionId}, which has ${exp.streams} streams`);
+      }
+      if (set.has(hello.streamIndex)) {
+        throw new FerryError('Channel.BadHandshake', `stream ${hello.streamIndex} of session ${exp.sessionId} is already connected`);
+      }
+      socket.write(helloOkFrame());
+      this.log.debug(ctx, 'data connection accepted');
+      set.put(hello.streamIndex, socket);
+      return true;
+    } catch (err) {
+      if (isProgrammerError(err)) throw err;
+      if (this.closed) return false; // close() cut it; nothing to refuse
+      this.refuse(socket, isFerryError(err) ? err : classifySocketError(err as Error, 'during the handshake'), ctx);
+      return false;
+    }
+  }
+
+  /** ERROR frame, then a graceful close; a peer that never reads it is cut after the handshake timeout. */
+  private refuse(socket: TLSSocket, err: FerryError, ctx: Record<string, unknown>): void {
+    this.log.warn({ ...ctx, code: err.code, reason: err.message }, 'refused data connection');
+    if (socket.destroyed) return;
+    socket.end(errorFrame(err));
+    // The peer may have queued more bytes; drain them so they cannot hold the buffer open.
+    socket.resume();
+    const cut = setTimeout(() => socket.destroy(), this.handshakeTimeoutMs);
+    cut.unref();
+    socket.once('close', () => clearTimeout(cut));
+  }
+}
+
+function remoteOf(socket: Socket | undefined): string {
+  if (!socket?.remoteAddress) return 'unknown';
+  return socket.remoteAddress.includes(':') ? `[${socket.remoteAddress}]:${socket.remotePort}` : `${socket.remoteAddress}:${socket.remotePort}`;
+}

@@ -1,0 +1,83 @@
+import { createHash as createNodeHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import zlib from 'node:zlib';
+import { createXXHash128 } from 'hash-wasm';
+import type { ChecksumAlgorithm } from '../../protocol/session.js';
+
+/**
+ * One streaming interface for the three whole-file algorithms (sha256 default, md5 for
+ * Globus compatibility, xxh128 fast): feed bytes in order with update(), get lowercase hex
+ * from digest(). This file has the in-thread implementations; hash-pool.ts runs the same
+ * algorithms on worker threads for big files.
+ */
+export interface StreamingHash {
+  update(data: Uint8Array): void;
+  digest(): Promise<string>;
+  /** Forget an unfinished hash (the session failed). */
+  dispose(): void;
+}
+
+export async function createInlineHash(algorithm: ChecksumAlgorithm): Promise<StreamingHash> {
+  if (algorithm === 'xxh128') {
+    const h = await createXXHash128();
+    h.init();
+    return { update: (d) => { h.update(d); }, digest: async () => h.digest('hex'), dispose: () => undefined };
+  }
+  const h = createNodeHash(algorithm);
+  return { update: (d) => { h.update(d); }, digest: async () => h.digest('hex'), dispose: () => undefined };
+}
+
+/** Checksum of bytes already in memory (small files). */
+export async function hashBuffer(algorithm: ChecksumAlgorithm, data: Uint8Array): Promise<string> {
+  const h = await createInlineHash(algorithm);
+  h.update(data);
+  return h.digest();
+}
+
+const READ_BYTES = 1024 * 1024;
+
+/** Checksum of a file read on this thread; resolves with the hex digest and the bytes read. */
+export async function hashFileInline(path: string, algorithm: ChecksumAlgorithm, signal?: AbortSignal): Promise<{ checksum: string; bytes: number }> {
+  const h = await createInlineHash(algorithm);
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(READ_BYTES);
+    let bytes = 0;
+    for (;;) {
+      signal?.throwIfAborted();
+      const { bytesRead } = await fh.read(buf, 0, buf.length, bytes);
+      if (bytesRead === 0) break;
+      h.update(buf.subarray(0, bytesRead));
+      bytes += bytesRead;
+    }
+    return { checksum: await h.digest(), bytes };
+  } finally {
+    await fh.close();
+  }
+}
+
+// Chunk checksums: CRC-32 (IEEE), native in zlib since Node 20.15 (about 5 GB/s); a table
+// implementation gives identical values on older runtimes.
+const nativeCrc = (zlib as unknown as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+let table: Uint32Array | null = null;
+
+function tableCrc32(data: Uint8Array): number {
+  if (!table) {
+    table = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      table[n] = c >>> 0;
+    }
+  }
+  let crc = 0xffffffff;
+  for (let k = 0; k < data.length; k++) crc = table[(crc ^ data[k]!) & 0xff]! ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+export function chunkChecksum(data: Uint8Array): number {
+  return nativeCrc ? nativeCrc(data) >>> 0 : tableCrc32(data);
+}
+
+/** Exposed for the conformance test of the fallback. */
+export const crc32Fallback = tableCrc32;

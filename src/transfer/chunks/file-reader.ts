@@ -1,0 +1,93 @@
+import { open } from 'node:fs/promises';
+import type { ByteRange } from '../../protocol/data-frames.js';
+import type { Checksummer, StreamingHash } from '../checksum/index.js';
+import { chunkChecksum } from '../checksum/index.js';
+import { transferError } from '../session/errors.js';
+import { encodeChunkHead } from '../wire/session-frames.js';
+import type { SendQueue } from './sender.js';
+
+/**
+ * Reuses chunk buffers once the socket is done with them, so a steady transfer does not
+ * allocate (and page-fault in) a fresh multi-megabyte buffer per chunk.
+ */
+export class BufferPool {
+  private readonly free: Buffer[] = [];
+
+  constructor(private readonly size: number, private readonly keep: number) {}
+
+  get(): Buffer {
+    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.size);
+  }
+
+  put(buf: Buffer): void {
+    if (buf.length === this.size && this.free.length < this.keep) this.free.push(buf);
+  }
+}
+
+export interface ChunkJob {
+  i: number;
+  hostPath: string;
+  apiPath: string;
+  size: number;
+  ranges: ByteRange[];
+}
+
+export interface ChunkReaderDeps {
+  queue: SendQueue;
+  pool: BufferPool;
+  chunkSize: number;
+  checksummer: Checksummer;
+  signal: AbortSignal;
+  corruptChunk: ((fileIndex: number, offset: number) => boolean) | undefined;
+}
+
+/**
+ * Read the requested ranges of one file in order, cut them into CHUNK frames with their
+ * CRC-32, and queue them for the data streams (waiting while the queue is full). A request for
+ * the whole file also yields the whole-file checksum, computed as the bytes are read.
+ * Resolves with that checksum, or null for a partial request.
+ */
+export async function sendFileChunks(job: ChunkJob, deps: ChunkReaderDeps): Promise<string | null> {
+  const whole = job.ranges.length === 1 && job.ranges[0]!.offset === 0 && job.ranges[0]!.length === job.size;
+  const fh = await open(job.hostPath, 'r');
+  let hash: StreamingHash | null = null;
+  try {
+    const st = await fh.stat();
+    if (st.size !== job.size) throw changed(job);
+    hash = whole ? await deps.checksummer.stream(job.size) : null;
+    for (const range of job.ranges) {
+      let offset = range.offset;
+      const end = range.offset + range.length;
+      while (offset < end) {
+        deps.signal.throwIfAborted();
+        const length = Math.min(deps.chunkSize, end - offset);
+        const buf = deps.pool.get();
+        const { bytesRead } = await fh.read(buf, 0, length, offset);
+        if (bytesRead !== length) {
+          deps.pool.put(buf);
+          throw changed(job);
+        }
+        const data = buf.subarray(0, length);
+        hash?.update(data);
+        const crc = chunkChecksum(data);
+        if (deps.corruptChunk?.(job.i, offset) && length > 0) data[0] = data[0]! ^ 0xff;
+        await deps.queue.push({
+          frames: [[encodeChunkHead(job.i, offset, crc, length), data]],
+          cost: length,
+          done: () => deps.pool.put(buf),
+        });
+        offset += length;
+      }
+    }
+    const checksum = hash ? await hash.digest() : null;
+    hash = null;
+    return checksum;
+  } finally {
+    hash?.dispose();
+    await fh.close();
+  }
+}
+
+function changed(job: ChunkJob): Error {
+  return transferError('Transfer.SourceChanged', `The source file changed size while it was being sent: ${job.apiPath}`, 'FILE_SIZE_CHANGED');
+}

@@ -1,0 +1,173 @@
+import { BatchBeginFrame, BatchEndFrame, MAX_BATCH_BYTES, SessionFrameType } from '../../protocol/data-frames.js';
+import type { Frame } from '../wire/frame-codec.js';
+import { decodeSessionJson, parseBatchData, parseChunk, frameName } from '../wire/session-frames.js';
+import { extractBatch, tarBound } from '../batch/tar-extract.js';
+import { chunkChecksum } from '../checksum/index.js';
+import type { SessionContext } from '../session/context.js';
+import type { DestFile, FileTable } from '../session/dest-files.js';
+import { fsError, peerProtocolError } from '../session/errors.js';
+import type { ProgressClock } from '../session/stats.js';
+import { tarEntryName } from '../session/paths.js';
+import { Semaphore } from '../util/waiters.js';
+
+/** Per data stream: its write budget, and the batch whose frames are arriving on it. */
+export interface StreamState {
+  writes: Semaphore;
+  batch: {
+    id: number;
+    files: Array<{ file: DestFile; checksum: string }>;
+    parts: Buffer[];
+    bytes: number;
+    bound: number;
+    corrupt: boolean;
+  } | null;
+}
+
+const BATCH_WRITE_CONCURRENCY = 8;
+
+/**
+ * The destination's receive side: checks every data frame (known, requested file; range
+ * inside what was asked and not yet received; CRC-32), writes chunks at their offsets into
+ * the partial file, extracts intact batches, and asks again for anything damaged. A stream
+ * stops reading while its writes are outstanding beyond its budget, so a slow disk slows the
+ * sender instead of filling memory.
+ */
+export class DataReceiver {
+  constructor(
+    private readonly ctx: SessionContext,
+    private readonly files: FileTable,
+    private readonly clock: ProgressClock,
+  ) {}
+
+  newState(): StreamState {
+    return { writes: new Semaphore(this.ctx.tuning.writesPerStream), batch: null };
+  }
+
+  async handle(frame: Frame, st: StreamState): Promise<void> {
+    switch (frame.type) {
+      case SessionFrameType.CHUNK:
+        return this.chunk(frame, st);
+      case SessionFrameType.BATCH_BEGIN:
+        return this.batchBegin(frame, st);
+      case SessionFrameType.BATCH_DATA:
+        return this.batchData(frame, st);
+      case SessionFrameType.BATCH_END:
+        return this.batchEnd(frame, st);
+      default:
+        throw peerProtocolError(`unexpected ${frameName(frame.type)} frame on a data stream`);
+    }
+  }
+
+  private async chunk(frame: Frame, st: StreamState): Promise<void> {
+    const { guard, tuning } = this.ctx;
+    const c = parseChunk(frame.payload);
+    const file = this.files.get(c.fileIndex);
+    if (!file || file.abandoned) {
+      if (this.files.isAbandoned(c.fileIndex) || file?.abandoned) return;
+      throw peerProtocolError(`CHUNK for file ${c.fileIndex}, which is not being transferred`);
+    }
+    const end = c.offset + c.data.length;
+    if (c.data.length === 0 || file.committing || !file.awaiting.covers(c.offset, end)) {
+      throw peerProtocolError(`CHUNK ${c.offset}+${c.data.length} of file ${c.fileIndex} was not requested`);
+    }
+    if (chunkChecksum(c.data) !== c.crc) {
+      this.files.resend(file, [{ offset: c.offset, length: c.data.length }], { reason: 'chunk checksum mismatch', offset: c.offset, length: c.data.length });
+      return;
+    }
+    let data = c.data;
+    if (tuning.corruptWrite?.(file.i, c.offset)) {
+      data = Buffer.from(data);
+      data[0] = data[0]! ^ 0xff;
+    }
+    await st.writes.acquire(1, guard.signal);
+    file.writes += 1;
+    guard.spawn(async () => {
+      try {
+        await guard.track(file.partial.write(data, c.offset));
+      } catch (err) {
+        throw fsError(err, 'destination', file.destApi);
+      } finally {
+        file.writes -= 1;
+        st.writes.release();
+      }
+      file.awaiting.remove(c.offset, end);
+      this.clock.stats.bytesTransferred += data.length;
+      this.files.maybeComplete(file);
+    });
+  }
+
+  private batchBegin(frame: Frame, st: StreamState): void {
+    const begin = decodeSessionJson(frame, BatchBeginFrame);
+    if (st.batch) throw peerProtocolError(`BATCH_BEGIN ${begin.batch} inside batch ${st.batch.id}`);
+    const seen = new Set<number>();
+    let total = 0;
+    const files = begin.files.map(({ i, checksum }) => {
+      const file = this.files.get(i);
+      if (!file || file.committing || file.abandoned || file.replies === 0 || seen.has(i) || !file.awaiting.covers(0, file.size) && file.size > 0) {
+        throw peerProtocolError(`BATCH_BEGIN ${begin.batch} names file ${i}, which was not requested whole`);
+      }
+      seen.add(i);
+      total += file.size;
+      return { file, checksum };
+    });
+    if (total > MAX_BATCH_BYTES) throw peerProtocolError(`batch ${begin.batch} carries ${total} bytes, over the ${MAX_BATCH_BYTES}-byte limit`);
+    const bound = tarBound(files.map(({ file }) => ({ name: this.entryName(file), size: file.size })));
+    st.batch = { id: begin.batch, files, parts: [], bytes: 0, bound, corrupt: false };
+  }
+
+  private batchData(frame: Frame, st: StreamState): void {
+    const d = parseBatchData(frame.payload);
+    const b = st.batch;
+    if (!b || b.id !== d.batch) throw peerProtocolError(`BATCH_DATA for batch ${d.batch}, which is not open on this stream`);
+    if (d.offset !== b.bytes) throw peerProtocolError(`BATCH_DATA of batch ${d.batch} at offset ${d.offset}, expected ${b.bytes}`);
+    b.bytes += d.data.length;
+    if (b.bytes > b.bound) throw peerProtocolError(`batch ${d.batch} is larger than its files allow`);
+    if (chunkChecksum(d.data) !== d.crc) b.corrupt = true;
+    if (!b.corrupt) b.parts.push(d.data);
+  }
+
+  private async batchEnd(frame: Frame, st: StreamState): Promise<void> {
+    const { guard, tuning } = this.ctx;
+    const { batch: id } = decodeSessionJson(frame, BatchEndFrame);
+    const b = st.batch;
+    if (!b || b.id !== id) throw peerProtocolError(`BATCH_END for batch ${id}, which is not open on this stream`);
+    st.batch = null;
+    const files = b.files.map((f) => f.file);
+    if (b.corrupt) {
+      this.files.batchFailed(files, { reason: 'batch checksum mismatch', batch: id });
+      return;
+    }
+    const gate = new Semaphore(BATCH_WRITE_CONCURRENCY);
+    const writes: Array<Promise<void>> = [];
+    const expected = files.map((file) => ({ name: this.entryName(file), size: file.size }));
+    for await (const { index, data } of extractBatch(b.parts, expected)) {
+      const { file, checksum } = b.files[index]!;
+      let bytes = data;
+      if (tuning.corruptWrite?.(file.i, 0) && bytes.length > 0) {
+        bytes = Buffer.from(bytes);
+        bytes[0] = bytes[0]! ^ 0xff;
+      }
+      await gate.acquire(1, guard.signal);
+      file.writes += 1;
+      writes.push(guard.track((async () => {
+        try {
+          await file.partial.write(bytes, 0);
+          await file.partial.close();
+        } catch (err) {
+          throw fsError(err, 'destination', file.destApi);
+        } finally {
+          file.writes -= 1;
+          gate.release();
+        }
+        file.awaiting.clear();
+        this.clock.stats.bytesTransferred += bytes.length;
+        this.files.replied(file.i, checksum);
+      })()));
+    }
+    await Promise.all(writes);
+  }
+
+  private entryName(file: DestFile): string {
+    return tarEntryName({ item: file.item, path: file.rel });
+  }
+}

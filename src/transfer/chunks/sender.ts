@@ -1,0 +1,50 @@
+import type { FrameStream } from '../wire/frame-stream.js';
+import type { SessionGuard } from '../session/guard.js';
+import { BoundedQueue } from '../util/waiters.js';
+
+/**
+ * What the source's readers hand to the data streams: whole frames (each as its parts), kept
+ * together on one stream, e.g. one chunk, or the three kinds of frames of a tar batch.
+ */
+export interface SendUnit {
+  frames: Buffer[][];
+  /** Bytes held, for the queue's bound. */
+  cost: number;
+  /** Runs once the unit's last bytes left our buffers (return pooled buffers here). */
+  done?: () => void;
+}
+
+/**
+ * The source's send side: a queue bounded by bytes between the readers and one sender loop
+ * per data stream. A big file's chunks spread over the streams in the order the streams
+ * free up; a stream whose socket is full waits for 'drain' and takes nothing meanwhile.
+ */
+export class SendQueue {
+  private readonly queue: BoundedQueue<SendUnit>;
+
+  constructor(private readonly streams: readonly FrameStream[], capacityBytes: number, private readonly guard: SessionGuard) {
+    this.queue = new BoundedQueue<SendUnit>(capacityBytes);
+  }
+
+  start(): void {
+    for (const stream of this.streams) this.guard.spawn(() => this.pump(stream));
+  }
+
+  push(unit: SendUnit): Promise<void> {
+    return this.queue.push(unit, unit.cost, this.guard.signal);
+  }
+
+  private async pump(stream: FrameStream): Promise<void> {
+    const signal = this.guard.signal;
+    for (;;) {
+      const unit = await this.queue.take(signal);
+      if (!unit) return;
+      let ok = true;
+      unit.frames.forEach((parts, k) => {
+        const last = k === unit.frames.length - 1;
+        ok = stream.write(parts, last && unit.done ? () => unit.done!() : undefined);
+      });
+      if (!ok) await stream.drained(signal);
+    }
+  }
+}

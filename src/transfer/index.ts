@@ -1,0 +1,9 @@
+/**
+ * Transfer session engine (DESIGN.md "Transfer sessions"): runs the source or destination side
+ * of one agent-to-agent session over streams the channel layer has already authenticated.
+ * The lead wires it to the link (session.open / session.cancel) and to the channel.
+ */
+export { runSession } from './session/run.js';
+export type { PathResolver, SessionReporter, SessionInit } from './session/types.js';
+export { DEFAULT_TUNING, resolveTuning, type TransferTuning } from './tuning.js';
+export { HashPool, sharedHashPool } from './checksum/index.js';

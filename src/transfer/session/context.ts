@@ -1,0 +1,20 @@
+import type { SessionSpec } from '../../protocol/session.js';
+import type { Checksummer } from '../checksum/index.js';
+import type { TransferTuning } from '../tuning.js';
+import type { FrameStream } from '../wire/frame-stream.js';
+import type { SessionGuard } from './guard.js';
+import type { PathResolver, SessionReporter } from './types.js';
+
+/** What both roles share while a session runs. */
+export interface SessionContext {
+  spec: SessionSpec;
+  tuning: TransferTuning;
+  resolver: PathResolver;
+  reporter: SessionReporter;
+  guard: SessionGuard;
+  checksummer: Checksummer;
+  /** Stream 0. */
+  control: FrameStream;
+  /** Streams 1..N, or [control] when the session has a single stream. */
+  data: FrameStream[];
+}

@@ -1,0 +1,242 @@
+import type { Stats } from 'node:fs';
+import { lstat, mkdir, rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { ManifestEndFrame, ManifestEntry, ManifestFile, SkippableCode } from '../../protocol/data-frames.js';
+import { Notifier, Semaphore } from '../util/waiters.js';
+import type { SessionContext } from './context.js';
+import { decide } from './decide.js';
+import type { FileTable } from './dest-files.js';
+import { errnoOf, fsError, peerProtocolError, transferError } from './errors.js';
+import { deleteExtras } from './extras.js';
+import { apiJoin, baseName, checkRelPath, hostJoin, parentOf, partialName } from './paths.js';
+import type { ProgressClock } from './stats.js';
+
+type Queued = ManifestEntry & { keep?: Set<string> };
+
+export interface ManifestDeps {
+  ctx: SessionContext;
+  clock: ProgressClock;
+  files: FileTable;
+  retire(i: number): void;
+}
+
+/**
+ * The destination's half of the manifest. accept() checks each entry as it arrives, in the
+ * control loop: consecutive indexes, the window, safe paths, and the walk order (item roots in
+ * order; a directory's children, then its dirEnd, then its subdirectories depth first, kept
+ * with the same stack the source uses). So every entry's parent is a directory this side has
+ * already placed, and no announced path can lead through a symlink it did not check.
+ * run() then places entries in order: directories are created (or replaced, with
+ * delete_destination_extra), files are decided by sync level and handed to the file table,
+ * each directory's extras are deleted at its dirEnd. Every entry is retired exactly once.
+ */
+export class ManifestProcessor {
+  private next = 0;
+  private item = -1;
+  private listing: string | null = null;
+  private readonly stack: string[] = [];
+  private children: string[] = [];
+  private names = new Set<string>();
+  private outstanding = 0;
+  private endFrame: ManifestEndFrame | null = null;
+  private readonly queue: Queued[] = [];
+  private readonly changed = new Notifier();
+  private readonly decisions: Semaphore;
+  private readonly sumWaiters = new Map<number, (checksum: string | null) => void>();
+  private base = '';
+
+  constructor(private readonly deps: ManifestDeps) {
+    this.decisions = new Semaphore(deps.ctx.tuning.decideConcurrency);
+  }
+
+  /** Total entries, once MANIFEST_END has arrived. */
+  get total(): number | null {
+    return this.endFrame ? this.endFrame.entries : null;
+  }
+
+  retired(): void {
+    this.outstanding -= 1;
+  }
+
+  accept(entries: readonly ManifestEntry[]): void {
+    const { spec, tuning } = this.deps.ctx;
+    for (const e of entries) {
+      if (this.endFrame) throw peerProtocolError('MANIFEST after MANIFEST_END');
+      if (e.i !== this.next) throw peerProtocolError(`manifest entry ${e.i} out of sequence (expected ${this.next})`);
+      this.next += 1;
+      this.outstanding += 1;
+      if (this.outstanding > tuning.manifestWindow) throw peerProtocolError('the source announced more entries than the window allows');
+      if (e.item >= spec.items.length) throw peerProtocolError(`manifest entry ${e.i} names item ${e.item}, which does not exist`);
+      checkRelPath(e.path);
+      let keep: Set<string> | undefined;
+      if (e.kind === 'dirEnd') {
+        if (this.listing === null || e.item !== this.item || e.path !== this.listing) throw peerProtocolError(`dirEnd for ${JSON.stringify(e.path)} out of order`);
+        keep = this.names;
+        for (let k = this.children.length - 1; k >= 0; k--) this.stack.push(this.children[k]!);
+        this.children = [];
+        this.names = new Set();
+        this.listing = this.stack.pop() ?? null;
+      } else if (e.path === '') {
+        if (this.listing !== null || e.item !== this.item + 1) throw peerProtocolError(`item ${e.item} announced out of order`);
+        this.item = e.item;
+        if (e.kind === 'dir') this.listing = '';
+      } else {
+        if (this.listing === null || e.item !== this.item || parentOf(e.path) !== this.listing) {
+          throw peerProtocolError(`manifest entry ${JSON.stringify(e.path)} is not a child of the directory being listed`);
+        }
+        const name = baseName(e.path);
+        if (this.names.has(name)) throw peerProtocolError(`manifest names ${JSON.stringify(e.path)} twice`);
+        this.names.add(name);
+        if (e.kind === 'dir') this.children.push(e.path);
+      }
+      this.queue.push(keep ? { ...e, keep } : e);
+    }
+    this.changed.notify();
+  }
+
+  end(frame: ManifestEndFrame): void {
+    if (this.endFrame) throw peerProtocolError('second MANIFEST_END');
+    if (frame.entries !== this.next || this.listing !== null || this.item !== this.deps.ctx.spec.items.length - 1) {
+      throw peerProtocolError('MANIFEST_END before every item was announced');
+    }
+    this.endFrame = frame;
+    this.deps.clock.stats.symlinks = frame.symlinks;
+    this.changed.notify();
+  }
+
+  /** SUM from the source: true if a sync decision was waiting for it. */
+  sum(i: number, checksum: string): boolean {
+    return this.settleSum(i, checksum);
+  }
+
+  /** FILE_ERROR while a sync decision waited for the file's checksum: the source skipped it. */
+  sourceFailed(i: number, _code: SkippableCode): boolean {
+    return this.settleSum(i, null);
+  }
+
+  private settleSum(i: number, checksum: string | null): boolean {
+    const waiter = this.sumWaiters.get(i);
+    if (!waiter) return false;
+    this.sumWaiters.delete(i);
+    waiter(checksum);
+    return true;
+  }
+
+  async run(): Promise<void> {
+    const { guard } = this.deps.ctx;
+    for (;;) {
+      const e = this.queue.shift();
+      if (!e) {
+        if (this.endFrame) return;
+        await this.changed.wait(guard.signal);
+        continue;
+      }
+      await this.place(e);
+    }
+  }
+
+  private async place(e: Queued): Promise<void> {
+    const { ctx, clock } = this.deps;
+    const item = ctx.spec.items[e.item]!;
+    const api = apiJoin(item.destinationPath, e.path);
+    try {
+      if (e.path === '' && (e.kind === 'dir' || e.kind === 'file')) {
+        this.base = (await ctx.resolver.resolve(item.destinationPath, 'write')).hostPath;
+      }
+      const host = hostJoin(this.base, e.path);
+      switch (e.kind) {
+        case 'dir':
+          await this.prepareDir(host, e.path === '', api);
+          clock.stats.directories += 1;
+          this.deps.retire(e.i);
+          return;
+        case 'dirEnd':
+          if (ctx.spec.options.deleteDestinationExtra && e.skipped === null) await deleteExtras(host, e.keep!, ctx.guard.signal);
+          this.deps.retire(e.i);
+          return;
+        case 'error':
+          this.deps.retire(e.i);
+          return;
+        case 'file':
+          clock.stats.files += 1;
+          await this.decisions.acquire(1, ctx.guard.signal);
+          ctx.guard.spawn(async () => {
+            try {
+              await this.decideFile(e, host, api);
+            } catch (err) {
+              throw fsError(err, 'destination', api);
+            } finally {
+              this.decisions.release();
+            }
+          });
+          return;
+      }
+    } catch (err) {
+      throw fsError(err, 'destination', api);
+    }
+  }
+
+  /** Make `host` a directory: create it, keep it, or replace a non-directory (delete_destination_extra). */
+  private async prepareDir(host: string, isRoot: boolean, api: string): Promise<void> {
+    // The item's own destination may be a symlink the resolver approved; below it nothing is followed.
+    const st = await statOrNull(host, isRoot);
+    if (st?.isDirectory()) return;
+    if (st) {
+      if (!this.deps.ctx.spec.options.deleteDestinationExtra) throw transferError('Transfer.WrongType', `Not a directory: ${api}`, 'NOT_A_DIRECTORY');
+      await rm(host, { recursive: true, force: true });
+    }
+    try {
+      await mkdir(host, { recursive: isRoot, mode: 0o777 });
+    } catch (err) {
+      if (errnoOf(err) !== 'EEXIST' || !(await lstat(host)).isDirectory()) throw err;
+    }
+  }
+
+  private async decideFile(e: ManifestFile, host: string, api: string): Promise<void> {
+    const { ctx, clock, files } = this.deps;
+    const isRoot = e.path === '';
+    if (isRoot) await mkdir(dirname(host), { recursive: true });
+    let dst = await statOrNull(host, false);
+    if (dst?.isDirectory()) {
+      if (isRoot || !ctx.spec.options.deleteDestinationExtra) throw transferError('Transfer.WrongType', `Is a directory: ${api}`, 'IS_A_DIRECTORY');
+      await rm(host, { recursive: true, force: true });
+      dst = null;
+    }
+    // A symlink or special file in the way is replaced by the rename, never written through.
+    let decision = decide(ctx.spec.options.syncLevel, e, dst?.isFile() ? dst : null);
+    if (decision === 'checksum') {
+      const source = new Promise<string | null>((resolve) => this.sumWaiters.set(e.i, resolve));
+      files.requestSum(e.i);
+      const [theirs, ours] = await Promise.all([source, ctx.checksummer.file(host, e.size, ctx.guard.signal)]);
+      clock.stats.bytesChecksummed += ours.bytes;
+      if (theirs === null) {
+        this.deps.retire(e.i);
+        return;
+      }
+      decision = theirs === ours.checksum ? 'skip' : 'copy';
+    }
+    if (decision === 'skip') {
+      clock.stats.filesSkipped += 1;
+      this.deps.retire(e.i);
+      return;
+    }
+    clock.stats.bytesExpected += e.size;
+    const item = ctx.spec.items[e.item]!;
+    files.create({
+      i: e.i, item: e.item, rel: e.path, size: e.size, mtimeMs: e.mtimeMs, mode: e.mode,
+      finalPath: host,
+      partialPath: `${dirname(host)}/${partialName(ctx.spec.sessionId, host.slice(host.lastIndexOf('/') + 1))}`,
+      sourceApi: apiJoin(item.sourcePath, e.path),
+      destApi: api,
+    });
+  }
+}
+
+async function statOrNull(host: string, follow: boolean): Promise<Stats | null> {
+  try {
+    return follow ? await stat(host) : await lstat(host);
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return null;
+    throw err;
+  }
+}

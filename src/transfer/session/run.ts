@@ -1,0 +1,77 @@
+import { FerryError } from '../../common/errors.js';
+import { ErrorFrame, SessionFrameType } from '../../protocol/data-frames.js';
+import type { SessionStats } from '../../protocol/session.js';
+import { Checksummer } from '../checksum/index.js';
+import { resolveTuning } from '../tuning.js';
+import { FrameStream } from '../wire/frame-stream.js';
+import { encodeSessionJson } from '../wire/session-frames.js';
+import type { SessionContext } from './context.js';
+import { DestinationSession } from './destination.js';
+import { eventCodeOf, peerProtocolError } from './errors.js';
+import { SessionGuard } from './guard.js';
+import { SourceSession } from './source.js';
+import type { SessionInit } from './types.js';
+
+/**
+ * Run one side of a transfer session over its already authenticated streams. Resolves with
+ * the final stats (the destination's, which the source receives in END); rejects with a
+ * FerryError whose details.eventCode is the Globus event code. Either way the streams are
+ * closed when it settles: after a failure the peer first gets an ERROR frame (unless the
+ * failure came from it), and a destination first removes its partial files.
+ */
+export async function runSession(init: SessionInit): Promise<SessionStats> {
+  const tuning = resolveTuning(init.tuning);
+  if (init.streams.length === 0) throw new FerryError('BadRequest', 'a session needs at least one stream');
+  const guard = new SessionGuard(init.signal, Math.min(tuning.closeGraceMs, 500));
+  const streams = init.streams.map((s, k) => new FrameStream(s, k === 0 ? 'control stream' : `data stream ${k}`, tuning.receiveQueueBytes));
+  const control = streams[0]!;
+  const ctx: SessionContext = {
+    spec: init.spec,
+    tuning,
+    resolver: init.resolver,
+    reporter: init.reporter,
+    guard,
+    checksummer: new Checksummer(init.spec.options.checksumAlgorithm, tuning.offThreadHashBytes, tuning.hashWorkers),
+    control,
+    data: streams.length > 1 ? streams.slice(1) : [control],
+  };
+  const session = init.spec.role === 'source' ? new SourceSession(ctx) : new DestinationSession(ctx);
+  if (init.spec.role === 'source') refuseInput(ctx, guard);
+  try {
+    const stats = await session.run();
+    guard.finish();
+    for (const s of streams) s.close(tuning.closeGraceMs);
+    return stats;
+  } catch (err) {
+    guard.fail(err);
+    // A deferred connection loss may still be waiting for the peer's ERROR: let it decide.
+    const failure = guard.failure ?? await guard.failed.catch((e: unknown) => e as FerryError);
+    if (!guard.failedByPeer && control.writable) {
+      try {
+        control.write([encodeSessionJson(SessionFrameType.ERROR, ErrorFrame, {
+          code: failure.code, message: failure.message.slice(0, 4096), eventCode: eventCodeOf(failure),
+        })]);
+      } catch {
+        // The control stream died too; the peer learns from the closed sockets.
+      }
+    }
+    await guard.settle(tuning.closeGraceMs);
+    if (session instanceof DestinationSession) await session.cleanup();
+    for (const s of streams) s.close(tuning.closeGraceMs);
+    throw failure;
+  } finally {
+    for (const s of streams) s.detach();
+  }
+}
+
+/** The source never expects bytes on its data streams: any frame there is a protocol error. */
+function refuseInput(ctx: SessionContext, guard: SessionGuard): void {
+  for (const stream of ctx.data) {
+    if (stream === ctx.control) continue;
+    stream.startReading();
+    guard.spawn(async () => {
+      const frame = await stream.next();
+      if (frame) throw peerProtocolError(`the destination sent a frame on ${stream.name}`);
+    });
+  }
+}

@@ -1,0 +1,295 @@
+import type { FerryError } from '../../common/errors.js';
+import {
+  EndFrame, ErrorFrame, FileDoneFrame, FileErrorFrame, ManifestEndFrame, ManifestFrame, RequestFrame,
+  RetireFrame, SessionFrameType, StartFrame, SumFrame, SumRequestFrame, type ByteRange, type ManifestEntry,
+} from '../../protocol/data-frames.js';
+import type { SessionStats } from '../../protocol/session.js';
+import { packBatch, type BatchFile } from '../batch/tar-pack.js';
+import { BufferPool, sendFileChunks } from '../chunks/file-reader.js';
+import { SendQueue } from '../chunks/sender.js';
+import { errorFromPeer, fsError, peerProtocolError, skippableCode } from './errors.js';
+import { sessionEvent } from './events.js';
+import type { SessionContext } from './context.js';
+import { apiJoin, tarEntryName } from './paths.js';
+import { walkItems, type WalkEntry } from './walk.js';
+import { decodeSessionJson, encodeSessionJson } from '../wire/session-frames.js';
+import { Notifier } from '../util/waiters.js';
+
+/**
+ * The source side (send-only, STYLE §3): walk and announce within the destination's window,
+ * serve its requests (chunks for big files, tar batches for small whole ones), answer checksum
+ * requests, and stop at END. It never decides what to send: the destination asks.
+ */
+
+interface SourceFile {
+  hostPath: string;
+  apiPath: string;
+  item: number;
+  path: string;
+  size: number;
+  mtimeMs: number;
+  mode: number;
+}
+
+interface Job {
+  i: number;
+  file: SourceFile;
+  ranges: ByteRange[];
+}
+
+/** Queue bound per window entry: a destination asking again and again for the same file is broken. */
+const JOBS_PER_ENTRY = 4;
+
+export class SourceSession {
+  private readonly files = new Map<number, SourceFile>();
+  /** Announced entries not yet retired (files, directories, dirEnds, errors). */
+  private readonly outstanding = new Set<number>();
+  private credits = 0;
+  private started = false;
+  private readonly creditChanged = new Notifier();
+  private readonly jobs: Job[] = [];
+  private readonly jobsChanged = new Notifier();
+  private readonly sums: number[] = [];
+  private readonly sumsChanged = new Notifier();
+  private readonly sender: SendQueue;
+  private readonly pool: BufferPool;
+  private nextBatch = 0;
+  private symlinks = 0;
+  private announced = 0;
+  private endStats: SessionStats | null = null;
+  private markEnded!: () => void;
+  private readonly ended = new Promise<void>((resolve) => { this.markEnded = resolve; });
+
+  constructor(private readonly ctx: SessionContext) {
+    this.sender = new SendQueue(ctx.data, ctx.tuning.sendQueueBytes, ctx.guard);
+    this.pool = new BufferPool(ctx.tuning.chunkSize, Math.ceil(ctx.tuning.sendQueueBytes / ctx.tuning.chunkSize) + ctx.data.length * 2);
+  }
+
+  async run(): Promise<SessionStats> {
+    const { guard, control, tuning } = this.ctx;
+    control.startReading();
+    guard.spawn(() => this.controlLoop());
+    guard.spawn(() => this.announce());
+    this.sender.start();
+    for (let k = 0; k < tuning.readConcurrency; k++) guard.spawn(() => this.readLoop());
+    guard.spawn(() => this.sumLoop());
+    await Promise.race([this.ended, guard.failed]);
+    return this.endStats!;
+  }
+
+  private async controlLoop(): Promise<void> {
+    const { control, guard } = this.ctx;
+    for (;;) {
+      const frame = await control.next();
+      if (!frame) {
+        if (!guard.done) throw peerProtocolError('control stream ended before END');
+        return;
+      }
+      switch (frame.type) {
+        case SessionFrameType.START: {
+          const { window } = decodeSessionJson(frame, StartFrame);
+          if (this.started) throw peerProtocolError('second START');
+          this.started = true;
+          this.credits = window;
+          this.creditChanged.notify();
+          break;
+        }
+        case SessionFrameType.RETIRE:
+          this.retire(decodeSessionJson(frame, RetireFrame).indexes);
+          break;
+        case SessionFrameType.REQUEST:
+          this.request(decodeSessionJson(frame, RequestFrame));
+          break;
+        case SessionFrameType.SUM_REQUEST:
+          for (const i of decodeSessionJson(frame, SumRequestFrame).files) {
+            if (!this.files.has(i)) throw peerProtocolError(`SUM_REQUEST for unknown file ${i}`);
+            this.sums.push(i);
+          }
+          this.sumsChanged.notify();
+          break;
+        case SessionFrameType.END:
+          this.endStats = decodeSessionJson(frame, EndFrame).stats;
+          this.markEnded();
+          return;
+        case SessionFrameType.ERROR:
+          guard.fail(errorFromPeer(decodeSessionJson(frame, ErrorFrame)), true);
+          return;
+        default:
+          throw peerProtocolError(`unexpected frame type 0x${frame.type.toString(16)} on the source's control stream`);
+      }
+    }
+  }
+
+  private retire(indexes: number[]): void {
+    for (const i of indexes) {
+      if (!this.outstanding.delete(i)) throw peerProtocolError(`RETIRE of entry ${i}, which is not outstanding`);
+      this.files.delete(i);
+    }
+    this.credits += indexes.length;
+    this.creditChanged.notify();
+  }
+
+  private request(frame: RequestFrame): void {
+    for (const { i, ranges } of frame.files) {
+      const file = this.files.get(i);
+      if (!file) throw peerProtocolError(`REQUEST for unknown file ${i}`);
+      for (const r of ranges) {
+        if (r.offset + r.length > file.size) throw peerProtocolError(`REQUEST for bytes beyond the end of file ${i}`);
+      }
+      this.jobs.push({ i, file, ranges });
+    }
+    if (this.jobs.length > this.ctx.tuning.manifestWindow * JOBS_PER_ENTRY) throw peerProtocolError('too many outstanding requests');
+    this.jobsChanged.notify();
+  }
+
+  /** Walk and send MANIFEST frames, never more entries outstanding than the window. */
+  private async announce(): Promise<void> {
+    const { guard, tuning, spec } = this.ctx;
+    const walker = walkItems({
+      items: spec.items,
+      resolver: this.ctx.resolver,
+      skipSourceErrors: spec.options.skipSourceErrors,
+      groupSize: Math.min(256, tuning.manifestBatch),
+      signal: guard.signal,
+      onSymlink: () => { this.symlinks += 1; },
+      onSkip: (item, path, err, isDirectory) => this.reportSkip(item, path, err, isDirectory),
+    });
+    let pending: ManifestEntry[] = [];
+    let since = 0;
+    for await (const group of walker) {
+      for (const entry of group) {
+        while (this.credits === 0 || !this.started) {
+          if (pending.length > 0) pending = await this.flush(pending);
+          await this.creditChanged.wait(guard.signal);
+        }
+        this.credits -= 1;
+        if (pending.length === 0) since = Date.now();
+        pending.push(this.record(entry));
+        if (pending.length >= tuning.manifestBatch) pending = await this.flush(pending);
+      }
+      // Coalesce quick groups into bigger frames, but do not sit on entries while the walk is slow.
+      if (pending.length > 0 && Date.now() - since > 20) pending = await this.flush(pending);
+    }
+    if (pending.length > 0) await this.flush(pending);
+    this.ctx.control.write([encodeSessionJson(SessionFrameType.MANIFEST_END, ManifestEndFrame, { entries: this.announced, symlinks: this.symlinks })]);
+  }
+
+  private record(entry: WalkEntry): ManifestEntry {
+    const i = this.announced++;
+    this.outstanding.add(i);
+    if (entry.kind === 'file') {
+      const { hostPath, ...wire } = entry;
+      const apiPath = apiJoin(this.ctx.spec.items[entry.item]!.sourcePath, entry.path);
+      this.files.set(i, { hostPath, apiPath, item: entry.item, path: entry.path, size: entry.size, mtimeMs: entry.mtimeMs, mode: entry.mode });
+      return { i, ...wire };
+    }
+    return { i, ...entry } as ManifestEntry;
+  }
+
+  private async flush(entries: ManifestEntry[]): Promise<ManifestEntry[]> {
+    const { control, guard } = this.ctx;
+    if (!control.write([encodeSessionJson(SessionFrameType.MANIFEST, ManifestFrame, { entries })])) await control.drained(guard.signal);
+    return [];
+  }
+
+  private reportSkip(item: number, path: string, err: FerryError, isDirectory: boolean): void {
+    const spec = this.ctx.spec.items[item]!;
+    this.ctx.reporter.event(sessionEvent(skippableCode(err) ?? 'FILE_NOT_FOUND', {
+      source_path: apiJoin(spec.sourcePath, path),
+      destination_path: apiJoin(spec.destinationPath, path),
+      is_directory: isDirectory,
+      skipped: true,
+      message: err.message,
+    }));
+  }
+
+  private async nextJob(): Promise<Job> {
+    for (;;) {
+      const job = this.jobs.shift();
+      if (job) return job;
+      await this.jobsChanged.wait(this.ctx.guard.signal);
+    }
+  }
+
+  private isSmallWhole(job: Job): boolean {
+    const r = job.ranges;
+    return job.file.size <= this.ctx.tuning.smallFileThreshold && r.length === 1 && r[0]!.offset === 0 && r[0]!.length === job.file.size;
+  }
+
+  private async readLoop(): Promise<void> {
+    const { tuning } = this.ctx;
+    for (;;) {
+      const job = await this.nextJob();
+      if (!this.isSmallWhole(job)) {
+        await this.serveChunks(job);
+        continue;
+      }
+      // Greedily take the small whole-file requests queued right behind this one.
+      const batch = [job];
+      let bytes = job.file.size;
+      while (batch.length < tuning.batchMaxFiles && this.jobs.length > 0 && this.isSmallWhole(this.jobs[0]!) && bytes + this.jobs[0]!.file.size <= tuning.batchBytes) {
+        const next = this.jobs.shift()!;
+        bytes += next.file.size;
+        batch.push(next);
+      }
+      await this.serveBatch(batch);
+    }
+  }
+
+  private async serveChunks(job: Job): Promise<void> {
+    const { tuning, guard } = this.ctx;
+    let checksum: string | null;
+    try {
+      checksum = await sendFileChunks({ i: job.i, hostPath: job.file.hostPath, apiPath: job.file.apiPath, size: job.file.size, ranges: job.ranges }, {
+        queue: this.sender, pool: this.pool, chunkSize: tuning.chunkSize, checksummer: this.ctx.checksummer,
+        signal: guard.signal, corruptChunk: tuning.corruptChunk,
+      });
+    } catch (err) {
+      if (guard.done) throw err;
+      this.fileFailed(job, fsError(err, 'source', job.file.apiPath));
+      return;
+    }
+    this.ctx.control.write([encodeSessionJson(SessionFrameType.FILE_DONE, FileDoneFrame, { i: job.i, checksum })]);
+  }
+
+  private async serveBatch(jobs: Job[]): Promise<void> {
+    const { tuning } = this.ctx;
+    const files: BatchFile[] = jobs.map((j) => ({
+      i: j.i, hostPath: j.file.hostPath, apiPath: j.file.apiPath, size: j.file.size,
+      mtimeMs: j.file.mtimeMs, mode: j.file.mode, entryName: tarEntryName(j.file),
+    }));
+    const packed = await packBatch(this.nextBatch++, files, this.ctx.checksummer, tuning.chunkSize, tuning.corruptChunk);
+    for (const { file, error } of packed.failures) this.fileFailed(jobs.find((j) => j.i === file.i)!, error);
+    if (packed.unit) await this.sender.push(packed.unit);
+  }
+
+  /** A file the source could not read: skipped with an event when allowed, else fatal. */
+  private fileFailed(job: Job, err: FerryError): void {
+    const code = skippableCode(err);
+    if (code === null || !this.ctx.spec.options.skipSourceErrors) throw err;
+    this.reportSkip(job.file.item, job.file.path, err, false);
+    this.ctx.control.write([encodeSessionJson(SessionFrameType.FILE_ERROR, FileErrorFrame, { i: job.i, code, message: err.message.slice(0, 1024) })]);
+  }
+
+  private async sumLoop(): Promise<void> {
+    const { guard, control } = this.ctx;
+    for (;;) {
+      const i = this.sums.shift();
+      if (i === undefined) {
+        await this.sumsChanged.wait(guard.signal);
+        continue;
+      }
+      const file = this.files.get(i);
+      if (!file) continue;
+      let checksum: string;
+      try {
+        checksum = (await this.ctx.checksummer.file(file.hostPath, file.size, guard.signal)).checksum;
+      } catch (err) {
+        if (guard.done) throw err;
+        this.fileFailed({ i, file, ranges: [] }, fsError(err, 'source', file.apiPath));
+        continue;
+      }
+      control.write([encodeSessionJson(SessionFrameType.SUM, SumFrame, { i, checksum })]);
+    }
+  }
+}

@@ -1,0 +1,33 @@
+import type { Duplex } from 'node:stream';
+import type { FinishedFile, SessionEvent, SessionSpec, SessionStats } from '../../protocol/session.js';
+import type { TransferTuning } from '../tuning.js';
+
+/** How the engine maps API paths to host paths; the agent passes its PathPolicy (same shape). */
+export interface PathResolver {
+  resolve(apiPath: string, intent: 'read' | 'write', options?: { followFinal?: boolean }): Promise<{ hostPath: string; apiPath: string }>;
+}
+
+export interface SessionReporter {
+  /** Destination: at least once a second while running, and at the end. */
+  progress(stats: SessionStats): void;
+  /** Destination: batches, only after the files are durable at their final paths. */
+  filesDone(files: FinishedFile[]): void;
+  /** Either side: Globus event codes (VERIFY_CHECKSUM, FILE_NOT_FOUND, PERMISSION_DENIED, ...). */
+  event(e: SessionEvent): void;
+}
+
+export interface SessionInit {
+  /** spec.role says which side this is. */
+  spec: SessionSpec;
+  /**
+   * Authenticated sockets: streams[0] is the control stream, streams[1..] the data streams
+   * (spec.options.parallelism of them; with a single stream, data shares stream 0). The
+   * session owns them: they are ended (or destroyed, on failure) when it settles.
+   */
+  streams: Duplex[];
+  resolver: PathResolver;
+  reporter: SessionReporter;
+  /** Cancel: stop within seconds, remove partial files, reject with Transfer.Canceled. */
+  signal: AbortSignal;
+  tuning?: Partial<TransferTuning>;
+}

@@ -1,0 +1,143 @@
+import type { Dir, Stats } from 'node:fs';
+import { lstat, opendir, stat } from 'node:fs/promises';
+import type { FerryError } from '../../common/errors.js';
+import type { ManifestDir, ManifestDirEnd, ManifestError, ManifestFile, SkippableCode } from '../../protocol/data-frames.js';
+import type { TransferItem } from '../../protocol/session.js';
+import { fsError, skippableCode, transferError } from './errors.js';
+import { hostJoin, joinRel } from './paths.js';
+import type { PathResolver } from './types.js';
+
+/**
+ * The source's walk over its items, producing manifest entries (without their index) in the
+ * order the destination checks: an item's root entry; for a directory, all its children, then
+ * its dirEnd, then each child directory the same way (depth first, a stack of pending
+ * directories on both sides). Memory: the stack, plus one directory's subdirectory names.
+ * Symlinks met while walking are counted, never followed; special files are left out.
+ */
+
+type NoIndex<T> = Omit<T, 'i'>;
+export type WalkFile = NoIndex<ManifestFile> & { hostPath: string };
+export type WalkEntry = WalkFile | NoIndex<ManifestDir> | NoIndex<ManifestDirEnd> | NoIndex<ManifestError>;
+
+export interface WalkOptions {
+  items: readonly TransferItem[];
+  resolver: PathResolver;
+  skipSourceErrors: boolean;
+  /** Entries per yielded group (one group = one run of lstat calls). */
+  groupSize: number;
+  signal: AbortSignal;
+  onSymlink(): void;
+  /** A source error skipped under skip_source_errors (the caller reports the event). */
+  onSkip(item: number, path: string, err: FerryError, isDirectory: boolean): void;
+}
+
+function modeOf(st: Stats): number {
+  return st.mode & 0o7777;
+}
+
+export async function* walkItems(opts: WalkOptions): AsyncGenerator<WalkEntry[]> {
+  for (let item = 0; item < opts.items.length; item++) {
+    opts.signal.throwIfAborted();
+    const spec = opts.items[item]!;
+    let hostPath: string;
+    let st: Stats;
+    try {
+      hostPath = (await opts.resolver.resolve(spec.sourcePath, 'read')).hostPath;
+      // The item itself may be a symlink the user named on purpose (the resolver checked that
+      // it stays inside a root); links below it are not followed.
+      st = await stat(hostPath);
+    } catch (err) {
+      const e = fsError(err, 'source', spec.sourcePath);
+      const code = skippableCode(e);
+      if (code === null || !opts.skipSourceErrors) throw e;
+      opts.onSkip(item, '', e, false);
+      yield [{ item, path: '', kind: 'error', code, isDirectory: false }];
+      continue;
+    }
+    if (st.isDirectory()) {
+      if (spec.recursive === false) throw transferError('Transfer.WrongType', `The source is a directory but the item is not recursive: ${spec.sourcePath}`, 'IS_A_DIRECTORY');
+      yield [{ item, path: '', kind: 'dir', mode: modeOf(st) }];
+      yield* walkDirectory(opts, item, hostPath);
+    } else if (st.isFile()) {
+      if (spec.recursive === true) throw transferError('Transfer.WrongType', `The source is a file but the item is recursive: ${spec.sourcePath}`, 'NOT_A_DIRECTORY');
+      yield [{ item, path: '', kind: 'file', size: st.size, mtimeMs: st.mtimeMs, mode: modeOf(st), hostPath }];
+    } else {
+      throw transferError('Transfer.WrongType', `The source is neither a file nor a directory: ${spec.sourcePath}`, 'NOT_A_FILE');
+    }
+  }
+}
+
+async function* walkDirectory(opts: WalkOptions, item: number, base: string): AsyncGenerator<WalkEntry[]> {
+  const apiBase = opts.items[item]!.sourcePath;
+  const stack: string[] = [''];
+  while (stack.length > 0) {
+    const rel = stack.pop()!;
+    const subdirs: string[] = [];
+    let skipped: SkippableCode | null = null;
+    let dir: Dir | null = null;
+    try {
+      dir = await opendir(hostJoin(base, rel), { bufferSize: 256 });
+    } catch (err) {
+      skipped = skipOrThrow(opts, item, rel, err, apiBase, true);
+    }
+    if (dir) {
+      let names: string[] = [];
+      try {
+        for await (const dirent of dir) {
+          if (dirent.isSymbolicLink()) {
+            opts.onSymlink();
+            continue;
+          }
+          names.push(dirent.name);
+          if (names.length >= opts.groupSize) {
+            yield await describe(opts, item, base, rel, names, subdirs);
+            names = [];
+          }
+        }
+      } catch (err) {
+        // The listing broke off (the directory vanished or became unreadable): what was
+        // announced stands; the destination keeps its extras in this directory.
+        skipped = skipOrThrow(opts, item, rel, err, apiBase, true);
+      }
+      if (names.length > 0) yield await describe(opts, item, base, rel, names, subdirs);
+    }
+    yield [{ item, path: rel, kind: 'dirEnd', skipped }];
+    for (let k = subdirs.length - 1; k >= 0; k--) stack.push(subdirs[k]!);
+  }
+}
+
+function skipOrThrow(opts: WalkOptions, item: number, rel: string, err: unknown, apiBase: string, isDirectory: boolean): SkippableCode {
+  const e = fsError(err, 'source', rel === '' ? apiBase : `${apiBase.replace(/\/+$/, '')}/${rel}`);
+  const code = skippableCode(e);
+  if (code === null || !opts.skipSourceErrors) throw e;
+  opts.onSkip(item, rel, e, isDirectory);
+  return code;
+}
+
+async function describe(opts: WalkOptions, item: number, base: string, parent: string, names: string[], subdirs: string[]): Promise<WalkEntry[]> {
+  const apiBase = opts.items[item]!.sourcePath;
+  const stats = await Promise.all(names.map(async (name) => {
+    const hostPath = hostJoin(base, joinRel(parent, name));
+    try {
+      return { name, hostPath, st: await lstat(hostPath), err: null };
+    } catch (err) {
+      return { name, hostPath, st: null, err };
+    }
+  }));
+  const out: WalkEntry[] = [];
+  for (const { name, hostPath, st, err } of stats) {
+    const path = joinRel(parent, name);
+    if (!st) {
+      const code = skipOrThrow(opts, item, path, err, apiBase, false);
+      out.push({ item, path, kind: 'error', code, isDirectory: false });
+    } else if (st.isSymbolicLink()) {
+      opts.onSymlink();
+    } else if (st.isDirectory()) {
+      subdirs.push(path);
+      out.push({ item, path, kind: 'dir', mode: modeOf(st) });
+    } else if (st.isFile()) {
+      out.push({ item, path, kind: 'file', size: st.size, mtimeMs: st.mtimeMs, mode: modeOf(st), hostPath });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,96 @@
+import { availableParallelism } from 'node:os';
+import { FerryError } from '../common/errors.js';
+import { CHUNK_HEADER_BYTES, MAX_BATCH_BYTES, MAX_BATCH_FILES, MAX_MANIFEST_ENTRIES } from '../protocol/data-frames.js';
+import { MAX_FRAME_PAYLOAD } from '../protocol/frames.js';
+
+/**
+ * Every size, window and interval of the session engine, as named defaults that `init.tuning`
+ * may override (STYLE §11): tests run with tiny chunks and windows instead of huge files.
+ * Tuning is local to one side; nothing here has to match the peer.
+ */
+export interface TransferTuning {
+  /** Bytes per CHUNK frame (source). */
+  chunkSize: number;
+  /** Files of at most this size travel in tar batches when wanted whole (source). */
+  smallFileThreshold: number;
+  /** A batch closes at this many file bytes or files (source). */
+  batchBytes: number;
+  batchMaxFiles: number;
+  /** Manifest entries the source may have announced and the destination not yet retired. */
+  manifestWindow: number;
+  /** Entries per MANIFEST frame (source). */
+  manifestBatch: number;
+  /** Chunked (large) files the destination keeps requested at once. */
+  largeFilesInFlight: number;
+  /** Files the source reads at once (each one sequentially, so its checksum streams). */
+  readConcurrency: number;
+  /** Bytes of read-ahead chunks and batches queued for the data streams (source). */
+  sendQueueBytes: number;
+  /** Disk writes each data stream may have outstanding before it stops reading (destination). */
+  writesPerStream: number;
+  /** Decoded frames a stream buffers before it stops reading its socket. */
+  receiveQueueBytes: number;
+  /** Destination files stat'ed / decided at once. */
+  decideConcurrency: number;
+  /** Files made durable together (fsync, rename, one fsync per directory), and at once. */
+  commitBatch: number;
+  commitConcurrency: number;
+  /** Destination progress reports while running. */
+  progressIntervalMs: number;
+  /** Re-sends of one file (corrupt chunks, verify mismatches) before the session fails. */
+  maxFileRetries: number;
+  /** Files at least this big are hashed on a worker thread instead of the event loop. */
+  offThreadHashBytes: number;
+  /** Worker threads for hashing (shared by the sessions of a process). */
+  hashWorkers: number;
+  /** After a failure, how long to let the peer read our ERROR before the sockets are destroyed. */
+  closeGraceMs: number;
+  /** Test hook (source): corrupt the chunk of `fileIndex` at `offset` after its checksum is taken. Batch frames pass the first file of the batch and the offset in its tar bytes. */
+  corruptChunk?: (fileIndex: number, offset: number) => boolean;
+  /** Test hook (destination): corrupt data on its way to disk, after the chunk check (shows verify_checksum at work). */
+  corruptWrite?: (fileIndex: number, offset: number) => boolean;
+}
+
+const MiB = 1024 * 1024;
+
+export const DEFAULT_TUNING: Readonly<TransferTuning> = Object.freeze({
+  chunkSize: 4 * MiB,
+  smallFileThreshold: 256 * 1024,
+  batchBytes: 4 * MiB,
+  batchMaxFiles: 512,
+  manifestWindow: 8192,
+  manifestBatch: 512,
+  largeFilesInFlight: 4,
+  readConcurrency: 4,
+  sendQueueBytes: 32 * MiB,
+  writesPerStream: 4,
+  receiveQueueBytes: 8 * MiB,
+  decideConcurrency: 32,
+  commitBatch: 512,
+  commitConcurrency: 8,
+  progressIntervalMs: 1000,
+  maxFileRetries: 3,
+  offThreadHashBytes: 8 * MiB,
+  hashWorkers: Math.max(1, Math.min(4, availableParallelism() - 1)),
+  closeGraceMs: 2000,
+});
+
+const POSITIVE: ReadonlyArray<keyof TransferTuning> = [
+  'chunkSize', 'batchBytes', 'batchMaxFiles', 'manifestWindow', 'manifestBatch', 'largeFilesInFlight',
+  'readConcurrency', 'sendQueueBytes', 'writesPerStream', 'receiveQueueBytes', 'decideConcurrency',
+  'commitBatch', 'commitConcurrency', 'progressIntervalMs', 'hashWorkers',
+];
+
+export function resolveTuning(overrides: Partial<TransferTuning> = {}): TransferTuning {
+  const t: TransferTuning = { ...DEFAULT_TUNING, ...overrides };
+  for (const key of POSITIVE) {
+    const v = t[key];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new FerryError('Config.Invalid', `transfer tuning ${key} must be a positive integer`);
+  }
+  if (t.chunkSize > MAX_FRAME_PAYLOAD - CHUNK_HEADER_BYTES) throw new FerryError('Config.Invalid', 'transfer tuning chunkSize exceeds the frame limit');
+  if (t.smallFileThreshold < 0 || t.smallFileThreshold > t.batchBytes) throw new FerryError('Config.Invalid', 'transfer tuning smallFileThreshold must lie between 0 and batchBytes');
+  if (t.batchBytes > MAX_BATCH_BYTES) throw new FerryError('Config.Invalid', `transfer tuning batchBytes exceeds the protocol limit of ${MAX_BATCH_BYTES}`);
+  t.batchMaxFiles = Math.min(t.batchMaxFiles, MAX_BATCH_FILES);
+  t.manifestBatch = Math.min(t.manifestBatch, MAX_MANIFEST_ENTRIES);
+  return t;
+}

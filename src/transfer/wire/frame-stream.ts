@@ -1,0 +1,175 @@
+import type { Duplex } from 'node:stream';
+import { FerryError } from '../../common/errors.js';
+import { MAX_FRAME_PAYLOAD } from '../../protocol/frames.js';
+import { connectionLost, peerProtocolError } from '../session/errors.js';
+import { FrameDecoder, type Frame } from './frame-codec.js';
+
+/**
+ * One session stream (an authenticated socket) as a pull source of frames and a sink with
+ * backpressure. Reading: the socket is paused while more than `maxQueuedBytes` of decoded
+ * frames wait, so a slow consumer stops the peer through TCP instead of growing memory.
+ * Writing: callers respect write()'s return value through drained().
+ */
+export class FrameStream {
+  private readonly decoder = new FrameDecoder(MAX_FRAME_PAYLOAD);
+  private readonly queue: Frame[] = [];
+  private queuedBytes = 0;
+  private ended = false;
+  private error: FerryError | null = null;
+  private stopped = false;
+  private wake: (() => void) | null = null;
+  private paused = false;
+  /** Sockets whose readable side we never consume still need their errors handled. */
+  private readonly onError = (err: Error): void => this.setError(connectionLost(`stream ${this.name}: ${err.message}`, err));
+  private readonly onClose = (): void => {
+    if (!this.ended) this.setError(connectionLost(`stream ${this.name} closed by the peer`));
+    this.poke();
+  };
+  private readonly onEnd = (): void => {
+    this.ended = true;
+    this.poke();
+  };
+  private readonly onData = (chunk: Buffer): void => {
+    let frames: Frame[];
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (err) {
+      this.setError(peerProtocolError(`stream ${this.name}: ${(err as Error).message}`));
+      this.socket.pause();
+      return;
+    }
+    for (const f of frames) {
+      this.queue.push(f);
+      this.queuedBytes += f.payload.length;
+    }
+    if (this.queuedBytes > this.maxQueuedBytes && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+    if (frames.length > 0) this.poke();
+  };
+
+  constructor(readonly socket: Duplex, readonly name: string, private readonly maxQueuedBytes: number) {
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+    socket.on('end', this.onEnd);
+  }
+
+  /** Start reading (left to the owner so a write-only stream can refuse any input itself). */
+  startReading(): void {
+    this.socket.on('data', this.onData);
+  }
+
+  get failure(): FerryError | null {
+    return this.error;
+  }
+
+  get writable(): boolean {
+    return !this.socket.destroyed && !this.socket.writableEnded && this.error === null;
+  }
+
+  /** Next frame; null once the peer ended its side (or stop() was called). */
+  async next(): Promise<Frame | null> {
+    for (;;) {
+      if (this.stopped) return null;
+      const frame = this.queue.shift();
+      if (frame) {
+        this.queuedBytes -= frame.payload.length;
+        if (this.paused && this.queuedBytes <= this.maxQueuedBytes / 2) {
+          this.paused = false;
+          this.socket.resume();
+        }
+        return frame;
+      }
+      if (this.error) throw this.error;
+      if (this.ended) {
+        if (this.decoder.pending > 0) throw peerProtocolError(`stream ${this.name} ended inside a frame`);
+        return null;
+      }
+      await new Promise<void>((resolve) => { this.wake = resolve; });
+    }
+  }
+
+  /**
+   * Write one frame given as parts (header, payload...). `done` runs once the last part has
+   * left our buffers, so a pooled buffer can be reused. Returns false when the caller should
+   * wait for drained().
+   */
+  write(parts: readonly Buffer[], done?: (err?: Error | null) => void): boolean {
+    if (!this.writable) throw this.error ?? connectionLost(`stream ${this.name} is closed`);
+    if (parts.length === 1) return this.socket.write(parts[0], done);
+    this.socket.cork();
+    let ok = true;
+    parts.forEach((p, k) => { ok = this.socket.write(p, k === parts.length - 1 ? done : undefined); });
+    this.socket.uncork();
+    return ok;
+  }
+
+  /** Resolves when the socket's write buffer has drained (at once if it has). */
+  drained(signal: AbortSignal): Promise<void> {
+    if (!this.socket.writableNeedDrain) return Promise.resolve();
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise<void>((resolve, reject) => {
+      const cleanup = (): void => {
+        this.socket.off('drain', onDrain);
+        this.socket.off('close', onClose);
+        signal.removeEventListener('abort', onAbort);
+      };
+      const onDrain = (): void => { cleanup(); resolve(); };
+      const onClose = (): void => { cleanup(); reject(this.error ?? connectionLost(`stream ${this.name} closed while sending`)); };
+      const onAbort = (): void => { cleanup(); reject(signal.reason); };
+      this.socket.on('drain', onDrain);
+      this.socket.on('close', onClose);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Resolves once everything written so far has been handed to the OS (or the socket died). */
+  flushed(): Promise<void> {
+    if (!this.writable) return Promise.resolve();
+    return new Promise<void>((resolve) => this.socket.write(Buffer.alloc(0), () => resolve()));
+  }
+
+  /** Stop delivering frames: pending and future next() calls return null. */
+  stop(): void {
+    this.stopped = true;
+    this.socket.off('data', this.onData);
+    this.poke();
+  }
+
+  /** Graceful close of our side; destroys the socket if the peer does not finish within graceMs. */
+  close(graceMs: number, destroyNow = false): void {
+    this.stop();
+    if (destroyNow) {
+      this.socket.destroy();
+      return;
+    }
+    if (!this.socket.writableEnded) this.socket.end();
+    // Keep consuming so the peer's remaining bytes and FIN are read and 'close' can happen.
+    this.socket.resume();
+    const timer = setTimeout(() => this.socket.destroy(), graceMs);
+    timer.unref();
+    this.socket.once('close', () => clearTimeout(timer));
+  }
+
+  /** Forget the listeners we added (the caller may keep using the socket). */
+  detach(): void {
+    this.socket.off('error', this.onError);
+    this.socket.off('close', this.onClose);
+    this.socket.off('end', this.onEnd);
+    this.socket.off('data', this.onData);
+    // A late error with no listener would crash the process.
+    this.socket.on('error', () => undefined);
+  }
+
+  private setError(err: FerryError): void {
+    if (!this.error) this.error = err;
+    this.poke();
+  }
+
+  private poke(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+}
