@@ -43,6 +43,8 @@ export interface TransferTuning {
   offThreadHashBytes: number;
   /** Worker threads for hashing (shared by the sessions of a process). */
   hashWorkers: number;
+  /** fsync files and directories before reporting them (benchmarks against tools that do not fsync may turn it off). */
+  durable: boolean;
   /** After a failure, how long to let the peer read our ERROR before the sockets are destroyed. */
   closeGraceMs: number;
   /** Test hook (source): corrupt the chunk of `fileIndex` at `offset` after its checksum is taken. Batch frames pass the first file of the batch and the offset in its tar bytes. */
@@ -72,6 +74,7 @@ export const DEFAULT_TUNING: Readonly<TransferTuning> = Object.freeze({
   maxFileRetries: 3,
   offThreadHashBytes: 8 * MiB,
   hashWorkers: Math.max(1, Math.min(4, availableParallelism() - 1)),
+  durable: true,
   closeGraceMs: 2000,
 });
 

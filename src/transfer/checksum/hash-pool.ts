@@ -94,19 +94,27 @@ export class HashPool {
     return this.workers[this.turn]!;
   }
 
-  /** A streaming hash computed on a worker. Each update copies the bytes once (the caller keeps its buffer). */
+  /**
+   * A streaming hash computed on a worker. Bytes in a SharedArrayBuffer are hashed in place
+   * (zero copy; `release` runs when the worker is done with them); other bytes are copied once.
+   */
   createHash(algorithm: ChecksumAlgorithm): StreamingHash {
     const worker = this.pick();
     const id = this.nextId++;
-    worker.post({ op: 'open', id, algorithm });
+    worker.post({ op: 'open', stream: id, algorithm });
     return {
-      update: (data: Uint8Array) => {
+      update: (data: Uint8Array, release?: () => void) => {
+        if (data.buffer instanceof SharedArrayBuffer && release) {
+          worker.call(this.nextId++, { op: 'update', stream: id, data }).then(release, release);
+          return;
+        }
         const copy = new Uint8Array(data.byteLength);
         copy.set(data);
-        worker.post({ op: 'update', id, data: copy }, [copy.buffer]);
+        worker.post({ op: 'update', stream: id, data: copy }, [copy.buffer]);
+        release?.();
       },
-      digest: async () => (await worker.call(id, { op: 'digest' })).checksum,
-      dispose: () => worker.post({ op: 'drop', id }),
+      digest: async () => (await worker.call(this.nextId++, { op: 'digest', stream: id })).checksum,
+      dispose: () => worker.post({ op: 'drop', stream: id }),
     };
   }
 

@@ -4,9 +4,11 @@
  * separate worker file would need a build step of its own. Kept to plain, dependency-light
  * JavaScript; hash-wasm is required by the absolute path the parent passes in workerData.
  *
- * Messages in:  {op:'open', id, algorithm} | {op:'update', id, data} | {op:'digest', id} | {op:'drop', id}
- *               {op:'file', id, path, algorithm}
- * Messages out: {id, checksum, bytes} | {id, error: {code, message}}
+ * Messages in:  {op:'open', stream, algorithm} | {op:'update', stream, data, id?} | {op:'digest', stream, id}
+ *               {op:'drop', stream} | {op:'file', id, path, algorithm}
+ * Messages out: {id, checksum?, bytes?} | {id, error: {code, message}}
+ * An update with an id is answered once its bytes are hashed (they may live in a
+ * SharedArrayBuffer the parent reuses afterwards).
  */
 export const HASH_WORKER_SOURCE = String.raw`
 'use strict';
@@ -54,22 +56,27 @@ async function hashFile(path, algorithm) {
 parentPort.on('message', (m) => {
   switch (m.op) {
     case 'open':
-      open.set(m.id, make(m.algorithm));
+      open.set(m.stream, make(m.algorithm));
       break;
     case 'update': {
-      const p = open.get(m.id);
-      if (p) open.set(m.id, p.then((h) => { h.update(m.data); return h; }));
+      const p = open.get(m.stream);
+      if (!p) { if (m.id !== undefined) replyError(m.id, new Error('unknown hash stream')); break; }
+      open.set(m.stream, p.then((h) => {
+        h.update(m.data);
+        if (m.id !== undefined) reply(m.id, {});
+        return h;
+      }));
       break;
     }
     case 'digest': {
-      const p = open.get(m.id);
-      open.delete(m.id);
+      const p = open.get(m.stream);
+      open.delete(m.stream);
       if (!p) { replyError(m.id, new Error('unknown hash stream')); break; }
       p.then((h) => reply(m.id, { checksum: h.digest() }), (err) => replyError(m.id, err));
       break;
     }
     case 'drop':
-      open.delete(m.id);
+      open.delete(m.stream);
       break;
     case 'file':
       hashFile(m.path, m.algorithm).then((r) => reply(m.id, r), (err) => replyError(m.id, err));

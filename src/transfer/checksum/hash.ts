@@ -11,7 +11,11 @@ import type { ChecksumAlgorithm } from '../../protocol/session.js';
  * algorithms on worker threads for big files.
  */
 export interface StreamingHash {
-  update(data: Uint8Array): void;
+  /**
+   * Feed the next bytes. `release` runs once the hash no longer needs `data` (at once for an
+   * in-thread hash; when the worker is done for a shared buffer), so the caller can reuse it.
+   */
+  update(data: Uint8Array, release?: () => void): void;
   digest(): Promise<string>;
   /** Forget an unfinished hash (the session failed). */
   dispose(): void;
@@ -21,10 +25,10 @@ export async function createInlineHash(algorithm: ChecksumAlgorithm): Promise<St
   if (algorithm === 'xxh128') {
     const h = await createXXHash128();
     h.init();
-    return { update: (d) => { h.update(d); }, digest: async () => h.digest('hex'), dispose: () => undefined };
+    return { update: (d, release) => { h.update(d); release?.(); }, digest: async () => h.digest('hex'), dispose: () => undefined };
   }
   const h = createNodeHash(algorithm);
-  return { update: (d) => { h.update(d); }, digest: async () => h.digest('hex'), dispose: () => undefined };
+  return { update: (d, release) => { h.update(d); release?.(); }, digest: async () => h.digest('hex'), dispose: () => undefined };
 }
 
 /** Checksum of bytes already in memory (small files). */
@@ -61,7 +65,7 @@ export async function hashFileInline(path: string, algorithm: ChecksumAlgorithm,
 const nativeCrc = (zlib as unknown as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
 let table: Uint32Array | null = null;
 
-function tableCrc32(data: Uint8Array): number {
+function tableCrc32(data: Uint8Array, previous = 0): number {
   if (!table) {
     table = new Uint32Array(256);
     for (let n = 0; n < 256; n++) {
@@ -70,13 +74,20 @@ function tableCrc32(data: Uint8Array): number {
       table[n] = c >>> 0;
     }
   }
-  let crc = 0xffffffff;
+  let crc = (previous ^ 0xffffffff) >>> 0;
   for (let k = 0; k < data.length; k++) crc = table[(crc ^ data[k]!) & 0xff]! ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
 }
 
-export function chunkChecksum(data: Uint8Array): number {
-  return nativeCrc ? nativeCrc(data) >>> 0 : tableCrc32(data);
+export function chunkChecksum(data: Uint8Array, previous = 0): number {
+  return nativeCrc ? nativeCrc(data, previous) >>> 0 : tableCrc32(data, previous);
+}
+
+/** CRC-32 of the concatenation of `parts`. */
+export function chunkChecksumParts(parts: readonly Uint8Array[]): number {
+  let crc = 0;
+  for (const p of parts) crc = chunkChecksum(p, crc);
+  return crc;
 }
 
 /** Exposed for the conformance test of the fallback. */

@@ -2,7 +2,7 @@ import type { ChecksumAlgorithm } from '../../protocol/session.js';
 import { createInlineHash, hashFileInline, type StreamingHash } from './hash.js';
 import { sharedHashPool, type HashPool } from './hash-pool.js';
 
-export { chunkChecksum, hashBuffer, createInlineHash, type StreamingHash } from './hash.js';
+export { chunkChecksum, chunkChecksumParts, hashBuffer, createInlineHash, type StreamingHash } from './hash.js';
 export { HashPool, sharedHashPool } from './hash-pool.js';
 
 /**

@@ -7,8 +7,9 @@ import { encodeChunkHead } from '../wire/session-frames.js';
 import type { SendQueue } from './sender.js';
 
 /**
- * Reuses chunk buffers once the socket is done with them, so a steady transfer does not
- * allocate (and page-fault in) a fresh multi-megabyte buffer per chunk.
+ * Reuses chunk buffers once the socket and the hash are done with them, so a steady transfer
+ * does not allocate (and page-fault in) a fresh multi-megabyte buffer per chunk. Buffers live
+ * in SharedArrayBuffers, so a worker thread hashes them in place.
  */
 export class BufferPool {
   private readonly free: Buffer[] = [];
@@ -16,7 +17,7 @@ export class BufferPool {
   constructor(private readonly size: number, private readonly keep: number) {}
 
   get(): Buffer {
-    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.size);
+    return this.free.pop() ?? Buffer.from(new SharedArrayBuffer(this.size));
   }
 
   put(buf: Buffer): void {
@@ -68,14 +69,21 @@ export async function sendFileChunks(job: ChunkJob, deps: ChunkReaderDeps): Prom
           throw changed(job);
         }
         const data = buf.subarray(0, length);
-        hash?.update(data);
+        // Back to the pool once both the socket and the hash are done with it.
+        let holders = hash ? 2 : 1;
+        const release = (): void => {
+          if (--holders === 0) deps.pool.put(buf);
+        };
         const crc = chunkChecksum(data);
-        if (deps.corruptChunk?.(job.i, offset) && length > 0) data[0] = data[0]! ^ 0xff;
-        await deps.queue.push({
-          frames: [[encodeChunkHead(job.i, offset, crc, length), data]],
-          cost: length,
-          done: () => deps.pool.put(buf),
-        });
+        hash?.update(data, release);
+        if (deps.corruptChunk?.(job.i, offset) && length > 0) {
+          // Damage a copy: the hash may still be reading the original.
+          const bad = Buffer.from(data);
+          bad[0] = bad[0]! ^ 0xff;
+          await deps.queue.push({ frames: [[encodeChunkHead(job.i, offset, crc, length), bad]], cost: length, done: release });
+        } else {
+          await deps.queue.push({ frames: [[encodeChunkHead(job.i, offset, crc, length), data]], cost: length, done: release });
+        }
         offset += length;
       }
     }

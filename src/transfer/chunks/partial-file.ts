@@ -36,6 +36,23 @@ export class PartialFile {
     }
   }
 
+  /** Write `parts` back to back at `offset` with writev (no joining copy). */
+  async writev(parts: readonly Buffer[], offset: number): Promise<void> {
+    const fh = await this.fd();
+    let list = parts.filter((p) => p.length > 0);
+    let position = offset;
+    while (list.length > 0) {
+      // At most IOV_MAX buffers per call; a short write continues where it stopped.
+      const batch = list.slice(0, 1024);
+      let { bytesWritten } = await fh.writev(batch, position);
+      position += bytesWritten;
+      let k = 0;
+      while (k < batch.length && bytesWritten >= batch[k]!.length) bytesWritten -= batch[k++]!.length;
+      const rest = k < batch.length ? [batch[k]!.subarray(bytesWritten), ...batch.slice(k + 1)] : [];
+      list = [...rest, ...list.slice(batch.length)];
+    }
+  }
+
   /** Make sure the file exists (a zero-byte file receives no chunks). */
   async touch(): Promise<void> {
     if (!this.created) await this.fd();

@@ -1,8 +1,8 @@
 import { BatchBeginFrame, BatchEndFrame, MAX_BATCH_BYTES, SessionFrameType } from '../../protocol/data-frames.js';
-import type { Frame } from '../wire/frame-codec.js';
-import { decodeSessionJson, parseBatchData, parseChunk, frameName } from '../wire/session-frames.js';
+import type { InFrame } from '../wire/scatter-decoder.js';
+import { decodeSessionJson, parseBatchData, parseChunkParts, frameName } from '../wire/session-frames.js';
 import { extractBatch, tarBound } from '../batch/tar-extract.js';
-import { chunkChecksum } from '../checksum/index.js';
+import { chunkChecksum, chunkChecksumParts } from '../checksum/index.js';
 import type { SessionContext } from '../session/context.js';
 import type { DestFile, FileTable } from '../session/dest-files.js';
 import { fsError, peerProtocolError } from '../session/errors.js';
@@ -43,7 +43,7 @@ export class DataReceiver {
     return { writes: new Semaphore(this.ctx.tuning.writesPerStream), batch: null };
   }
 
-  async handle(frame: Frame, st: StreamState): Promise<void> {
+  async handle(frame: InFrame, st: StreamState): Promise<void> {
     switch (frame.type) {
       case SessionFrameType.CHUNK:
         return this.chunk(frame, st);
@@ -58,32 +58,33 @@ export class DataReceiver {
     }
   }
 
-  private async chunk(frame: Frame, st: StreamState): Promise<void> {
+  private async chunk(frame: InFrame, st: StreamState): Promise<void> {
     const { guard, tuning } = this.ctx;
-    const c = parseChunk(frame.payload);
+    const c = parseChunkParts(frame);
     const file = this.files.get(c.fileIndex);
     if (!file || file.abandoned) {
       if (this.files.isAbandoned(c.fileIndex) || file?.abandoned) return;
       throw peerProtocolError(`CHUNK for file ${c.fileIndex}, which is not being transferred`);
     }
-    const end = c.offset + c.data.length;
-    if (c.data.length === 0 || file.committing || !file.awaiting.covers(c.offset, end)) {
-      throw peerProtocolError(`CHUNK ${c.offset}+${c.data.length} of file ${c.fileIndex} was not requested`);
+    const end = c.offset + c.length;
+    if (c.length === 0 || file.committing || !file.awaiting.covers(c.offset, end)) {
+      throw peerProtocolError(`CHUNK ${c.offset}+${c.length} of file ${c.fileIndex} was not requested`);
     }
-    if (chunkChecksum(c.data) !== c.crc) {
-      this.files.resend(file, [{ offset: c.offset, length: c.data.length }], { reason: 'chunk checksum mismatch', offset: c.offset, length: c.data.length });
+    if (chunkChecksumParts(c.parts) !== c.crc) {
+      this.files.resend(file, [{ offset: c.offset, length: c.length }], { reason: 'chunk checksum mismatch', offset: c.offset, length: c.length });
       return;
     }
-    let data = c.data;
+    let parts = c.parts;
     if (tuning.corruptWrite?.(file.i, c.offset)) {
-      data = Buffer.from(data);
-      data[0] = data[0]! ^ 0xff;
+      const first = Buffer.from(parts[0]!);
+      first[0] = first[0]! ^ 0xff;
+      parts = [first, ...parts.slice(1)];
     }
     await st.writes.acquire(1, guard.signal);
     file.writes += 1;
     guard.spawn(async () => {
       try {
-        await guard.track(file.partial.write(data, c.offset));
+        await guard.track(file.partial.writev(parts, c.offset));
       } catch (err) {
         throw fsError(err, 'destination', file.destApi);
       } finally {
@@ -91,12 +92,12 @@ export class DataReceiver {
         st.writes.release();
       }
       file.awaiting.remove(c.offset, end);
-      this.clock.stats.bytesTransferred += data.length;
+      this.clock.stats.bytesTransferred += c.length;
       this.files.maybeComplete(file);
     });
   }
 
-  private batchBegin(frame: Frame, st: StreamState): void {
+  private batchBegin(frame: InFrame, st: StreamState): void {
     const begin = decodeSessionJson(frame, BatchBeginFrame);
     if (st.batch) throw peerProtocolError(`BATCH_BEGIN ${begin.batch} inside batch ${st.batch.id}`);
     const seen = new Set<number>();
@@ -115,7 +116,7 @@ export class DataReceiver {
     st.batch = { id: begin.batch, files, parts: [], bytes: 0, bound, corrupt: false };
   }
 
-  private batchData(frame: Frame, st: StreamState): void {
+  private batchData(frame: InFrame, st: StreamState): void {
     const d = parseBatchData(frame.payload);
     const b = st.batch;
     if (!b || b.id !== d.batch) throw peerProtocolError(`BATCH_DATA for batch ${d.batch}, which is not open on this stream`);
@@ -126,7 +127,7 @@ export class DataReceiver {
     if (!b.corrupt) b.parts.push(d.data);
   }
 
-  private async batchEnd(frame: Frame, st: StreamState): Promise<void> {
+  private async batchEnd(frame: InFrame, st: StreamState): Promise<void> {
     const { guard, tuning } = this.ctx;
     const { batch: id } = decodeSessionJson(frame, BatchEndFrame);
     const b = st.batch;

@@ -62,7 +62,7 @@ export class Committer {
       guard.signal.throwIfAborted();
       if (await guard.track(this.commitOne(file))) done.push(file);
     }, guard.signal)));
-    const dirs = [...new Set(done.map((f) => dirname(f.finalPath)))];
+    const dirs = this.deps.ctx.tuning.durable ? [...new Set(done.map((f) => dirname(f.finalPath)))] : [];
     await Promise.all(dirs.map((dir) => this.gate.run(() => guard.track(syncDir(dir)), guard.signal)));
     if (done.length > 0) this.deps.committed(done);
   }
@@ -88,7 +88,7 @@ export class Committer {
       try {
         await fh.chmod(file.mode & 0o777);
         if (spec.options.preserveTimestamp) await fh.utimes(Date.now() / 1000, file.mtimeMs / 1000);
-        await fh.sync();
+        if (this.deps.ctx.tuning.durable) await fh.sync();
       } finally {
         await fh.close();
       }

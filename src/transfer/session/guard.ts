@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { isProgrammerError, type FerryError } from '../../common/errors.js';
 import { asTransferError, canceledError } from './errors.js';
 
@@ -25,6 +26,8 @@ export class SessionGuard {
    *   data streams may close here before that ERROR is read; the ERROR should win.
    */
   constructor(external: AbortSignal, private readonly lossGraceMs = 500) {
+    // Every wait in the engine listens on this signal (hundreds at once is normal).
+    setMaxListeners(0, this.controller.signal);
     this.failed = new Promise<never>((_, reject) => { this.rejectFailed = reject; });
     this.failed.catch(() => undefined);
     const onAbort = (): void => this.fail(canceledError(external.reason));

@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream';
 import { FerryError } from '../../common/errors.js';
 import { MAX_FRAME_PAYLOAD } from '../../protocol/frames.js';
 import { connectionLost, peerProtocolError } from '../session/errors.js';
-import { FrameDecoder, type Frame } from './frame-codec.js';
+import { InFrame, ScatterDecoder } from './scatter-decoder.js';
 
 /**
  * One session stream (an authenticated socket) as a pull source of frames and a sink with
@@ -11,8 +11,8 @@ import { FrameDecoder, type Frame } from './frame-codec.js';
  * Writing: callers respect write()'s return value through drained().
  */
 export class FrameStream {
-  private readonly decoder = new FrameDecoder(MAX_FRAME_PAYLOAD);
-  private readonly queue: Frame[] = [];
+  private readonly decoder = new ScatterDecoder(MAX_FRAME_PAYLOAD);
+  private readonly queue: InFrame[] = [];
   private queuedBytes = 0;
   private ended = false;
   private error: FerryError | null = null;
@@ -30,17 +30,17 @@ export class FrameStream {
     this.poke();
   };
   private readonly onData = (chunk: Buffer): void => {
-    let frames: Frame[];
+    let frames: InFrame[];
     try {
       frames = this.decoder.push(chunk);
     } catch (err) {
-      this.setError(peerProtocolError(`stream ${this.name}: ${(err as Error).message}`));
+      this.setError(err instanceof FerryError ? err : peerProtocolError(`stream ${this.name}: ${(err as Error).message}`));
       this.socket.pause();
       return;
     }
     for (const f of frames) {
       this.queue.push(f);
-      this.queuedBytes += f.payload.length;
+      this.queuedBytes += f.length;
     }
     if (this.queuedBytes > this.maxQueuedBytes && !this.paused) {
       this.paused = true;
@@ -64,17 +64,18 @@ export class FrameStream {
     return this.error;
   }
 
+  /** Whether we can still write (a peer that sent garbage can still be told why we stop). */
   get writable(): boolean {
-    return !this.socket.destroyed && !this.socket.writableEnded && this.error === null;
+    return !this.socket.destroyed && !this.socket.writableEnded;
   }
 
   /** Next frame; null once the peer ended its side (or stop() was called). */
-  async next(): Promise<Frame | null> {
+  async next(): Promise<InFrame | null> {
     for (;;) {
       if (this.stopped) return null;
       const frame = this.queue.shift();
       if (frame) {
-        this.queuedBytes -= frame.payload.length;
+        this.queuedBytes -= frame.length;
         if (this.paused && this.queuedBytes <= this.maxQueuedBytes / 2) {
           this.paused = false;
           this.socket.resume();

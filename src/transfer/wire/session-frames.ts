@@ -4,6 +4,7 @@ import { BATCH_DATA_HEADER_BYTES, CHUNK_HEADER_BYTES, SessionFrameType } from '.
 import { FRAME_HEADER_BYTES } from '../../protocol/frames.js';
 import { peerProtocolError } from '../session/errors.js';
 import { encodeJsonFrame, frameHeader, type Frame } from './frame-codec.js';
+import { splitParts } from './scatter-decoder.js';
 
 /**
  * Encoding and checked decoding of session frames. JSON frames are validated against their
@@ -61,6 +62,23 @@ export function parseChunk(payload: Buffer): ChunkFrame {
     crc: payload.readUInt32BE(12),
     data: payload.subarray(CHUNK_HEADER_BYTES),
   };
+}
+
+export interface ChunkParts {
+  fileIndex: number;
+  offset: number;
+  crc: number;
+  /** The data as slices of the received buffers. */
+  parts: Buffer[];
+  length: number;
+}
+
+/** parseChunk without joining the data: header checked, data left in the socket's buffers. */
+export function parseChunkParts(frame: { parts: readonly Buffer[]; length: number }): ChunkParts {
+  if (frame.length < CHUNK_HEADER_BYTES) throw peerProtocolError(`CHUNK frame of ${frame.length} bytes is shorter than its header`);
+  const { head, rest } = splitParts(frame.parts, CHUNK_HEADER_BYTES);
+  const c = parseChunk(head);
+  return { fileIndex: c.fileIndex, offset: c.offset, crc: c.crc, parts: rest, length: frame.length - CHUNK_HEADER_BYTES };
 }
 
 export interface BatchDataFrame {

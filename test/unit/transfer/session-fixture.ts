@@ -93,6 +93,8 @@ export interface PairOptions {
   srcTuning?: Partial<TransferTuning>;
   dstTuning?: Partial<TransferTuning>;
   signal?: AbortSignal;
+  /** Only the destination's signal (default: `signal`). */
+  dstSignal?: AbortSignal;
   /** Sees every frame type the destination receives. */
   sniff?: (type: number) => void;
 }
@@ -116,7 +118,7 @@ export async function runPair(o: PairOptions): Promise<PairResult> {
   try {
     const [src, dst] = await Promise.allSettled([
       runSession({ spec: makeSpec('source', o.items, options, sessionId), streams: pairs.a, resolver: resolverFor(o.srcRoot), reporter: srcRep, signal, tuning: { ...o.tuning, ...o.srcTuning } }),
-      runSession({ spec: makeSpec('destination', o.items, options, sessionId), streams: pairs.b, resolver: resolverFor(o.dstRoot), reporter: dstRep, signal, tuning: { ...o.tuning, ...o.dstTuning } }),
+      runSession({ spec: makeSpec('destination', o.items, options, sessionId), streams: pairs.b, resolver: resolverFor(o.dstRoot), reporter: dstRep, signal: o.dstSignal ?? signal, tuning: { ...o.tuning, ...o.dstTuning } }),
     ]);
     return { src, dst, srcRep, dstRep };
   } finally {

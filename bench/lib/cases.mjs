@@ -1,0 +1,127 @@
+// The three cases of the benchmark and how each tool runs one repetition of them. A runner
+// gets the environment the phase set up (servers, Ferry cluster, paths) and returns a record.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { clean, countFiles, fileSize, identical, warm } from './data.mjs';
+import { ferryTransfer } from './ferry.mjs';
+import { iperfGoodput, timedAgainst, tlsCeiling } from './peers.mjs';
+
+export const WAN = { nsA: 'bnA', nsB: 'bnB', ipA: '10.77.0.1', ipB: '10.77.0.2', linkMBps: 125 };
+
+export function defineCases(o) {
+  return [
+    {
+      id: 'a', metric: 'MBps', title: `one ${o.bigMib} MiB file over loopback`,
+      tools: [
+        { id: 'ferry', label: 'Ferry default (TLS, checksums, verify, fsync)' },
+        { id: 'rsync-ssh', label: `rsync over ssh (${o.sshCipher})` },
+        { id: 'gridftp-p4', label: 'GridFTP -fast -p 4 (clear text)' },
+        { id: 'rsyncd', label: 'rsync daemon --whole-file (clear text)' },
+        { id: 'rsyncd-fsync', label: 'rsync daemon --whole-file --fsync' },
+        { id: 'tls', label: 'Node TLS 1.3 ceiling, memory to memory' },
+      ],
+    },
+    {
+      id: 'b', metric: 'files', title: `${o.smallFiles} files of ${o.smallKib} KiB in ${o.smallDirs} directories over loopback`,
+      tools: [
+        { id: 'ferry', label: 'Ferry default (TLS, checksums, verify, fsync)' },
+        { id: 'rsyncd', label: 'rsync daemon -a (clear text)' },
+        { id: 'gridftp-cc4', label: 'GridFTP -fast -cc 4 -pp -r (clear text)' },
+      ],
+    },
+    {
+      id: 'c', metric: 'MBps', title: `one ${o.wanMib} MiB file over the emulated WAN (50 ms RTT, 1 Gbit/s, 0.1 % loss)`,
+      tools: [
+        { id: 'ferry', label: `Ferry default${o.wanParallelism ? `, parallelism ${o.wanParallelism}` : ''} (TLS, checksums, verify, fsync)` },
+        { id: 'gridftp-p8', label: 'GridFTP -fast -p 8 (clear text)' },
+        { id: 'iperf-P8', label: `iperf3 -P 8 -R, ${o.iperfSecs} s (link goodput)` },
+      ],
+    },
+  ];
+}
+
+/** Paths of every case under DATA. */
+export function casePaths(data) {
+  return {
+    a: { src: join(data, 'src', 'big.bin'), api: '/~/big.bin', dstDir: join(data, 'dst', 'a'), dst: join(data, 'dst', 'a', 'big.bin'), dstApi: '/~/a/big.bin' },
+    b: { src: join(data, 'src', 'small'), api: '/~/small/', dstDir: join(data, 'dst', 'b'), dst: join(data, 'dst', 'b'), dstApi: '/~/b/' },
+    c: { src: join(data, 'src', 'wan.bin'), api: '/~/wan.bin', dstDir: join(data, 'dst', 'c'), dst: join(data, 'dst', 'c', 'wan.bin'), dstApi: '/~/c/wan.bin' },
+  };
+}
+
+/**
+ * One repetition of TOOL in case C. ENV: {paths, bytes, files, servers: {gridftp, rsyncd, sshd,
+ * iperf}, ferry (cluster), opts, verify (compare contents after this run)}.
+ */
+export async function runOne(c, tool, env) {
+  const p = env.paths[c.id];
+  const rec = { case: c.id, tool: tool.id };
+  if (tool.id !== 'tls' && tool.id !== 'iperf-P8') {
+    await clean(p.dstDir);
+    mkdirSync(p.dstDir, { recursive: true });
+    await warm(p.src);
+  }
+  const s = env.servers;
+  const ns = c.id === 'c' ? WAN.nsA : undefined;
+  const host = c.id === 'c' ? WAN.ipB : '127.0.0.1';
+  let r;
+  switch (`${c.id}:${tool.id}`) {
+    case 'a:ferry': case 'b:ferry': case 'c:ferry': {
+      const options = c.id === 'c' && env.opts.wanParallelism ? { parallelism: env.opts.wanParallelism } : {};
+      r = await ferryTransfer(env.ferry, { src: 'src', dst: 'dst', sourcePath: p.api, destinationPath: p.dstApi, recursive: c.id === 'b', options });
+      break;
+    }
+    case 'a:rsync-ssh':
+      r = await timedAgainst([s.sshd], 'rsync', ['-a', '--whole-file', '-e', s.sshd.ssh, `root@127.0.0.1:${p.src}`, p.dst]);
+      break;
+    case 'a:gridftp-p4':
+      r = await timedAgainst([s.gridftp], 'globus-url-copy', ['-fast', '-p', '4', `ftp://${host}:${s.gridftp.port}${p.src}`, `file://${p.dst}`]);
+      break;
+    case 'a:rsyncd': case 'a:rsyncd-fsync':
+      r = await timedAgainst([s.rsyncd], 'rsync', ['-a', '--whole-file', ...(tool.id === 'rsyncd-fsync' ? ['--fsync'] : []), `rsync://${host}:${s.rsyncd.port}/data/src/big.bin`, p.dst]);
+      break;
+    case 'a:tls':
+      r = await tlsCeiling({ bytes: env.bytes.a, workDir: env.workDir, logDir: env.logDir });
+      break;
+    case 'b:rsyncd':
+      r = await timedAgainst([s.rsyncd], 'rsync', ['-a', `rsync://${host}:${s.rsyncd.port}/data/src/small/`, `${p.dst}/`]);
+      break;
+    case 'b:gridftp-cc4':
+      r = await timedAgainst([s.gridftp], 'globus-url-copy', ['-fast', '-cc', '4', '-pp', '-r', `ftp://${host}:${s.gridftp.port}${p.src}/`, `file://${p.dst}/`]);
+      break;
+    case 'c:gridftp-p8':
+      r = await timedAgainst([s.gridftp], 'globus-url-copy', ['-fast', '-p', '8', `ftp://${host}:${s.gridftp.port}${p.src}`, `file://${p.dst}`], { ns });
+      break;
+    case 'c:iperf-P8': {
+      const g = await iperfGoodput(s.iperf, { streams: 8, secs: env.opts.iperfSecs, ns });
+      return { ...rec, ok: true, MBps: g.MBps, wall: env.opts.iperfSecs, retransmits: g.retransmits, cpu: NaN, rssMb: NaN };
+    }
+    default:
+      throw new Error(`no runner for ${c.id}:${tool.id}`);
+  }
+  Object.assign(rec, r);
+  if (tool.id !== 'ferry') rec.ok = r.code === 0;
+  if (!rec.ok && !rec.error) rec.error = (r.stderr ?? '').trim().split('\n').slice(-3).join(' | ');
+  if (tool.id === 'tls') {
+    rec.MBps = env.bytes.a / 1e6 / r.wall;
+    return rec;
+  }
+  // What arrived must be complete; contents are compared byte for byte on the last repetition.
+  if (rec.ok) {
+    if (c.metric === 'files') {
+      const got = countFiles(p.dst);
+      if (got !== env.files) { rec.ok = false; rec.error = `${got} files arrived, not ${env.files}`; }
+    } else {
+      const got = fileSize(p.dst);
+      if (got !== env.bytes[c.id]) { rec.ok = false; rec.error = `size ${got} != ${env.bytes[c.id]}`; }
+    }
+  }
+  if (rec.ok && env.verify && !(await identical(p.src, p.dst))) { rec.ok = false; rec.error = 'contents differ from the source'; }
+  const bytes = env.bytes[c.id];
+  rec.MBps = bytes / 1e6 / rec.wall;
+  if (c.metric === 'files') rec.filesPerS = env.files / rec.wall;
+  delete rec.stdout;
+  delete rec.stderr;
+  delete rec.task;
+  return rec;
+}

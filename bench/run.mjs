@@ -1,0 +1,238 @@
+#!/usr/bin/env node
+// Ferry's benchmark: Ferry beside GridFTP, rsync (daemon and over ssh), iperf3 and Node's TLS
+// ceiling on this machine, in the same run. `npm run bench -- --help` for the options;
+// README.md beside this file says what each case measures and how to read the table.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { WAN, casePaths, defineCases, runOne } from './lib/cases.mjs';
+import { randomFile, smallTree } from './lib/data.mjs';
+import { ferryBuilt, startFerryCluster, stopFerryCluster } from './lib/ferry.mjs';
+import { startGridftp, startIperf, startRsyncd, startSshd } from './lib/peers.mjs';
+import { ensurePrereqs } from './lib/prereq.mjs';
+import { RssSampler, killOwned, log, run } from './lib/proc.mjs';
+import { judge, markdownTable, summarize, targetLines, textTable } from './lib/report.mjs';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const WAN_SH = join(HERE, 'wan.sh');
+const RSS_LIMIT_MB = 250;
+
+const HELP = `usage: npm run bench -- [options]      (build first: npm run build; run as root)
+  --reps N            repetitions per tool, medians reported (default $REPS or 3)
+  --cases LIST        a,b,c (default all): a = large file on loopback, b = small files, c = WAN
+  --tools LIST        only these tool ids (ferry, rsync-ssh, gridftp-p4, rsyncd, rsyncd-fsync, tls,
+                      gridftp-cc4, gridftp-p8, iperf-P8)
+  --data DIR          test data and destinations (default /tmp/ferry-bench; needs ~6 GiB free)
+  --results DIR       logs, results.json and table.md (default DATA/results)
+  --big-mib N         case a file size (default 2048)      --wan-mib N   case c size (default 1024)
+  --small-files N     case b file count (default 20000)    --small-kib N (4)   --small-dirs N (100)
+  --wan-parallelism N Ferry's parallelism in case c (default: Ferry's default)
+  --iperf-secs N      iperf3 run length in case c (default 10)
+  --ssh-cipher C      cipher for rsync over ssh (default aes128-gcm@openssh.com)
+  --install           apt-get install missing prerequisites (root)
+  --keep-data         keep the generated data (it is reused when its size matches)
+`;
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      reps: { type: 'string' }, cases: { type: 'string', default: 'a,b,c' }, tools: { type: 'string' },
+      data: { type: 'string', default: '/tmp/ferry-bench' }, results: { type: 'string' },
+      'big-mib': { type: 'string', default: '2048' }, 'wan-mib': { type: 'string', default: '1024' },
+      'small-files': { type: 'string', default: '20000' }, 'small-kib': { type: 'string', default: '4' },
+      'small-dirs': { type: 'string', default: '100' }, 'wan-parallelism': { type: 'string' },
+      'iperf-secs': { type: 'string', default: '10' }, 'ssh-cipher': { type: 'string', default: 'aes128-gcm@openssh.com' },
+      install: { type: 'boolean', default: false }, 'keep-data': { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) { process.stdout.write(HELP); process.exit(0); }
+  const int = (name, v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, not ${v}`);
+    return n;
+  };
+  return {
+    reps: int('reps', values.reps ?? process.env.REPS ?? '3'),
+    cases: values.cases.split(',').map((s) => s.trim()).filter(Boolean),
+    tools: values.tools ? values.tools.split(',').map((s) => s.trim()) : undefined,
+    data: values.data, results: values.results ?? join(values.data, 'results'),
+    bigMib: int('big-mib', values['big-mib']), wanMib: int('wan-mib', values['wan-mib']),
+    smallFiles: int('small-files', values['small-files']), smallKib: int('small-kib', values['small-kib']), smallDirs: int('small-dirs', values['small-dirs']),
+    wanParallelism: values['wan-parallelism'] ? int('wan-parallelism', values['wan-parallelism']) : undefined,
+    iperfSecs: int('iperf-secs', values['iperf-secs']), sshCipher: values['ssh-cipher'],
+    install: values.install, keepData: values['keep-data'],
+  };
+}
+
+let wanIsUp = false;
+function teardown() {
+  killOwned();
+  if (wanIsUp) { try { execFileSync('bash', [WAN_SH, 'down'], { stdio: 'inherit' }); } catch { /* reported by wan.sh */ } wanIsUp = false; }
+}
+process.on('exit', teardown);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => { log(`${sig}: tearing down`); process.exit(130); });
+
+async function machineInfo() {
+  const v = async (cmd, args) => (await run(cmd, args)).stdout.split('\n')[0].trim() || (await run(cmd, args)).stderr.split('\n')[0].trim();
+  const pkg = JSON.parse(readFileSync(join(HERE, '..', 'package.json'), 'utf8'));
+  return {
+    date: new Date().toISOString(), nproc: cpus().length, cpu: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30),
+    kernel: (await run('uname', ['-r'])).stdout.trim(), node: process.version, ferry: pkg.version,
+    rsync: await v('rsync', ['--version']), gridftp: await v('globus-url-copy', ['-version']), iperf3: await v('iperf3', ['--version']),
+    ssh: (await run('ssh', ['-V'])).stderr.trim(),
+    tcp: `cc=${readFileSync('/proc/sys/net/ipv4/tcp_congestion_control', 'utf8').trim()} wmem=${readFileSync('/proc/sys/net/ipv4/tcp_wmem', 'utf8').trim().replace(/\s+/g, ' ')}`,
+  };
+}
+
+/** Runs every selected tool of the given cases REPS times, interleaved (rep 1 of each tool, then rep 2 …). */
+async function runCases(cases, env, opts, records, selected) {
+  for (const c of cases) {
+    const tools = c.tools.filter((t) => selected(t.id));
+    log(`case (${c.id}): ${c.title}; tools: ${tools.map((t) => t.id).join(', ')}`);
+    for (let rep = 1; rep <= opts.reps; rep++) {
+      for (const tool of tools) {
+        if (tool.id === 'ferry' && !env.ferry) {
+          records.push({ case: c.id, tool: 'ferry', rep, ok: false, error: env.ferryError });
+          continue;
+        }
+        let rec;
+        try {
+          rec = await runOne(c, tool, { ...env, verify: rep === opts.reps });
+        } catch (err) {
+          rec = { case: c.id, tool: tool.id, ok: false, error: err.message };
+        }
+        rec.rep = rep;
+        records.push(rec);
+        const rate = c.metric === 'files' ? `${Math.round(rec.filesPerS)} files/s` : `${rec.MBps?.toFixed(1)} MB/s`;
+        log(`  (${c.id}) ${tool.id} rep ${rep}: ${rec.ok ? `${rec.wall?.toFixed(2)} s, ${rate}, CPU ${rec.cpu?.toFixed(2)} s, RSS ${rec.rssMb?.toFixed(0)} MB` : `FAILED: ${rec.error}`}`);
+      }
+    }
+  }
+}
+
+async function startFerry(env, spec) {
+  try {
+    env.ferry = await startFerryCluster(spec);
+    for (const [k, a] of Object.entries(env.ferry.agents)) env.sampler.watch(`${spec.name}-agent-${k}`, a.proc.pid);
+  } catch (err) {
+    env.ferry = undefined;
+    env.ferryError = `Ferry did not start: ${err.message.split('\n')[0]}`;
+    log(env.ferryError);
+  }
+}
+
+async function stopFerry(env) {
+  if (!env.ferry) return;
+  for (const k of Object.keys(env.ferry.agents)) env.sampler.unwatch(`${env.ferry.name}-agent-${k}`);
+  await stopFerryCluster(env.ferry);
+  env.ferry = undefined;
+}
+
+/** Median TCP connect time from bnA to a port in bnB: the RTT TCP sees (ping under-reports it here). */
+async function wanRtt(port) {
+  const js = `const net=require('net');const r=[];(async()=>{for(let i=0;i<5;i++){const t=process.hrtime.bigint();await new Promise((ok,no)=>{const s=net.connect(${port},'${WAN.ipB}',()=>{s.destroy();ok()});s.on('error',no)});r.push(Number(process.hrtime.bigint()-t)/1e6);await new Promise(ok=>setTimeout(ok,50))}r.sort((a,b)=>a-b);console.log(r[2].toFixed(1))})()`;
+  return (await run('node', ['-e', js], { ns: WAN.nsA })).stdout.trim();
+}
+
+async function main() {
+  const opts = options();
+  const t0 = Date.now();
+  await ensurePrereqs({ install: opts.install });
+  if (!ferryBuilt()) throw new Error('Ferry is not built: run `npm run build` first');
+  const logDir = join(opts.results, 'logs');
+  rmSync(logDir, { recursive: true, force: true });
+  mkdirSync(logDir, { recursive: true });
+  mkdirSync(join(opts.data, 'src'), { recursive: true, mode: 0o755 });
+  mkdirSync(join(opts.data, 'dst'), { recursive: true });
+  const info = await machineInfo();
+  log(`machine: ${info.nproc} cores, ${info.cpu}, ${info.memGiB} GiB, kernel ${info.kernel}, node ${info.node}, ${info.tcp}`);
+
+  const allCases = defineCases(opts).filter((c) => opts.cases.includes(c.id));
+  const selected = (id) => !opts.tools || opts.tools.includes(id);
+  const has = (cid) => allCases.some((c) => c.id === cid);
+  const paths = casePaths(opts.data);
+  const bytes = { a: opts.bigMib * 2 ** 20, b: opts.smallFiles * opts.smallKib * 1024, c: opts.wanMib * 2 ** 20 };
+  log('preparing data (kept between runs when the sizes match)');
+  if (has('a')) randomFile(paths.a.src, bytes.a);
+  if (has('b')) smallTree(paths.b.src, opts.smallFiles, opts.smallKib, opts.smallDirs);
+  if (has('c')) randomFile(paths.c.src, bytes.c);
+
+  const records = [];
+  const env = { paths, bytes, files: opts.smallFiles, opts, logDir, workDir: join(opts.results, 'work'), servers: {}, sampler: new RssSampler(200) };
+  const stopServers = async () => { for (const s of Object.values(env.servers)) await s.stop(); env.servers = {}; };
+  const loopCases = allCases.filter((c) => c.id !== 'c');
+  if (loopCases.length > 0) {
+    log('loopback phase: starting GridFTP, rsync daemon, sshd and Ferry (control + 2 agents)');
+    env.servers.gridftp = await startGridftp({ logDir });
+    env.servers.rsyncd = await startRsyncd({ root: opts.data, logDir });
+    if (has('a') && selected('rsync-ssh')) env.servers.sshd = await startSshd({ workDir: join(env.workDir, 'ssh'), logDir, cipher: opts.sshCipher });
+    if (selected('ferry')) {
+      await startFerry(env, { name: 'lo', dir: join(opts.data, 'ferry-lo'), logDir, agents: [
+        { key: 'src', root: join(opts.data, 'src') }, { key: 'dst', root: join(opts.data, 'dst') }] });
+    }
+    try { await runCases(loopCases, env, opts, records, selected); } finally { await stopFerry(env); await stopServers(); }
+  }
+  if (has('c')) {
+    log('WAN phase: bench/wan.sh up');
+    execFileSync('bash', [WAN_SH, 'up'], { stdio: 'inherit', env: { ...process.env, WAN_STATE_DIR: join(opts.results, 'wan') } });
+    wanIsUp = true;
+    try {
+      env.servers.gridftp = await startGridftp({ host: WAN.ipB, ns: WAN.nsB, logDir });
+      if (selected('iperf-P8')) env.servers.iperf = await startIperf({ host: WAN.ipB, ns: WAN.nsB, logDir });
+      info.wanRttMs = await wanRtt(env.servers.gridftp.port);
+      log(`WAN: TCP connect RTT (median of 5) ${info.wanRttMs} ms`);
+      if (selected('ferry')) {
+        // Control sits on bnA's side; the source agent reaches it across the emulated link.
+        await startFerry(env, { name: 'wan', dir: join(opts.data, 'ferry-wan'), logDir, control: { ns: WAN.nsA, host: WAN.ipA }, agents: [
+          { key: 'src', root: join(opts.data, 'src'), ns: WAN.nsB, host: WAN.ipB },
+          { key: 'dst', root: join(opts.data, 'dst'), ns: WAN.nsA, host: WAN.ipA }] });
+      }
+      await runCases(allCases.filter((c) => c.id === 'c'), env, opts, records, selected);
+    } finally {
+      await stopFerry(env);
+      await stopServers();
+      execFileSync('bash', [WAN_SH, 'down'], { stdio: 'inherit', env: { ...process.env, WAN_STATE_DIR: join(opts.results, 'wan') } });
+      wanIsUp = false;
+    }
+  }
+  env.sampler.stop();
+
+  const rows = summarize(records, allCases);
+  const agentRss = [...env.sampler.max.values()];
+  const maxAgentRssMb = agentRss.length ? Math.max(...agentRss) : NaN;
+  const verdicts = judge(rows, { linkMBps: WAN.linkMBps, rssLimitMb: RSS_LIMIT_MB, maxAgentRssMb });
+  const minutes = (Date.now() - t0) / 60000;
+  const head = [
+    `Ferry ${info.ferry} benchmark, ${info.date}, ${opts.reps} reps (medians), ${minutes.toFixed(1)} min`,
+    `machine: ${info.nproc} cores (${info.cpu}), ${info.memGiB} GiB, kernel ${info.kernel}, node ${info.node}; ${info.tcp}`,
+    `peers: ${info.rsync}; globus-url-copy ${info.gridftp}; ${info.iperf3}; ${info.ssh}${info.wanRttMs ? `; WAN TCP RTT ${info.wanRttMs} ms` : ''}`,
+    'MB = 10^6 bytes. CPU = user+sys seconds of every process of the tool (Ferry: both agents and control; peers: client and',
+    'server session). Peak RSS: Ferry = largest agent VmHWM in the run (reset before it); peers = largest client process.',
+    'Durability: Ferry fsyncs every file before renaming it into place and fsyncs each directory (its only mode);',
+    'the peers write to the page cache and never fsync, except the row marked --fsync.',
+  ];
+  const cases = allCases.map((c) => `(${c.id}) ${c.title}`);
+  const failures = rows.filter((r) => r.errors.length > 0).map((r) => `(${r.case}) ${r.tool}: ${r.errors[0]}`);
+  const notes = rows.filter((r) => r.tool === 'ferry' && Number.isFinite(r.controlCpu))
+    .map((r) => `(${r.case}) Ferry CPU includes control's ${r.controlCpu.toFixed(2)} s (it answers the harness's task polls every 25 ms)`);
+  if (Number.isFinite(maxAgentRssMb)) notes.push(`largest agent RSS sampled every 200 ms over the whole run, start-up included: ${maxAgentRssMb.toFixed(0)} MB`);
+  const text = [...head, '', ...cases, '', textTable(rows, allCases), '', 'Targets:', ...targetLines(verdicts), '', ...notes,
+    ...(failures.length ? ['', 'Failures:', ...failures] : [])].join('\n');
+  process.stdout.write(`\n${text}\n`);
+  const md = [...head.map((l) => `${l}  `), '', ...cases.map((l) => `- ${l}`), '', markdownTable(rows, allCases), '',
+    '**Targets**', '', ...targetLines(verdicts).map((l) => `- ${l}`), '', ...notes.map((l) => `- ${l}`), ...(failures.length ? ['', '**Failures**', '', ...failures.map((l) => `- ${l}`)] : []), ''].join('\n');
+  mkdirSync(opts.results, { recursive: true });
+  writeFileSync(join(opts.results, 'table.md'), md);
+  writeFileSync(join(opts.results, 'results.json'), `${JSON.stringify({ info, opts, records, rows, verdicts, maxAgentRssMb, agentRss: Object.fromEntries(env.sampler.max) }, null, 2)}\n`);
+  log(`wrote ${join(opts.results, 'table.md')} and results.json (logs in ${logDir})`);
+  rmSync(env.workDir, { recursive: true, force: true });   // throw-away keys
+  for (const d of ['dst', 'ferry-lo', 'ferry-wan', ...(opts.keepData ? [] : ['src'])]) rmSync(join(opts.data, d), { recursive: true, force: true });
+}
+
+main().catch((err) => {
+  log(`bench failed: ${err.message}`);
+  process.exitCode = 1;
+});

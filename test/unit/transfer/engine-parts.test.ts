@@ -1,0 +1,131 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Stats } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import zlib from 'node:zlib';
+import { afterAll, describe, expect, it } from 'vitest';
+import { crc32Fallback, chunkChecksum, createInlineHash, hashBuffer } from '../../../src/transfer/checksum/hash.js';
+import { HashPool } from '../../../src/transfer/checksum/hash-pool.js';
+import { decide } from '../../../src/transfer/session/decide.js';
+import { checkRelPath, partialName } from '../../../src/transfer/session/paths.js';
+import { resolveTuning } from '../../../src/transfer/tuning.js';
+import { RangeSet } from '../../../src/transfer/util/range-set.js';
+import { parseChunk, encodeChunkHead } from '../../../src/transfer/wire/session-frames.js';
+import { removeAll, tempDir } from './session-fixture.js';
+
+const pool = new HashPool(2);
+afterAll(async () => {
+  await pool.close();
+});
+
+describe('checksums: one interface, three algorithms, two places to run', () => {
+  const data = randomBytes(3 * 1024 * 1024 + 5);
+  for (const algorithm of ['sha256', 'md5', 'xxh128'] as const) {
+    it(`${algorithm}: streaming inline, on a worker and from a file all agree`, async () => {
+      const inline = await createInlineHash(algorithm);
+      const worker = pool.createHash(algorithm);
+      for (let o = 0; o < data.length; o += 700_001) {
+        inline.update(data.subarray(o, o + 700_001));
+        worker.update(data.subarray(o, o + 700_001));
+      }
+      const a = await inline.digest();
+      expect(await worker.digest()).toBe(a);
+      expect(await hashBuffer(algorithm, data)).toBe(a);
+      const dir = await tempDir();
+      try {
+        await writeFile(join(dir, 'f'), data);
+        expect(await pool.hashFile(join(dir, 'f'), algorithm)).toEqual({ checksum: a, bytes: data.length });
+      } finally {
+        await removeAll(dir);
+      }
+      if (algorithm !== 'xxh128') expect(a).toBe(createHash(algorithm).update(data).digest('hex'));
+      else expect(a).toMatch(/^[0-9a-f]{32}$/);
+    });
+  }
+
+  it('xxh128 matches the reference test vector', async () => {
+    // XXH3_128bits("") == 99aa06d3014798d86001c324468d497f (xxHash reference).
+    expect(await hashBuffer('xxh128', Buffer.alloc(0))).toBe('99aa06d3014798d86001c324468d497f');
+  });
+
+  it('a worker reports a missing file as an error, not a crash', async () => {
+    await expect(pool.hashFile('/nonexistent/ferry/file', 'sha256')).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('chunk CRC-32: the fallback equals zlib on random input', () => {
+    for (let k = 0; k < 20; k++) {
+      const b = randomBytes(k * 997);
+      expect(crc32Fallback(b)).toBe(chunkChecksum(b));
+      const native = (zlib as unknown as { crc32?: (d: Uint8Array) => number }).crc32;
+      if (native) expect(chunkChecksum(b)).toBe(native(b) >>> 0);
+    }
+    expect(crc32Fallback(Buffer.from('123456789'))).toBe(0xcbf43926);
+  });
+});
+
+describe('range set', () => {
+  it('adds, merges, removes and covers', () => {
+    const r = new RangeSet();
+    r.add(0, 100);
+    r.remove(10, 20);
+    r.remove(50, 60);
+    expect(r.intervals).toEqual([[0, 10], [20, 50], [60, 100]]);
+    expect(r.covers(20, 50)).toBe(true);
+    expect(r.covers(15, 25)).toBe(false);
+    r.add(10, 20);
+    expect(r.intervals).toEqual([[0, 50], [60, 100]]);
+    r.add(40, 70);
+    expect(r.intervals).toEqual([[0, 100]]);
+    r.remove(0, 100);
+    expect(r.isEmpty).toBe(true);
+    r.add(5, 5);
+    expect(r.isEmpty).toBe(true);
+  });
+});
+
+describe('sync decision', () => {
+  const st = (size: number, mtimeMs: number): Stats => ({ size, mtimeMs }) as Stats;
+  it('follows the Globus levels', () => {
+    const src = { size: 10, mtimeMs: 2000.7 };
+    expect(decide(null, src, st(10, 2000))).toBe('copy');
+    expect(decide(0, src, null)).toBe('copy');
+    expect(decide(0, src, st(1, 0))).toBe('skip');
+    expect(decide(1, src, st(10, 0))).toBe('skip');
+    expect(decide(1, src, st(11, 0))).toBe('copy');
+    expect(decide(2, src, st(10, 2000.2))).toBe('skip');
+    expect(decide(2, src, st(10, 1999))).toBe('copy');
+    expect(decide(3, src, st(11, 0))).toBe('copy');
+    expect(decide(3, src, st(10, 0))).toBe('checksum');
+  });
+});
+
+describe('paths and frames', () => {
+  it('refuses unsafe manifest paths', () => {
+    for (const bad of ['..', 'a/../b', '/abs', 'a//b', 'a/', './a', 'nul\0x', 'x'.repeat(256)]) {
+      expect(() => checkRelPath(bad), bad).toThrow(/peer protocol error/);
+    }
+    for (const good of ['', 'a', 'a b/-c/ünï', '...', '.hidden/x']) checkRelPath(good);
+  });
+
+  it('names partial files hidden, next to the target, within NAME_MAX', () => {
+    const id = '0123456789abcdef-rest';
+    expect(partialName(id, 'file.txt')).toBe('.ferry-part.01234567.file.txt');
+    const long = partialName(id, 'é'.repeat(127));
+    expect(Buffer.byteLength(long)).toBeLessThanOrEqual(255);
+    expect(long.startsWith('.ferry-part.01234567.')).toBe(true);
+  });
+
+  it('round-trips chunk headers with 53-bit offsets', () => {
+    const data = Buffer.from('xyz');
+    const head = encodeChunkHead(7, 2 ** 40 + 3, 0xdeadbeef, data.length);
+    const parsed = parseChunk(Buffer.concat([head.subarray(5), data]));
+    expect(parsed).toMatchObject({ fileIndex: 7, offset: 2 ** 40 + 3, crc: 0xdeadbeef });
+    expect(parsed.data.toString()).toBe('xyz');
+  });
+
+  it('validates tuning', () => {
+    expect(() => resolveTuning({ chunkSize: 0 })).toThrow(/chunkSize/);
+    expect(() => resolveTuning({ chunkSize: 64 * 1024 * 1024 })).toThrow(/frame limit/);
+    expect(resolveTuning({ chunkSize: 1024 }).chunkSize).toBe(1024);
+  });
+});
