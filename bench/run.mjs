@@ -13,7 +13,7 @@ import { randomFile, smallTree } from './lib/data.mjs';
 import { ferryBuilt, startFerryCluster, stopFerryCluster } from './lib/ferry.mjs';
 import { startGridftp, startIperf, startRsyncd, startSshd } from './lib/peers.mjs';
 import { ensurePrereqs } from './lib/prereq.mjs';
-import { RssSampler, killOwned, log, run } from './lib/proc.mjs';
+import { ForeignCpu, RssSampler, killOwned, loadavg, log, run } from './lib/proc.mjs';
 import { judge, markdownTable, summarize, targetLines, textTable } from './lib/report.mjs';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -68,9 +68,14 @@ function options() {
 }
 
 let wanIsUp = false;
+let wanEnv = process.env;
+function wan(verb) {
+  execFileSync('bash', [WAN_SH, verb], { stdio: 'inherit', env: wanEnv });
+  wanIsUp = verb === 'up';
+}
 function teardown() {
   killOwned();
-  if (wanIsUp) { try { execFileSync('bash', [WAN_SH, 'down'], { stdio: 'inherit' }); } catch { /* reported by wan.sh */ } wanIsUp = false; }
+  if (wanIsUp) { try { wan('down'); } catch { /* reported by wan.sh */ } }
 }
 process.on('exit', teardown);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => { log(`${sig}: tearing down`); process.exit(130); });
@@ -148,6 +153,8 @@ async function main() {
   mkdirSync(join(opts.data, 'src'), { recursive: true, mode: 0o755 });
   mkdirSync(join(opts.data, 'dst'), { recursive: true });
   const info = await machineInfo();
+  info.loadStart = loadavg();
+  if (info.loadStart > 0.5) log(`WARNING: load average ${info.loadStart.toFixed(2)} before the start: something else is using the CPU, figures will be noisy`);
   log(`machine: ${info.nproc} cores, ${info.cpu}, ${info.memGiB} GiB, kernel ${info.kernel}, node ${info.node}, ${info.tcp}`);
 
   const allCases = defineCases(opts).filter((c) => opts.cases.includes(c.id));
@@ -161,7 +168,7 @@ async function main() {
   if (has('c')) randomFile(paths.c.src, bytes.c);
 
   const records = [];
-  const env = { paths, bytes, files: opts.smallFiles, opts, logDir, workDir: join(opts.results, 'work'), servers: {}, sampler: new RssSampler(200) };
+  const env = { paths, bytes, files: opts.smallFiles, opts, logDir, workDir: join(opts.results, 'work'), servers: {}, sampler: new RssSampler(200), foreign: new ForeignCpu() };
   const stopServers = async () => { for (const s of Object.values(env.servers)) await s.stop(); env.servers = {}; };
   const loopCases = allCases.filter((c) => c.id !== 'c');
   if (loopCases.length > 0) {
@@ -177,8 +184,12 @@ async function main() {
   }
   if (has('c')) {
     log('WAN phase: bench/wan.sh up');
-    execFileSync('bash', [WAN_SH, 'up'], { stdio: 'inherit', env: { ...process.env, WAN_STATE_DIR: join(opts.results, 'wan') } });
-    wanIsUp = true;
+    wanEnv = { ...process.env, WAN_STATE_DIR: join(opts.results, 'wan') };
+    wanIsUp = true;   // a half-built link is torn down too
+    wan('up');
+    try {
+      env.foreign.exclude(readFileSync(join(opts.results, 'wan', 'netdelay.pids'), 'utf8').split(/\s+/).filter(Boolean).map(Number));
+    } catch { /* no delay on the link */ }
     try {
       env.servers.gridftp = await startGridftp({ host: WAN.ipB, ns: WAN.nsB, logDir });
       if (selected('iperf-P8')) env.servers.iperf = await startIperf({ host: WAN.ipB, ns: WAN.nsB, logDir });
@@ -194,8 +205,7 @@ async function main() {
     } finally {
       await stopFerry(env);
       await stopServers();
-      execFileSync('bash', [WAN_SH, 'down'], { stdio: 'inherit', env: { ...process.env, WAN_STATE_DIR: join(opts.results, 'wan') } });
-      wanIsUp = false;
+      wan('down');
     }
   }
   env.sampler.stop();
@@ -205,10 +215,13 @@ async function main() {
   const maxAgentRssMb = agentRss.length ? Math.max(...agentRss) : NaN;
   const verdicts = judge(rows, { linkMBps: WAN.linkMBps, rssLimitMb: RSS_LIMIT_MB, maxAgentRssMb });
   const minutes = (Date.now() - t0) / 60000;
+  info.loadEnd = loadavg();
+  info.foreignCpuS = env.foreign.stop();
   const head = [
     `Ferry ${info.ferry} benchmark, ${info.date}, ${opts.reps} reps (medians), ${minutes.toFixed(1)} min`,
     `machine: ${info.nproc} cores (${info.cpu}), ${info.memGiB} GiB, kernel ${info.kernel}, node ${info.node}; ${info.tcp}`,
-    `peers: ${info.rsync}; globus-url-copy ${info.gridftp}; ${info.iperf3}; ${info.ssh}${info.wanRttMs ? `; WAN TCP RTT ${info.wanRttMs} ms` : ''}`,
+    `other processes used ${info.foreignCpuS.toFixed(0)} CPU s during the run (load average ${info.loadStart.toFixed(2)} at the start, ${info.loadEnd.toFixed(2)} at the end)${info.foreignCpuS > 0.05 * minutes * 60 * info.nproc ? ' — NOISY, rerun on an idle machine' : ''}`,
+    `peers: ${info.rsync.replace(/\s+/g, ' ')}; ${info.gridftp}; ${info.iperf3}; ${info.ssh}${info.wanRttMs ? `; WAN TCP RTT ${info.wanRttMs} ms` : ''}`,
     'MB = 10^6 bytes. CPU = user+sys seconds of every process of the tool (Ferry: both agents and control; peers: client and',
     'server session). Peak RSS: Ferry = largest agent VmHWM in the run (reset before it); peers = largest client process.',
     'Durability: Ferry fsyncs every file before renaming it into place and fsyncs each directory (its only mode);',
@@ -217,7 +230,7 @@ async function main() {
   const cases = allCases.map((c) => `(${c.id}) ${c.title}`);
   const failures = rows.filter((r) => r.errors.length > 0).map((r) => `(${r.case}) ${r.tool}: ${r.errors[0]}`);
   const notes = rows.filter((r) => r.tool === 'ferry' && Number.isFinite(r.controlCpu))
-    .map((r) => `(${r.case}) Ferry CPU includes control's ${r.controlCpu.toFixed(2)} s (it answers the harness's task polls every 25 ms)`);
+    .map((r) => `(${r.case}) Ferry CPU includes control's ${r.controlCpu.toFixed(2)} s (it also answers the harness's task polls, every 1 % of the elapsed time)`);
   if (Number.isFinite(maxAgentRssMb)) notes.push(`largest agent RSS sampled every 200 ms over the whole run, start-up included: ${maxAgentRssMb.toFixed(0)} MB`);
   const text = [...head, '', ...cases, '', textTable(rows, allCases), '', 'Targets:', ...targetLines(verdicts), '', ...notes,
     ...(failures.length ? ['', 'Failures:', ...failures] : [])].join('\n');

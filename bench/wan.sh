@@ -19,7 +19,8 @@ log() { printf '[wan %s] %s\n' "$(date +%T)" "$*" >&2; }
 wan_down() {
   local p
   if [ -f "$PIDS" ]; then
-    for p in $(cat "$PIDS"); do kill "$p" 2>/dev/null; done
+    # only PIDs that are still our netdelay (a stale file may name PIDs reused since)
+    for p in $(cat "$PIDS"); do [ "$(cat /proc/$p/comm 2>/dev/null)" = netdelay ] && kill "$p" 2>/dev/null; done
     for p in $(cat "$PIDS"); do for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done; done
     rm -f "$PIDS"
   fi
@@ -43,7 +44,7 @@ wan_up() {
   if [ ! -x "$nd" ] || [ "$HERE/netdelay.c" -nt "$nd" ]; then
     gcc -O2 -o "$nd" "$HERE/netdelay.c" -lnetfilter_queue -lnfnetlink || { log "cannot build netdelay (needs gcc and libnetfilter-queue-dev)"; return 1; }
   fi
-  if ip netns list | grep -qE "^($NSA|$NSB)( |$)"; then log "namespaces $NSA/$NSB exist already (a stale run?); removing them first"; wan_down; fi
+  if ip netns list | grep -qE "^($NSA|$NSB)( |$)" || [ -f "$PIDS" ]; then log "namespaces or netdelay of an earlier run are left; removing them first"; wan_down; fi
   ip netns add "$NSA" && ip netns add "$NSB" || return 1
   # GridFTP reverse-resolves its own address; `ip netns exec` bind-mounts /etc/netns/NS/hosts.
   local ns me dev

@@ -3,7 +3,8 @@
 // there. Connection from the environment: FB_URL, FB_CA (CA file), FB_TOKEN.
 //   endpoint-create NAME        -> {"id", "setup_key"}
 //   transfer '<json body>'      -> {"task_id", "seconds", "status", "task"}: submit, then poll
-//                                  GET /task/{id} every FB_POLL_MS (25) until SUCCEEDED or FAILED;
+//                                  GET /task/{id} every 1 % of the time elapsed so far (20-200 ms)
+//                                  until SUCCEEDED or FAILED;
 //                                  seconds run from the POST to the poll that saw the end.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 const dist = new URL('../../dist/cli/api-client.js', import.meta.url);
 const { ApiClient } = await import(fileURLToPath(dist));
 const client = new ApiClient({ url: process.env.FB_URL, token: process.env.FB_TOKEN, ca: readFileSync(process.env.FB_CA, 'utf8') });
-const pollMs = Number(process.env.FB_POLL_MS ?? 25);
+const pollMs = Number(process.env.FB_POLL_MS ?? 20);
+const maxPollMs = 200;
 const timeoutMs = Number(process.env.FB_TIMEOUT_S ?? 900) * 1000;
 const [cmd, arg] = process.argv.slice(2);
 
@@ -28,7 +30,9 @@ try {
       task = await client.get(`/v0.10/task/${res.task_id}`);
       if (task.status === 'SUCCEEDED' || task.status === 'FAILED') break;
       if (Number(process.hrtime.bigint() - t0) / 1e6 > timeoutMs) break;
-      await new Promise((r) => setTimeout(r, pollMs));
+      // Poll often enough to time the end within about 1 %, rarely enough not to load control.
+      const elapsedMs = Number(process.hrtime.bigint() - t0) / 1e6;
+      await new Promise((r) => setTimeout(r, Math.min(maxPollMs, Math.max(pollMs, elapsedMs / 100))));
     }
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     let events = [];

@@ -26,6 +26,7 @@ export function defineCases(o) {
       tools: [
         { id: 'ferry', label: 'Ferry default (TLS, checksums, verify, fsync)' },
         { id: 'rsyncd', label: 'rsync daemon -a (clear text)' },
+        { id: 'rsyncd-fsync', label: 'rsync daemon -a --fsync' },
         { id: 'gridftp-cc4', label: 'GridFTP -fast -cc 4 -pp -r (clear text)' },
       ],
     },
@@ -83,8 +84,8 @@ export async function runOne(c, tool, env) {
     case 'a:tls':
       r = await tlsCeiling({ bytes: env.bytes.a, workDir: env.workDir, logDir: env.logDir });
       break;
-    case 'b:rsyncd':
-      r = await timedAgainst([s.rsyncd], 'rsync', ['-a', `rsync://${host}:${s.rsyncd.port}/data/src/small/`, `${p.dst}/`]);
+    case 'b:rsyncd': case 'b:rsyncd-fsync':
+      r = await timedAgainst([s.rsyncd], 'rsync', ['-a', ...(tool.id === 'rsyncd-fsync' ? ['--fsync'] : []), `rsync://${host}:${s.rsyncd.port}/data/src/small/`, `${p.dst}/`]);
       break;
     case 'b:gridftp-cc4':
       r = await timedAgainst([s.gridftp], 'globus-url-copy', ['-fast', '-cc', '4', '-pp', '-r', `ftp://${host}:${s.gridftp.port}${p.src}/`, `file://${p.dst}/`]);

@@ -17,9 +17,10 @@ export function ferryBuilt() {
 /**
  * Start control (listening on CONTROL.host, inside CONTROL.ns when set) and one agent per entry
  * of AGENTS ({key, root, host, ns}): endpoint created over HTTPS, `agent setup` with its setup
- * key, agent.json's dataListen host set to the agent's address, `agent run`.
+ * key, agent.json's dataListen host set to the agent's address, `agent run` (with AGENTNODEARGS,
+ * e.g. --cpu-prof, before the script).
  */
-export async function startFerryCluster({ name, dir, logDir, control: ctl = {}, agents }) {
+export async function startFerryCluster({ name, dir, logDir, control: ctl = {}, agents, agentNodeArgs = [] }) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const controlDir = join(dir, 'control');
@@ -40,7 +41,7 @@ export async function startFerryCluster({ name, dir, logDir, control: ctl = {}, 
       const cfg = JSON.parse(readFileSync(cfgFile, 'utf8'));
       cfg.dataListen = { ...(cfg.dataListen ?? {}), host: a.host ?? '127.0.0.1' };
       writeFileSync(cfgFile, `${JSON.stringify(cfg, null, 2)}\n`);
-      const proc = startProc(`${name}-agent-${a.key}`, process.execPath, [FERRY_BIN, 'agent', 'run', '--data-dir', agentDir], { logDir, ns: a.ns });
+      const proc = startProc(`${name}-agent-${a.key}`, process.execPath, [...agentNodeArgs, FERRY_BIN, 'agent', 'run', '--data-dir', agentDir], { logDir, ns: a.ns });
       await proc.waitFor(/connected to control/, 60_000);
       cluster.agents[a.key] = { proc, endpointId: ep.id, root: a.root, ns: a.ns };
     }

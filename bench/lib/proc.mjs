@@ -1,7 +1,7 @@
 // Processes of the benchmark: start and stop the ones we own (by PID, never by name), time
 // client commands, and read CPU and memory from /proc.
 import { spawn, execFileSync } from 'node:child_process';
-import { createWriteStream, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, readFileSync, readdirSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
@@ -106,6 +106,8 @@ export function run(cmd, args, { ns, env, input, cwd } = {}) {
     child.stdout.on('data', (d) => { out += d; });
     child.stderr.on('data', (d) => { err += d; });
     child.on('error', (e) => { err += e.message; });
+    if (child.pid) owned.set(child.pid, cmd);   // so that an interrupted bench stops it too
+    child.on('exit', () => owned.delete(child.pid));
     child.on('close', (code) => resolve({ code, stdout: out, stderr: err }));
     if (input !== undefined) child.stdin.end(input);
   });
@@ -214,4 +216,50 @@ export async function waitPort(host, port, ns, timeoutMs = 15_000) {
     await sleep(100);
   }
   throw new Error(`nothing listens on ${host}:${port}${ns ? ` in ${ns}` : ''}`);
+}
+
+export function loadavg() {
+  return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+}
+
+/**
+ * CPU seconds used by processes that are not this benchmark (not us nor any descendant of
+ * ours): other people's builds and tests on a shared machine make every figure noisy.
+ * Sampled once a second from /proc; processes that start and end between samples are missed.
+ */
+export class ForeignCpu {
+  constructor(intervalMs = 1000) {
+    this.last = new Map();
+    this.excluded = new Set();
+    this.total = 0;
+    this.sample(true);
+    this.timer = setInterval(() => this.sample(false), intervalMs);
+    this.timer.unref();
+  }
+  sample(first) {
+    const parent = new Map(), ticks = new Map();
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        parent.set(Number(name), Number(f[1]));
+        ticks.set(Number(name), Number(f[11]) + Number(f[12]));
+      } catch { /* exited */ }
+    }
+    const ours = (pid) => {
+      for (let p = pid, i = 0; p > 1 && i < 64; p = parent.get(p) ?? 0, i++) if (p === process.pid) return true;
+      return false;
+    };
+    for (const [pid, t] of ticks) {
+      // Kernel threads (children of kthreadd, PID 2) do our writeback too; orphans we adopted by PID are ours.
+      if (ours(pid) || pid === 2 || parent.get(pid) === 2 || this.excluded.has(pid)) { this.last.delete(pid); continue; }
+      const prev = this.last.get(pid);
+      if (!first) this.total += (t - (prev ?? t)) / HZ;
+      this.last.set(pid, t);
+    }
+  }
+  /** Processes of ours that are not our descendants (daemons a script left running, like netdelay). */
+  exclude(pids) { for (const p of pids) this.excluded.add(p); }
+  stop() { this.sample(false); clearInterval(this.timer); return this.total; }
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiClient } from '../../src/cli/api-client.js';
 import { startAgent, startControl, tempDir, type AgentHandle, type ControlHandle } from '../helpers/cluster.js';
+import { runFerry } from '../helpers/process.js';
 import { events, partialFiles, submitTransfer, treeDigest, waitForTask, type TaskDoc } from '../helpers/tasks.js';
 
 describe('third-party transfers between two agents', () => {
@@ -12,6 +13,7 @@ describe('third-party transfers between two agents', () => {
   const dstRoot = join(dir.path, 'dst');
   let control: ControlHandle;
   let client: ApiClient;
+  let cliEnv: Record<string, string>;
   let src: AgentHandle;
   let dst: AgentHandle;
 
@@ -34,7 +36,9 @@ describe('third-party transfers between two agents', () => {
     writeFileSync(join(srcRoot, 'single.bin'), randomBytes(3 * 1024 * 1024 + 7));
 
     control = await startControl(join(dir.path, 'control'));
-    ({ client } = await control.user('tina@example.org'));
+    const user = await control.user('tina@example.org');
+    client = user.client;
+    cliEnv = { FERRY_URL: control.url, FERRY_TOKEN: user.token, FERRY_CA: control.caFile, FERRY_HOME: join(dir.path, 'cli-home') };
     src = await startAgent(client, join(dir.path, 'agent-src'), [`${srcRoot}:rw`], 'source endpoint');
     dst = await startAgent(client, join(dir.path, 'agent-dst'), [`${dstRoot}:rw`], 'destination endpoint');
   });
@@ -105,6 +109,26 @@ describe('third-party transfers between two agents', () => {
     expect(task.status).toBe('FAILED');
     expect(task.fatal_error?.code).toBe('FILE_NOT_FOUND');
     expect(existsSync(join(dstRoot, 'x'))).toBe(false);
+  });
+
+  it('drives transfers, tasks and deletes from the ferry CLI', async () => {
+    const t = await runFerry(['transfer', `${src.endpointId}:/~/tree/sub dir/deeper`, `${dst.endpointId}:/~/cli-copy`, '--recursive', '--sync-level', 'checksum', '--label', 'from the cli', '--wait'], cliEnv);
+    expect(t.code, t.stderr).toBe(0);
+    const taskId = t.stdout.trim().split('\n')[0]!;
+    expect(taskId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(readFileSync(join(dstRoot, 'cli-copy', 'notes.txt'), 'utf8')).toBe('deep notes');
+    const show = await runFerry(['task', 'show', taskId, '--format', 'json'], cliEnv);
+    expect(JSON.parse(show.stdout)).toMatchObject({ status: 'SUCCEEDED', label: 'from the cli', sync_level: 3 });
+    const list = await runFerry(['task', 'list'], cliEnv);
+    expect(list.stdout).toContain(taskId);
+    const ev = await runFerry(['task', 'events', taskId], cliEnv);
+    expect(ev.stdout).toContain('SUCCEEDED');
+    const rm = await runFerry(['rm', `${dst.endpointId}:/~/cli-copy`, '--recursive', '--wait'], cliEnv);
+    expect(rm.code, rm.stderr).toBe(0);
+    expect(existsSync(join(dstRoot, 'cli-copy'))).toBe(false);
+    const failed = await runFerry(['transfer', `${src.endpointId}:/~/missing-file`, `${dst.endpointId}:/~/m`, '--wait'], cliEnv);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('FILE_NOT_FOUND');
   });
 
   it('runs delete tasks', async () => {

@@ -3,6 +3,7 @@ import type { ByteRange } from '../../protocol/data-frames.js';
 import type { Checksummer, StreamingHash } from '../checksum/index.js';
 import { chunkChecksum } from '../checksum/index.js';
 import { transferError } from '../session/errors.js';
+import { Semaphore } from '../util/waiters.js';
 import { encodeChunkHead } from '../wire/session-frames.js';
 import type { SendQueue } from './sender.js';
 
@@ -13,15 +14,24 @@ import type { SendQueue } from './sender.js';
  */
 export class BufferPool {
   private readonly free: Buffer[] = [];
+  private readonly slots: Semaphore;
 
-  constructor(private readonly size: number, private readonly keep: number) {}
+  /**
+   * @param count most buffers out at once: this bounds the source's chunk memory whatever
+   *   lags behind (the sockets, or a hash slower than the network, such as md5).
+   */
+  constructor(private readonly size: number, count: number) {
+    this.slots = new Semaphore(count);
+  }
 
-  get(): Buffer {
+  async get(signal: AbortSignal): Promise<Buffer> {
+    await this.slots.acquire(1, signal);
     return this.free.pop() ?? Buffer.from(new SharedArrayBuffer(this.size));
   }
 
   put(buf: Buffer): void {
-    if (buf.length === this.size && this.free.length < this.keep) this.free.push(buf);
+    this.free.push(buf);
+    this.slots.release(1);
   }
 }
 
@@ -62,7 +72,7 @@ export async function sendFileChunks(job: ChunkJob, deps: ChunkReaderDeps): Prom
       while (offset < end) {
         deps.signal.throwIfAborted();
         const length = Math.min(deps.chunkSize, end - offset);
-        const buf = deps.pool.get();
+        const buf = await deps.pool.get(deps.signal);
         const { bytesRead } = await fh.read(buf, 0, length, offset);
         if (bytesRead !== length) {
           deps.pool.put(buf);

@@ -9,6 +9,7 @@ import { open, unlink, type FileHandle } from 'node:fs/promises';
  */
 export class PartialFile {
   private handle: Promise<FileHandle> | null = null;
+  private tail: Promise<void> = Promise.resolve();
   /** Whether this session has created (truncated) the file already: later opens must not truncate it. */
   private created = false;
 
@@ -36,8 +37,19 @@ export class PartialFile {
     }
   }
 
-  /** Write `parts` back to back at `offset` with writev (no joining copy). */
-  async writev(parts: readonly Buffer[], offset: number): Promise<void> {
+  /**
+   * Write `parts` back to back at `offset` with writev (no joining copy). Writes to one file
+   * run one at a time: concurrent buffered writes to one inode only contend for its lock
+   * (measured: several times the CPU for the same bytes), while other files and streams keep
+   * the pipeline busy.
+   */
+  writev(parts: readonly Buffer[], offset: number): Promise<void> {
+    const run = this.tail.then(() => this.writevNow(parts, offset));
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async writevNow(parts: readonly Buffer[], offset: number): Promise<void> {
     const fh = await this.fd();
     let list = parts.filter((p) => p.length > 0);
     let position = offset;

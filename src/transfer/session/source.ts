@@ -62,7 +62,8 @@ export class SourceSession {
 
   constructor(private readonly ctx: SessionContext) {
     this.sender = new SendQueue(ctx.data, ctx.tuning.sendQueueBytes, ctx.guard);
-    this.pool = new BufferPool(ctx.tuning.chunkSize, Math.ceil(ctx.tuning.sendQueueBytes / ctx.tuning.chunkSize) + ctx.data.length * 2);
+    // Enough buffers to fill the send queue, one per stream in its socket, one per reader.
+    this.pool = new BufferPool(ctx.tuning.chunkSize, Math.ceil(ctx.tuning.sendQueueBytes / ctx.tuning.chunkSize) + ctx.data.length + ctx.tuning.readConcurrency);
   }
 
   async run(): Promise<SessionStats> {

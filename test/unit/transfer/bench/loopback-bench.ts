@@ -8,7 +8,7 @@
  * Prints one JSON line: seconds, MB/s (10^6 bytes), and user+system CPU seconds per side
  * (worker threads included, since process.cpuUsage() counts the whole process).
  */
-import { fork } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdir, open, rm, stat } from 'node:fs/promises';
@@ -18,10 +18,10 @@ import { fileURLToPath } from 'node:url';
 import { runSession, type PathResolver, type SessionReporter } from '../../../../src/transfer/index.js';
 import type { SessionSpec, SessionStats, TransferOptions } from '../../../../src/protocol/session.js';
 
-interface Args { durable: boolean; mib: number; parallelism: number; chunkKib: number; algorithm: TransferOptions['checksumAlgorithm']; verify: boolean; files: number; fileKib: number; dir: string }
+interface Args { writes: number; durable: boolean; mib: number; parallelism: number; chunkKib: number; algorithm: TransferOptions['checksumAlgorithm']; verify: boolean; files: number; fileKib: number; dir: string }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { durable: true, mib: 1024, parallelism: 4, chunkKib: 4096, algorithm: 'sha256', verify: false, files: 0, fileKib: 4, dir: '/tmp/ferry-bench' };
+  const a: Args = { writes: 4, durable: true, mib: 1024, parallelism: 4, chunkKib: 4096, algorithm: 'sha256', verify: false, files: 0, fileKib: 4, dir: '/tmp/ferry-bench' };
   for (let k = 0; k < argv.length; k++) {
     const v = argv[k + 1];
     switch (argv[k]) {
@@ -31,6 +31,7 @@ function parseArgs(argv: string[]): Args {
       case '--algorithm': a.algorithm = v as Args['algorithm']; k++; break;
       case '--verify': a.verify = true; break;
       case '--no-fsync': a.durable = false; break;
+      case '--writes': a.writes = Number(v); k++; break;
       case '--files': a.files = Number(v); k++; break;
       case '--file-kib': a.fileKib = Number(v); k++; break;
       case '--dir': a.dir = String(v); k++; break;
@@ -70,6 +71,7 @@ async function prepare(a: Args): Promise<number> {
         await fh.close();
       }
     }
+    execFileSync('sync');
     return a.files * a.fileKib * 1024;
   }
   const bytes = a.mib * 1024 * 1024;
@@ -80,6 +82,8 @@ async function prepare(a: Args): Promise<number> {
     for (let o = 0; o < bytes; o += block.length) await fh.write(block, 0, Math.min(block.length, bytes - o));
     await fh.close();
   }
+  // Start from clean page-cache writeback, as the peer benchmarks do (ANCHORS.md).
+  execFileSync('sync');
   return bytes;
 }
 
@@ -99,7 +103,7 @@ async function destination(a: Args): Promise<void> {
   server.close();
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
-  const stats: SessionStats = await runSession({ spec: spec('destination', a, sessionId), streams: sockets, resolver: resolver(a.dir), reporter: quiet, signal: new AbortController().signal, tuning: { durable: a.durable } });
+  const stats: SessionStats = await runSession({ spec: spec('destination', a, sessionId), streams: sockets, resolver: resolver(a.dir), reporter: quiet, signal: new AbortController().signal, tuning: { durable: a.durable, writesPerStream: a.writes } });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);
   const [msg] = (await once(child, 'message')) as [{ cpu: number }];
