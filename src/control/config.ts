@@ -25,6 +25,17 @@ export const ControlConfig = Type.Object({
   /** How long control waits for an agent to answer a file operation. */
   opTimeoutMs: Type.Integer({ minimum: 100, default: 30_000 }),
   heartbeatIntervalMs: Type.Integer({ minimum: 100, default: 15_000 }),
+  /** Task orchestration: how failed sessions are retried and when a silent one is abandoned. */
+  tasks: Type.Object({
+    /** First retry delay after a transient failure; doubles per consecutive failure. */
+    retryInitialMs: Type.Integer({ minimum: 10, default: 2000 }),
+    /** The retry delay never grows beyond this. */
+    retryMaxMs: Type.Integer({ minimum: 10, default: 300_000 }),
+    /** A session that reports nothing for this long is abandoned and retried (GridFTP -stall-timeout). */
+    stallTimeoutMs: Type.Integer({ minimum: 100, default: 600_000 }),
+    /** How often deadlines, retries and stalls are checked. */
+    tickMs: Type.Integer({ minimum: 10, default: 1000 }),
+  }, { additionalProperties: false, default: {} }),
   log: Type.Object({
     level: Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('fatal'), Type.Literal('silent')], { default: 'info' }),
   }, { additionalProperties: false, default: {} }),

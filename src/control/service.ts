@@ -84,7 +84,11 @@ export class ControlService {
       controlVersion: FERRY_VERSION,
     }, this.log.child({ component: 'hub' }));
     this.hub = hub;
-    const tasks = new TaskOrchestrator({ repo: store.tasks, hub, log: this.log });
+    const t = this.config.tasks;
+    const tasks = new TaskOrchestrator({
+      repo: store.tasks, hub, log: this.log,
+      limits: { retryBaseMs: t.retryInitialMs, retryMaxMs: t.retryMaxMs, stallTimeoutMs: t.stallTimeoutMs, tickMs: t.tickMs },
+    });
     this.tasks = tasks;
     const ctx: ApiContext = {
       store, hub, tasks, ca, caFingerprint: this.caFingerprint, publicUrl: this.config.publicUrl ?? '',
