@@ -19,6 +19,8 @@ import { judge, markdownTable, summarize, targetLines, textTable } from './lib/r
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const WAN_SH = join(HERE, 'wan.sh');
 const RSS_LIMIT_MB = 250;
+/** Longest total wait for an idle machine in one bench run (keeps the run under ~15 minutes). */
+const WAIT_BUDGET_S = 300;
 
 const HELP = `usage: npm run bench -- [options]      (build first: npm run build; run as root)
   --reps N            repetitions per tool, medians reported (default $REPS or 3)
@@ -32,6 +34,8 @@ const HELP = `usage: npm run bench -- [options]      (build first: npm run build
   --wan-parallelism N Ferry's parallelism in case c (default: Ferry's default)
   --iperf-secs N      iperf3 run length in case c (default 10)
   --ssh-cipher C      cipher for rsync over ssh (default aes128-gcm@openssh.com)
+  --wait-idle S       before each run, wait up to S seconds until other processes use < 10 % of
+                      the CPU (default 60; 0 = never wait; at most 300 s in all)
   --install           apt-get install missing prerequisites (root)
   --keep-data         keep the generated data (it is reused when its size matches)
 `;
@@ -45,6 +49,7 @@ function options() {
       'small-files': { type: 'string', default: '20000' }, 'small-kib': { type: 'string', default: '4' },
       'small-dirs': { type: 'string', default: '100' }, 'wan-parallelism': { type: 'string' },
       'iperf-secs': { type: 'string', default: '10' }, 'ssh-cipher': { type: 'string', default: 'aes128-gcm@openssh.com' },
+      'wait-idle': { type: 'string', default: '60' },
       install: { type: 'boolean', default: false }, 'keep-data': { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
     },
   });
@@ -63,7 +68,7 @@ function options() {
     smallFiles: int('small-files', values['small-files']), smallKib: int('small-kib', values['small-kib']), smallDirs: int('small-dirs', values['small-dirs']),
     wanParallelism: values['wan-parallelism'] ? int('wan-parallelism', values['wan-parallelism']) : undefined,
     iperfSecs: int('iperf-secs', values['iperf-secs']), sshCipher: values['ssh-cipher'],
-    install: values.install, keepData: values['keep-data'],
+    install: values.install, keepData: values['keep-data'], waitIdle: Number(values['wait-idle']) || 0,
   };
 }
 
@@ -103,16 +108,26 @@ async function runCases(cases, env, opts, records, selected) {
           records.push({ case: c.id, tool: 'ferry', rep, ok: false, error: env.ferryError });
           continue;
         }
+        // On a shared machine, start each run only once other work has calmed down.
+        const budget = Math.min(opts.waitIdle, env.waitBudgetS);
+        const waited = budget > 0 ? await env.foreign.quiet({ timeoutMs: budget * 1000 }) : 0;
+        env.waitBudgetS -= waited;
+        if (waited > 1) log(`  waited ${waited.toFixed(0)} s for other processes to calm down`);
+        const f0 = env.foreign.total;
         let rec;
         try {
           rec = await runOne(c, tool, { ...env, verify: rep === opts.reps });
         } catch (err) {
           rec = { case: c.id, tool: tool.id, ok: false, error: err.message };
         }
+        env.foreign.sample(false);
+        rec.foreignCpu = env.foreign.total - f0;
         rec.rep = rep;
         records.push(rec);
         const rate = c.metric === 'files' ? `${Math.round(rec.filesPerS)} files/s` : `${rec.MBps?.toFixed(1)} MB/s`;
-        log(`  (${c.id}) ${tool.id} rep ${rep}: ${rec.ok ? `${rec.wall?.toFixed(2)} s, ${rate}, CPU ${rec.cpu?.toFixed(2)} s, RSS ${rec.rssMb?.toFixed(0)} MB` : `FAILED: ${rec.error}`}`);
+        rec.noisy = rec.foreignCpu > 0.1 * (rec.wall || 1) * cpus().length;
+        log(`  (${c.id}) ${tool.id} rep ${rep}: ${rec.ok ? `${rec.wall?.toFixed(2)} s, ${rate}, CPU ${rec.cpu?.toFixed(2)} s, RSS ${rec.rssMb?.toFixed(0)} MB` : `FAILED: ${rec.error}`}` +
+          (rec.noisy ? ` (other processes used ${rec.foreignCpu.toFixed(1)} CPU s meanwhile)` : ''));
       }
     }
   }
@@ -168,7 +183,7 @@ async function main() {
   if (has('c')) randomFile(paths.c.src, bytes.c);
 
   const records = [];
-  const env = { paths, bytes, files: opts.smallFiles, opts, logDir, workDir: join(opts.results, 'work'), servers: {}, sampler: new RssSampler(200), foreign: new ForeignCpu() };
+  const env = { paths, bytes, files: opts.smallFiles, opts, logDir, workDir: join(opts.results, 'work'), servers: {}, sampler: new RssSampler(200), foreign: new ForeignCpu(), waitBudgetS: WAIT_BUDGET_S };
   const stopServers = async () => { for (const s of Object.values(env.servers)) await s.stop(); env.servers = {}; };
   const loopCases = allCases.filter((c) => c.id !== 'c');
   if (loopCases.length > 0) {
@@ -231,6 +246,8 @@ async function main() {
   const failures = rows.filter((r) => r.errors.length > 0).map((r) => `(${r.case}) ${r.tool}: ${r.errors[0]}`);
   const notes = rows.filter((r) => r.tool === 'ferry' && Number.isFinite(r.controlCpu))
     .map((r) => `(${r.case}) Ferry CPU includes control's ${r.controlCpu.toFixed(2)} s (it also answers the harness's task polls, every 1 % of the elapsed time)`);
+  const noisy = records.filter((r) => r.noisy).length;
+  notes.push(`${noisy} of ${records.length} runs had other processes using more than 10 % of the CPU meanwhile`);
   if (Number.isFinite(maxAgentRssMb)) notes.push(`largest agent RSS sampled every 200 ms over the whole run, start-up included: ${maxAgentRssMb.toFixed(0)} MB`);
   const text = [...head, '', ...cases, '', textTable(rows, allCases), '', 'Targets:', ...targetLines(verdicts), '', ...notes,
     ...(failures.length ? ['', 'Failures:', ...failures] : [])].join('\n');

@@ -27,7 +27,7 @@ export function defineCases(o) {
         { id: 'ferry', label: 'Ferry default (TLS, checksums, verify, fsync)' },
         { id: 'rsyncd', label: 'rsync daemon -a (clear text)' },
         { id: 'rsyncd-fsync', label: 'rsync daemon -a --fsync' },
-        { id: 'gridftp-cc4', label: 'GridFTP -fast -cc 4 -pp -r (clear text)' },
+        { id: 'gridftp-cc4', label: 'GridFTP -fast -cc 4 -pp -cd -r (clear text)' },
       ],
     },
     {
@@ -88,7 +88,7 @@ export async function runOne(c, tool, env) {
       r = await timedAgainst([s.rsyncd], 'rsync', ['-a', ...(tool.id === 'rsyncd-fsync' ? ['--fsync'] : []), `rsync://${host}:${s.rsyncd.port}/data/src/small/`, `${p.dst}/`]);
       break;
     case 'b:gridftp-cc4':
-      r = await timedAgainst([s.gridftp], 'globus-url-copy', ['-fast', '-cc', '4', '-pp', '-r', `ftp://${host}:${s.gridftp.port}${p.src}/`, `file://${p.dst}/`]);
+      r = await timedAgainst([s.gridftp], 'globus-url-copy', ['-fast', '-cc', '4', '-pp', '-cd', '-r', `ftp://${host}:${s.gridftp.port}${p.src}/`, `file://${p.dst}/`]);
       break;
     case 'c:gridftp-p8':
       r = await timedAgainst([s.gridftp], 'globus-url-copy', ['-fast', '-p', '8', `ftp://${host}:${s.gridftp.port}${p.src}`, `file://${p.dst}`], { ns });

@@ -3,7 +3,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { createWriteStream, readFileSync, readdirSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { connect } from 'node:net';
 
 const HZ = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
@@ -225,13 +225,15 @@ export function loadavg() {
 /**
  * CPU seconds used by processes that are not this benchmark (not us nor any descendant of
  * ours): other people's builds and tests on a shared machine make every figure noisy.
- * Sampled once a second from /proc; processes that start and end between samples are missed.
+ * Sampled twice a second from /proc; processes that start and end between samples are missed.
  */
 export class ForeignCpu {
-  constructor(intervalMs = 1000) {
+  constructor(intervalMs = 500) {
     this.last = new Map();
     this.excluded = new Set();
     this.total = 0;
+    this.recent = [];
+    this.intervalMs = intervalMs;
     this.sample(true);
     this.timer = setInterval(() => this.sample(false), intervalMs);
     this.timer.unref();
@@ -251,6 +253,7 @@ export class ForeignCpu {
       for (let p = pid, i = 0; p > 1 && i < 64; p = parent.get(p) ?? 0, i++) if (p === process.pid) return true;
       return false;
     };
+    const before = this.total;
     for (const [pid, t] of ticks) {
       // Kernel threads (children of kthreadd, PID 2) do our writeback too; orphans we adopted by PID are ours.
       if (ours(pid) || pid === 2 || parent.get(pid) === 2 || this.excluded.has(pid)) { this.last.delete(pid); continue; }
@@ -258,6 +261,23 @@ export class ForeignCpu {
       if (!first) this.total += (t - (prev ?? t)) / HZ;
       this.last.set(pid, t);
     }
+    if (!first) this.recent = [...this.recent, { at: Date.now(), cpu: this.total - before }].slice(-5);
+  }
+  /**
+   * Wait until other processes used less than SHARE of the machine over the last WINDOWMS
+   * (at most TIMEOUTMS); resolves with the seconds waited.
+   */
+  async quiet({ share = 0.1, windowMs = 2000, timeoutMs = 60_000 } = {}) {
+    const t0 = Date.now();
+    const ncpu = cpus().length;
+    for (;;) {
+      const win = this.recent.filter((r) => r.at > Date.now() - windowMs - 100);
+      const used = win.reduce((a, r) => a + r.cpu, 0);
+      if (win.length >= Math.floor(windowMs / this.intervalMs) && used < share * ncpu * (windowMs / 1000)) break;
+      if (Date.now() - t0 > timeoutMs) break;
+      await sleep(250);
+    }
+    return (Date.now() - t0) / 1000;
   }
   /** Processes of ours that are not our descendants (daemons a script left running, like netdelay). */
   exclude(pids) { for (const p of pids) this.excluded.add(p); }

@@ -6,3 +6,4 @@ export * from './registration.js';
 export * from './session.js';
 
 export * from './frames.js';
+export * from './data-frames.js';

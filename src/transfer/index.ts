@@ -6,4 +6,4 @@
 export { runSession } from './session/run.js';
 export type { PathResolver, SessionReporter, SessionInit } from './session/types.js';
 export { DEFAULT_TUNING, resolveTuning, type TransferTuning } from './tuning.js';
-export { HashPool, sharedHashPool } from './checksum/index.js';
+export { IoPool, sharedIoPool } from './workers/io-pool.js';

@@ -32,17 +32,20 @@ export interface TransferTuning {
   receiveQueueBytes: number;
   /** Destination files stat'ed / decided at once. */
   decideConcurrency: number;
-  /** Files made durable together (fsync, rename, one fsync per directory), and at once. */
+  /** Files made durable together (fsync, rename, one fsync per directory), and groups at once. */
   commitBatch: number;
   commitConcurrency: number;
+  /** Entries per lstat round trip to an fs worker. */
+  statBatch: number;
   /** Destination progress reports while running. */
   progressIntervalMs: number;
   /** Re-sends of one file (corrupt chunks, verify mismatches) before the session fails. */
   maxFileRetries: number;
   /** Files at least this big are hashed on a worker thread instead of the event loop. */
   offThreadHashBytes: number;
-  /** Worker threads for hashing (shared by the sessions of a process). */
+  /** Worker threads for hashing, and for batched file-system work (shared by the sessions of a process). */
   hashWorkers: number;
+  fsWorkers: number;
   /** fsync files and directories before reporting them (benchmarks against tools that do not fsync may turn it off). */
   durable: boolean;
   /** After a failure, how long to let the peer read our ERROR before the sockets are destroyed. */
@@ -69,11 +72,13 @@ export const DEFAULT_TUNING: Readonly<TransferTuning> = Object.freeze({
   receiveQueueBytes: 8 * MiB,
   decideConcurrency: 32,
   commitBatch: 512,
-  commitConcurrency: 8,
+  commitConcurrency: 2,
+  statBatch: 256,
   progressIntervalMs: 1000,
   maxFileRetries: 3,
   offThreadHashBytes: 8 * MiB,
   hashWorkers: Math.max(1, Math.min(4, availableParallelism() - 1)),
+  fsWorkers: Math.max(1, Math.min(4, availableParallelism() - 1)),
   durable: true,
   closeGraceMs: 2000,
 });
@@ -81,7 +86,7 @@ export const DEFAULT_TUNING: Readonly<TransferTuning> = Object.freeze({
 const POSITIVE: ReadonlyArray<keyof TransferTuning> = [
   'chunkSize', 'batchBytes', 'batchMaxFiles', 'manifestWindow', 'manifestBatch', 'largeFilesInFlight',
   'readConcurrency', 'sendQueueBytes', 'writesPerStream', 'receiveQueueBytes', 'decideConcurrency',
-  'commitBatch', 'commitConcurrency', 'progressIntervalMs', 'hashWorkers',
+  'commitBatch', 'commitConcurrency', 'statBatch', 'progressIntervalMs', 'hashWorkers', 'fsWorkers',
 ];
 
 export function resolveTuning(overrides: Partial<TransferTuning> = {}): TransferTuning {

@@ -1,20 +1,18 @@
-import { open } from 'node:fs/promises';
 import tar from 'tar-stream';
-import type { Checksummer } from '../checksum/index.js';
-import { chunkChecksum, hashBuffer } from '../checksum/index.js';
-import { SessionFrameType } from '../../protocol/data-frames.js';
-import { fsError, transferError } from '../session/errors.js';
-import { Semaphore } from '../util/waiters.js';
-import { encodeSessionJson, encodeBatchDataHead } from '../wire/session-frames.js';
-import { BatchBeginFrame, BatchEndFrame } from '../../protocol/data-frames.js';
 import type { FerryError } from '../../common/errors.js';
+import { BatchBeginFrame, BatchEndFrame, SessionFrameType } from '../../protocol/data-frames.js';
+import { chunkChecksum } from '../checksum/index.js';
 import type { SendUnit } from '../chunks/sender.js';
+import { errnoError, fsError, transferError } from '../session/errors.js';
+import type { ReadResult } from '../workers/io-pool.js';
+import { encodeBatchDataHead, encodeSessionJson } from '../wire/session-frames.js';
 
 /**
  * Small whole files travel as tar batches, so thousands of files cost a handful of frames
  * instead of a request, a FILE_DONE and a chunk each. A batch is bounded (batchBytes,
- * batchMaxFiles, every file at most smallFileThreshold), so it is built in memory: read the
- * files, hash each, pack with tar-stream, cut into BATCH_DATA frames with CRC-32s.
+ * batchMaxFiles, every file at most smallFileThreshold), so it is built in memory: an fs worker
+ * reads and hashes the files (one round trip for the batch), tar-stream packs them, and the
+ * tar bytes are cut into BATCH_DATA frames with CRC-32s.
  */
 
 export interface BatchFile {
@@ -34,56 +32,29 @@ export interface PackedBatch {
   failures: Array<{ file: BatchFile; error: FerryError }>;
 }
 
-const READ_CONCURRENCY = 8;
-
-async function readWhole(file: BatchFile): Promise<Buffer> {
-  const fh = await open(file.hostPath, 'r');
-  try {
-    const st = await fh.stat();
-    if (st.size !== file.size) throw changed(file);
-    // One byte more than expected shows a file that grew since it was stat'ed.
-    const buf = Buffer.allocUnsafe(file.size + 1);
-    let got = 0;
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, got, buf.length - got, got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-      if (got === buf.length) break;
-    }
-    if (got !== file.size) throw changed(file);
-    return buf.subarray(0, got);
-  } finally {
-    await fh.close();
-  }
-}
-
-function changed(file: BatchFile): FerryError {
-  return transferError('Transfer.SourceChanged', `The source file changed size while it was being sent: ${file.apiPath}`, 'FILE_SIZE_CHANGED');
-}
+export type ReadFiles = (files: Array<{ path: string; size: number }>) => Promise<ReadResult[]>;
 
 export async function packBatch(
   batchId: number,
   files: readonly BatchFile[],
-  checksummer: Checksummer,
+  readFiles: ReadFiles,
   frameBytes: number,
   corruptChunk: ((fileIndex: number, offset: number) => boolean) | undefined,
 ): Promise<PackedBatch> {
-  const gate = new Semaphore(READ_CONCURRENCY);
-  const read = await Promise.all(files.map((file) => gate.run(async () => {
-    try {
-      const data = await readWhole(file);
-      return { file, data, checksum: await hashBuffer(checksummer.algorithm, data), error: null };
-    } catch (err) {
-      return { file, data: null, checksum: '', error: fsError(err, 'source', file.apiPath) };
-    }
-  })));
-  const failures = read.filter((r) => r.error !== null).map((r) => ({ file: r.file, error: r.error! }));
-  const ok = read.filter((r) => r.data !== null);
+  const read = await readFiles(files.map((f) => ({ path: f.hostPath, size: f.size })));
+  const failures: PackedBatch['failures'] = [];
+  const ok: Array<{ file: BatchFile; data: Buffer; checksum: string }> = [];
+  read.forEach((r, k) => {
+    const file = files[k]!;
+    if (r.data) ok.push({ file, data: r.data, checksum: r.checksum });
+    else if (r.errno === 'ECHANGED') failures.push({ file, error: transferError('Transfer.SourceChanged', `The source file changed size while it was being sent: ${file.apiPath}`, 'FILE_SIZE_CHANGED') });
+    else failures.push({ file, error: fsError(errnoError(r.errno ?? 'EIO', r.message), 'source', file.apiPath) });
+  });
   if (ok.length === 0) return { unit: null, failures };
 
   const pack = tar.pack();
   for (const r of ok) {
-    pack.entry({ name: r.file.entryName, size: r.data!.length, mode: r.file.mode & 0o777, mtime: new Date(Math.max(0, r.file.mtimeMs)), type: 'file' }, r.data!);
+    pack.entry({ name: r.file.entryName, size: r.data.length, mode: r.file.mode & 0o777, mtime: new Date(Math.max(0, r.file.mtimeMs)), type: 'file' }, r.data);
   }
   pack.finalize();
   const parts: Buffer[] = [];
@@ -95,15 +66,13 @@ export async function packBatch(
     files: ok.map((r) => ({ i: r.file.i, checksum: r.checksum })),
   })]];
   for (let offset = 0; offset < tarBytes.length; offset += frameBytes) {
-    const data = tarBytes.subarray(offset, Math.min(offset + frameBytes, tarBytes.length));
+    let data = tarBytes.subarray(offset, Math.min(offset + frameBytes, tarBytes.length));
     const crc = chunkChecksum(data);
     if (corruptChunk?.(ok[0]!.file.i, offset)) {
-      const copy = Buffer.from(data);
-      copy[0] = copy[0]! ^ 0xff;
-      frames.push([encodeBatchDataHead(batchId, offset, crc, copy.length), copy]);
-    } else {
-      frames.push([encodeBatchDataHead(batchId, offset, crc, data.length), data]);
+      data = Buffer.from(data);
+      data[0] = data[0]! ^ 0xff;
     }
+    frames.push([encodeBatchDataHead(batchId, offset, crc, data.length), data]);
   }
   frames.push([encodeSessionJson(SessionFrameType.BATCH_END, BatchEndFrame, { batch: batchId })]);
   return { unit: { frames, cost: tarBytes.length }, failures };

@@ -28,15 +28,6 @@ export class PartialFile {
     return this.handle;
   }
 
-  async write(data: Uint8Array, offset: number): Promise<void> {
-    const fh = await this.fd();
-    let done = 0;
-    while (done < data.length) {
-      const { bytesWritten } = await fh.write(data, done, data.length - done, offset + done);
-      done += bytesWritten;
-    }
-  }
-
   /**
    * Write `parts` back to back at `offset` with writev (no joining copy). Writes to one file
    * run one at a time: concurrent buffered writes to one inode only contend for its lock

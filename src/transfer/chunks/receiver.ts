@@ -23,8 +23,6 @@ export interface StreamState {
   } | null;
 }
 
-const BATCH_WRITE_CONCURRENCY = 8;
-
 /**
  * The destination's receive side: checks every data frame (known, requested file; range
  * inside what was asked and not yet received; CRC-32), writes chunks at their offsets into
@@ -37,6 +35,7 @@ export class DataReceiver {
     private readonly ctx: SessionContext,
     private readonly files: FileTable,
     private readonly clock: ProgressClock,
+    private readonly commitRoom: (signal: AbortSignal) => Promise<void>,
   ) {}
 
   newState(): StreamState {
@@ -138,34 +137,23 @@ export class DataReceiver {
       this.files.batchFailed(files, { reason: 'batch checksum mismatch', batch: id });
       return;
     }
-    const gate = new Semaphore(BATCH_WRITE_CONCURRENCY);
-    const writes: Array<Promise<void>> = [];
     const expected = files.map((file) => ({ name: this.entryName(file), size: file.size }));
-    for await (const { index, data } of extractBatch(b.parts, expected)) {
+    const extracted: Array<{ index: number; data: Buffer }> = [];
+    for await (const entry of extractBatch(b.parts, expected)) extracted.push(entry);
+    for (const { index, data } of extracted) {
       const { file, checksum } = b.files[index]!;
       let bytes = data;
       if (tuning.corruptWrite?.(file.i, 0) && bytes.length > 0) {
         bytes = Buffer.from(bytes);
         bytes[0] = bytes[0]! ^ 0xff;
       }
-      await gate.acquire(1, guard.signal);
-      file.writes += 1;
-      writes.push(guard.track((async () => {
-        try {
-          await file.partial.write(bytes, 0);
-          await file.partial.close();
-        } catch (err) {
-          throw fsError(err, 'destination', file.destApi);
-        } finally {
-          file.writes -= 1;
-          gate.release();
-        }
-        file.awaiting.clear();
-        this.clock.stats.bytesTransferred += bytes.length;
-        this.files.replied(file.i, checksum);
-      })()));
+      // The committer writes it to the partial file and commits it in one pass on a worker.
+      file.data = bytes;
+      file.awaiting.clear();
+      this.clock.stats.bytesTransferred += bytes.length;
+      this.files.replied(file.i, checksum);
     }
-    await Promise.all(writes);
+    await this.commitRoom(guard.signal);
   }
 
   private entryName(file: DestFile): string {

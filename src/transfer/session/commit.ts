@@ -1,10 +1,9 @@
-import { open, rename } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { FinishedFile } from '../../protocol/session.js';
-import { Semaphore } from '../util/waiters.js';
+import type { CommitRequest } from '../workers/io-pool.js';
+import { Notifier } from '../util/waiters.js';
 import type { SessionContext } from './context.js';
 import type { DestFile } from './dest-files.js';
-import { fsError } from './errors.js';
+import { errnoError, fsError } from './errors.js';
 import type { ProgressClock } from './stats.js';
 
 export interface CommitterDeps {
@@ -16,97 +15,100 @@ export interface CommitterDeps {
   committed(files: DestFile[]): void;
 }
 
+/** Bytes of small files' contents the committer may hold before receivers wait. */
+const MAX_HELD_BYTES = 64 * 1024 * 1024;
+
 /**
- * Makes complete files durable, in groups: per file (several at once) verify if asked (re-read
- * what was written, compare with the source's checksum), set mode and mtime, fsync, rename
- * over the final path; then fsync each directory once for the whole group, and only then
- * report the group. Files finishing while a group commits form the next group, so the fsync
- * cost of many small files is shared (the file system merges concurrent flushes into one
- * journal commit, and each directory is flushed once per group, not per file).
+ * Makes complete files durable, in groups, on an fs worker thread: per file verify if asked
+ * (re-read what was written, compare with the source's checksum), set mode and mtime, fsync,
+ * rename over the final path; then one fsync per directory for the whole group; only then is
+ * the group reported. Small files from tar batches arrive with their bytes and are written in
+ * the same pass. Files finishing while groups commit form the next group, so the fsync cost
+ * of many small files is shared (one directory flush per group, and the file system merges
+ * the flushes of a group into few journal commits).
  */
 export class Committer {
   private readonly queue: DestFile[] = [];
-  private running = false;
-  private readonly gate: Semaphore;
+  private running = 0;
+  private heldBytes = 0;
+  private readonly changed = new Notifier();
 
-  constructor(private readonly deps: CommitterDeps) {
-    this.gate = new Semaphore(deps.ctx.tuning.commitConcurrency);
-  }
+  constructor(private readonly deps: CommitterDeps) {}
 
   get idle(): boolean {
-    return !this.running && this.queue.length === 0;
+    return this.running === 0 && this.queue.length === 0;
   }
 
   add(file: DestFile): void {
     this.queue.push(file);
-    if (this.running) return;
-    this.running = true;
-    this.deps.ctx.guard.spawn(() => this.drain());
+    this.heldBytes += file.data?.length ?? 0;
+    this.kick();
   }
 
-  private async drain(): Promise<void> {
-    try {
-      while (this.queue.length > 0) {
-        const group = this.queue.splice(0, this.deps.ctx.tuning.commitBatch);
-        await this.commitGroup(group);
-      }
-    } finally {
-      this.running = false;
+  /** Wait while the committer holds too many small files' bytes (the receiver's backpressure). */
+  async room(signal: AbortSignal): Promise<void> {
+    while (this.heldBytes > MAX_HELD_BYTES) await this.changed.wait(signal);
+  }
+
+  private kick(): void {
+    const { tuning, guard } = this.deps.ctx;
+    while (this.running < tuning.commitConcurrency && this.queue.length > 0) {
+      const group = this.queue.splice(0, tuning.commitBatch);
+      const held = group.map((f) => f.data);
+      this.running += 1;
+      guard.spawn(async () => {
+        try {
+          await guard.track(this.commitGroup(group));
+        } finally {
+          this.running -= 1;
+          group.forEach((f, k) => {
+            const bytes = held[k];
+            if (!bytes) return;
+            this.heldBytes -= bytes.length;
+            if (f.data === bytes) f.data = null;
+          });
+          this.changed.notify();
+        }
+        this.kick();
+      });
     }
   }
 
   private async commitGroup(group: DestFile[]): Promise<void> {
-    const { guard } = this.deps.ctx;
-    const done: DestFile[] = [];
-    await Promise.all(group.map((file) => this.gate.run(async () => {
-      guard.signal.throwIfAborted();
-      if (await guard.track(this.commitOne(file))) done.push(file);
-    }, guard.signal)));
-    const dirs = this.deps.ctx.tuning.durable ? [...new Set(done.map((f) => dirname(f.finalPath)))] : [];
-    await Promise.all(dirs.map((dir) => this.gate.run(() => guard.track(syncDir(dir)), guard.signal)));
-    if (done.length > 0) this.deps.committed(done);
-  }
-
-  /** True once renamed into place; false when verification failed (the file was restarted). */
-  private async commitOne(file: DestFile): Promise<boolean> {
-    const { spec, checksummer } = this.deps.ctx;
+    const { spec, tuning, fs, checksummer } = this.deps.ctx;
     const { stats } = this.deps.clock;
-    try {
-      await file.partial.touch();
-      await file.partial.close();
-      if (spec.options.verifyChecksum) {
-        const { checksum } = await checksummer.file(file.partial.path, file.size, this.deps.ctx.guard.signal);
-        stats.bytesChecksummed += file.size;
-        if (checksum !== file.sourceChecksum) {
-          this.deps.mismatch(file, checksum);
-          return false;
-        }
+    // Partials written here (chunked files) are closed first; the worker opens them itself.
+    await Promise.all(group.map(async (f) => {
+      if (!f.data) await f.partial.touch();
+      await f.partial.close();
+    }));
+    const requests: CommitRequest[] = group.map((f) => ({
+      partial: f.partial.path,
+      final: f.finalPath,
+      data: f.data,
+      mode: f.mode,
+      mtimeMs: spec.options.preserveTimestamp ? f.mtimeMs : null,
+      verify: spec.options.verifyChecksum ? checksummer.algorithm : null,
+      expected: f.sourceChecksum ?? '',
+    }));
+    const { results, dirError } = await fs.commit(requests, tuning.durable);
+    const done: DestFile[] = [];
+    let failure: Error | null = null;
+    results.forEach((r, k) => {
+      const file = group[k]!;
+      if (spec.options.verifyChecksum && (r.ok || r.mismatch !== undefined)) stats.bytesChecksummed += file.size;
+      if (r.ok) {
+        file.partial.committed();
+        done.push(file);
+      } else if (r.mismatch !== undefined) {
+        this.deps.mismatch(file, r.mismatch);
+      } else {
+        failure ??= fsError(errnoError(r.errno ?? 'EIO', r.message), 'destination', file.destApi);
       }
-      // Read-only is enough to set mode and times and to fsync; it also works for modes that
-      // deny the owner write access.
-      const fh = await open(file.partial.path, 'r');
-      try {
-        await fh.chmod(file.mode & 0o777);
-        if (spec.options.preserveTimestamp) await fh.utimes(Date.now() / 1000, file.mtimeMs / 1000);
-        if (this.deps.ctx.tuning.durable) await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(file.partial.path, file.finalPath);
-      file.partial.committed();
-      return true;
-    } catch (err) {
-      throw fsError(err, 'destination', file.destApi);
-    }
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
+    });
+    if (failure) throw failure;
+    if (dirError) throw fsError(errnoError(dirError.errno ?? 'EIO', dirError.message), 'destination', group[0]!.destApi);
+    if (done.length > 0) this.deps.committed(done);
   }
 }
 

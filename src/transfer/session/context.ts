@@ -2,6 +2,7 @@ import type { SessionSpec } from '../../protocol/session.js';
 import type { Checksummer } from '../checksum/index.js';
 import type { TransferTuning } from '../tuning.js';
 import type { FrameStream } from '../wire/frame-stream.js';
+import type { IoPool } from '../workers/io-pool.js';
 import type { SessionGuard } from './guard.js';
 import type { PathResolver, SessionReporter } from './types.js';
 
@@ -13,6 +14,8 @@ export interface SessionContext {
   reporter: SessionReporter;
   guard: SessionGuard;
   checksummer: Checksummer;
+  /** Worker threads for batched file-system work. */
+  fs: IoPool;
   /** Stream 0. */
   control: FrameStream;
   /** Streams 1..N, or [control] when the session has a single stream. */

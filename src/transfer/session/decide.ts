@@ -1,4 +1,3 @@
-import type { Stats } from 'node:fs';
 import type { TransferOptions } from '../../protocol/session.js';
 
 export type Decision = 'copy' | 'skip' | 'checksum';
@@ -11,7 +10,7 @@ export type Decision = 'copy' | 'skip' | 'checksum';
  * caller settles ('checksum') unless the sizes already differ.
  * `dst` is the destination's regular file, or null when there is none.
  */
-export function decide(level: TransferOptions['syncLevel'], src: { size: number; mtimeMs: number }, dst: Stats | null): Decision {
+export function decide(level: TransferOptions['syncLevel'], src: { size: number; mtimeMs: number }, dst: { size: number; mtimeMs: number } | null): Decision {
   if (dst === null || level === null) return 'copy';
   switch (level) {
     case 0:

@@ -36,6 +36,8 @@ export interface DestFile {
   committing: boolean;
   /** The source could not read it (skipped): drop what arrives, remove the partial. */
   abandoned: boolean;
+  /** A small file's contents from a tar batch, written by the committer (null otherwise). */
+  data: Buffer | null;
 }
 
 export interface FileTableDeps {
@@ -85,7 +87,7 @@ export class FileTable {
       partial: new PartialFile(init.partialPath, this.deps.partials, (op) => this.deps.ctx.guard.track(op)),
       awaiting: new RangeSet(),
       replies: 0, writes: 0, sourceChecksum: null, sumRequested: false, retries: 0,
-      large: init.size > this.deps.ctx.tuning.smallFileThreshold, committing: false, abandoned: false,
+      large: init.size > this.deps.ctx.tuning.smallFileThreshold, committing: false, abandoned: false, data: null,
     };
     this.active.set(file.i, file);
     file.awaiting.add(0, file.size);

@@ -6,7 +6,7 @@ import { Notifier, Semaphore } from '../util/waiters.js';
 import type { SessionContext } from './context.js';
 import { decide } from './decide.js';
 import type { FileTable } from './dest-files.js';
-import { errnoOf, fsError, peerProtocolError, transferError } from './errors.js';
+import { errnoError, errnoOf, fsError, peerProtocolError, transferError } from './errors.js';
 import { deleteExtras } from './extras.js';
 import { apiJoin, baseName, checkRelPath, hostJoin, parentOf, partialName } from './paths.js';
 import type { ProgressClock } from './stats.js';
@@ -123,7 +123,7 @@ export class ManifestProcessor {
   }
 
   async run(): Promise<void> {
-    const { guard } = this.deps.ctx;
+    const { guard, tuning } = this.deps.ctx;
     for (;;) {
       const e = this.queue.shift();
       if (!e) {
@@ -131,7 +131,44 @@ export class ManifestProcessor {
         await this.changed.wait(guard.signal);
         continue;
       }
-      await this.place(e);
+      if (e.kind === 'file' && e.path !== '') {
+        // A run of sibling files is stat'ed in one round trip to an fs worker.
+        const run: ManifestFile[] = [e];
+        while (run.length < tuning.statBatch && this.queue[0]?.kind === 'file') run.push(this.queue.shift() as ManifestFile);
+        await this.placeFiles(run);
+      } else {
+        await this.place(e);
+      }
+    }
+  }
+
+  private async placeFiles(run: ManifestFile[]): Promise<void> {
+    const { ctx, clock } = this.deps;
+    const hosts = run.map((e) => hostJoin(this.base, e.path));
+    const stats = await ctx.fs.lstatMany(hosts);
+    for (let k = 0; k < run.length; k++) {
+      const e = run[k]!;
+      const st = stats[k]!;
+      const api = apiJoin(ctx.spec.items[e.item]!.destinationPath, e.path);
+      clock.stats.files += 1;
+      if (st.errno !== undefined && st.errno !== 'ENOENT') throw fsError(errnoError(st.errno, st.message), 'destination', api);
+      const dst = st.errno === undefined ? { kind: st.kind!, size: st.size!, mtimeMs: st.mtimeMs! } : null;
+      const decision = dst?.kind === 'dir' ? 'conflict' : decide(ctx.spec.options.syncLevel, e, dst?.kind === 'file' ? dst : null);
+      if (decision === 'copy') this.copy(e, hosts[k]!, api);
+      else if (decision === 'skip') this.skip(e);
+      else {
+        // The slow cases (a directory in the way, checksums to compare) run on their own.
+        await this.decisions.acquire(1, ctx.guard.signal);
+        ctx.guard.spawn(async () => {
+          try {
+            await this.decideFile(e, hosts[k]!, api);
+          } catch (err) {
+            throw fsError(err, 'destination', api);
+          } finally {
+            this.decisions.release();
+          }
+        });
+      }
     }
   }
 
@@ -158,6 +195,7 @@ export class ManifestProcessor {
           this.deps.retire(e.i);
           return;
         case 'file':
+          // Only an item's own file comes here; files inside a directory go through placeFiles.
           clock.stats.files += 1;
           await this.decisions.acquire(1, ctx.guard.signal);
           ctx.guard.spawn(async () => {
@@ -215,11 +253,17 @@ export class ManifestProcessor {
       }
       decision = theirs === ours.checksum ? 'skip' : 'copy';
     }
-    if (decision === 'skip') {
-      clock.stats.filesSkipped += 1;
-      this.deps.retire(e.i);
-      return;
-    }
+    if (decision === 'skip') this.skip(e);
+    else this.copy(e, host, api);
+  }
+
+  private skip(e: ManifestFile): void {
+    this.deps.clock.stats.filesSkipped += 1;
+    this.deps.retire(e.i);
+  }
+
+  private copy(e: ManifestFile, host: string, api: string): void {
+    const { ctx, clock, files } = this.deps;
     clock.stats.bytesExpected += e.size;
     const item = ctx.spec.items[e.item]!;
     files.create({

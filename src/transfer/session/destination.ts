@@ -32,6 +32,7 @@ export class DestinationSession {
   private retiredCount = 0;
   private retirePending: number[] = [];
   private retireScheduled = false;
+  private ending = false;
   private markDone!: () => void;
   private readonly done = new Promise<void>((resolve) => { this.markDone = resolve; });
 
@@ -44,7 +45,7 @@ export class DestinationSession {
     });
     this.files = new FileTable({ ctx, clock: this.clock, partials: this.partials, retire: (i) => this.retire(i), commit: (f) => this.committer.add(f) });
     this.manifest = new ManifestProcessor({ ctx, clock: this.clock, files: this.files, retire: (i) => this.retire(i) });
-    this.receiver = new DataReceiver(ctx, this.files, this.clock);
+    this.receiver = new DataReceiver(ctx, this.files, this.clock, (signal) => this.committer.room(signal));
   }
 
   async run(): Promise<SessionStats> {
@@ -69,6 +70,8 @@ export class DestinationSession {
       this.clock.stop();
     }
     const stats = this.clock.snapshot();
+    // END is the last frame: no RETIRE may follow it.
+    this.ending = true;
     control.write([encodeSessionJson(SessionFrameType.END, EndFrame, { stats })]);
     await control.flushed();
     return stats;
@@ -151,7 +154,7 @@ export class DestinationSession {
 
   private flushRetire(): void {
     this.retireScheduled = false;
-    if (this.retirePending.length === 0 || this.ctx.guard.done) return;
+    if (this.retirePending.length === 0 || this.ctx.guard.done || this.ending) return;
     const indexes = this.retirePending;
     this.retirePending = [];
     this.ctx.control.write([encodeSessionJson(SessionFrameType.RETIRE, RetireFrame, { indexes })]);

@@ -105,3 +105,8 @@ export function skippableCode(err: FerryError): SkippableCode | null {
   const event = eventCodeOf(err);
   return event === 'FILE_NOT_FOUND' || event === 'PERMISSION_DENIED' ? event : null;
 }
+
+/** An errno reported by a worker thread, as the Error fsError() expects. */
+export function errnoError(errno: string, message = errno): Error {
+  return Object.assign(new Error(message), { code: errno });
+}

@@ -1,13 +1,15 @@
 import { FerryError } from '../../common/errors.js';
 import { ErrorFrame, SessionFrameType } from '../../protocol/data-frames.js';
-import type { SessionStats } from '../../protocol/session.js';
+import { SessionSpec, type SessionStats } from '../../protocol/session.js';
+import { assertSchema } from '../../common/validate.js';
 import { Checksummer } from '../checksum/index.js';
-import { resolveTuning } from '../tuning.js';
+import { resolveTuning, type TransferTuning } from '../tuning.js';
+import { sharedIoPool } from '../workers/io-pool.js';
 import { FrameStream } from '../wire/frame-stream.js';
 import { encodeSessionJson } from '../wire/session-frames.js';
 import type { SessionContext } from './context.js';
 import { DestinationSession } from './destination.js';
-import { eventCodeOf, peerProtocolError } from './errors.js';
+import { asTransferError, eventCodeOf, peerProtocolError } from './errors.js';
 import { SessionGuard } from './guard.js';
 import { SourceSession } from './source.js';
 import type { SessionInit } from './types.js';
@@ -20,8 +22,15 @@ import type { SessionInit } from './types.js';
  * failure came from it), and a destination first removes its partial files.
  */
 export async function runSession(init: SessionInit): Promise<SessionStats> {
-  const tuning = resolveTuning(init.tuning);
-  if (init.streams.length === 0) throw new FerryError('BadRequest', 'a session needs at least one stream');
+  let tuning: TransferTuning;
+  try {
+    tuning = resolveTuning(init.tuning);
+    assertSchema(SessionSpec, init.spec, 'BadRequest', 'session spec');
+    if (init.streams.length === 0) throw new FerryError('BadRequest', 'a session needs at least one stream');
+  } catch (err) {
+    for (const s of init.streams) s.destroy();
+    throw asTransferError(err);
+  }
   const guard = new SessionGuard(init.signal, Math.min(tuning.closeGraceMs, 500));
   const streams = init.streams.map((s, k) => new FrameStream(s, k === 0 ? 'control stream' : `data stream ${k}`, tuning.receiveQueueBytes));
   const control = streams[0]!;
@@ -32,6 +41,7 @@ export async function runSession(init: SessionInit): Promise<SessionStats> {
     reporter: init.reporter,
     guard,
     checksummer: new Checksummer(init.spec.options.checksumAlgorithm, tuning.offThreadHashBytes, tuning.hashWorkers),
+    fs: sharedIoPool('fs', tuning.fsWorkers),
     control,
     data: streams.length > 1 ? streams.slice(1) : [control],
   };

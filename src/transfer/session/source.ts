@@ -7,7 +7,7 @@ import type { SessionStats } from '../../protocol/session.js';
 import { packBatch, type BatchFile } from '../batch/tar-pack.js';
 import { BufferPool, sendFileChunks } from '../chunks/file-reader.js';
 import { SendQueue } from '../chunks/sender.js';
-import { errorFromPeer, fsError, peerProtocolError, skippableCode } from './errors.js';
+import { connectionLost, errorFromPeer, fsError, peerProtocolError, skippableCode } from './errors.js';
 import { sessionEvent } from './events.js';
 import type { SessionContext } from './context.js';
 import { apiJoin, tarEntryName } from './paths.js';
@@ -83,7 +83,7 @@ export class SourceSession {
     for (;;) {
       const frame = await control.next();
       if (!frame) {
-        if (!guard.done) throw peerProtocolError('control stream ended before END');
+        if (!guard.done) throw connectionLost('the destination closed the control stream mid-session');
         return;
       }
       switch (frame.type) {
@@ -150,7 +150,8 @@ export class SourceSession {
       items: spec.items,
       resolver: this.ctx.resolver,
       skipSourceErrors: spec.options.skipSourceErrors,
-      groupSize: Math.min(256, tuning.manifestBatch),
+      groupSize: Math.min(tuning.statBatch, tuning.manifestBatch),
+      lstatMany: (paths) => this.ctx.fs.lstatMany(paths),
       signal: guard.signal,
       onSymlink: () => { this.symlinks += 1; },
       onSkip: (item, path, err, isDirectory) => this.reportSkip(item, path, err, isDirectory),
@@ -259,7 +260,7 @@ export class SourceSession {
       i: j.i, hostPath: j.file.hostPath, apiPath: j.file.apiPath, size: j.file.size,
       mtimeMs: j.file.mtimeMs, mode: j.file.mode, entryName: tarEntryName(j.file),
     }));
-    const packed = await packBatch(this.nextBatch++, files, this.ctx.checksummer, tuning.chunkSize, tuning.corruptChunk);
+    const packed = await packBatch(this.nextBatch++, files, (list) => this.ctx.fs.readFiles(list, this.ctx.checksummer.algorithm), tuning.chunkSize, tuning.corruptChunk);
     for (const { file, error } of packed.failures) this.fileFailed(jobs.find((j) => j.i === file.i)!, error);
     if (packed.unit) await this.sender.push(packed.unit);
   }

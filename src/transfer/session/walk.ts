@@ -1,9 +1,10 @@
 import type { Dir, Stats } from 'node:fs';
-import { lstat, opendir, stat } from 'node:fs/promises';
+import { opendir, stat } from 'node:fs/promises';
 import type { FerryError } from '../../common/errors.js';
 import type { ManifestDir, ManifestDirEnd, ManifestError, ManifestFile, SkippableCode } from '../../protocol/data-frames.js';
 import type { TransferItem } from '../../protocol/session.js';
-import { fsError, skippableCode, transferError } from './errors.js';
+import type { StatResult } from '../workers/io-pool.js';
+import { errnoError, fsError, skippableCode, transferError } from './errors.js';
 import { hostJoin, joinRel } from './paths.js';
 import type { PathResolver } from './types.js';
 
@@ -23,8 +24,9 @@ export interface WalkOptions {
   items: readonly TransferItem[];
   resolver: PathResolver;
   skipSourceErrors: boolean;
-  /** Entries per yielded group (one group = one run of lstat calls). */
+  /** Entries per yielded group (one group = one batched lstat in a worker). */
   groupSize: number;
+  lstatMany(paths: readonly string[]): Promise<StatResult[]>;
   signal: AbortSignal;
   onSymlink(): void;
   /** A source error skipped under skip_source_errors (the caller reports the event). */
@@ -116,28 +118,23 @@ function skipOrThrow(opts: WalkOptions, item: number, rel: string, err: unknown,
 
 async function describe(opts: WalkOptions, item: number, base: string, parent: string, names: string[], subdirs: string[]): Promise<WalkEntry[]> {
   const apiBase = opts.items[item]!.sourcePath;
-  const stats = await Promise.all(names.map(async (name) => {
-    const hostPath = hostJoin(base, joinRel(parent, name));
-    try {
-      return { name, hostPath, st: await lstat(hostPath), err: null };
-    } catch (err) {
-      return { name, hostPath, st: null, err };
-    }
-  }));
+  const hostPaths = names.map((name) => hostJoin(base, joinRel(parent, name)));
+  const stats = await opts.lstatMany(hostPaths);
   const out: WalkEntry[] = [];
-  for (const { name, hostPath, st, err } of stats) {
+  names.forEach((name, k) => {
+    const st = stats[k]!;
     const path = joinRel(parent, name);
-    if (!st) {
-      const code = skipOrThrow(opts, item, path, err, apiBase, false);
+    if (st.errno !== undefined) {
+      const code = skipOrThrow(opts, item, path, errnoError(st.errno, st.message), apiBase, false);
       out.push({ item, path, kind: 'error', code, isDirectory: false });
-    } else if (st.isSymbolicLink()) {
+    } else if (st.kind === 'symlink') {
       opts.onSymlink();
-    } else if (st.isDirectory()) {
+    } else if (st.kind === 'dir') {
       subdirs.push(path);
-      out.push({ item, path, kind: 'dir', mode: modeOf(st) });
-    } else if (st.isFile()) {
-      out.push({ item, path, kind: 'file', size: st.size, mtimeMs: st.mtimeMs, mode: modeOf(st), hostPath });
+      out.push({ item, path, kind: 'dir', mode: st.mode! });
+    } else if (st.kind === 'file') {
+      out.push({ item, path, kind: 'file', size: st.size!, mtimeMs: st.mtimeMs!, mode: st.mode!, hostPath: hostPaths[k]! });
     }
-  }
+  });
   return out;
 }

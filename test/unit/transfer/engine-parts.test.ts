@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import zlib from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { crc32Fallback, chunkChecksum, createInlineHash, hashBuffer } from '../../../src/transfer/checksum/hash.js';
-import { HashPool } from '../../../src/transfer/checksum/hash-pool.js';
+import { IoPool } from '../../../src/transfer/workers/io-pool.js';
 import { decide } from '../../../src/transfer/session/decide.js';
 import { checkRelPath, partialName } from '../../../src/transfer/session/paths.js';
 import { resolveTuning } from '../../../src/transfer/tuning.js';
@@ -13,7 +13,7 @@ import { RangeSet } from '../../../src/transfer/util/range-set.js';
 import { parseChunk, encodeChunkHead } from '../../../src/transfer/wire/session-frames.js';
 import { removeAll, tempDir } from './session-fixture.js';
 
-const pool = new HashPool(2);
+const pool = new IoPool(2);
 afterAll(async () => {
   await pool.close();
 });
@@ -50,6 +50,33 @@ describe('checksums: one interface, three algorithms, two places to run', () => 
 
   it('a worker reports a missing file as an error, not a crash', async () => {
     await expect(pool.hashFile('/nonexistent/ferry/file', 'sha256')).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('fs worker: batched lstat, reading small files with their checksums, and commits', async () => {
+    const dir = await tempDir();
+    try {
+      await writeFile(join(dir, 'a'), 'alpha');
+      await writeFile(join(dir, 'b'), 'bravo!');
+      const stats = await pool.lstatMany([join(dir, 'a'), dir, join(dir, 'missing')]);
+      expect(stats.map((s) => s.kind ?? s.errno)).toEqual(['file', 'dir', 'ENOENT']);
+      const read = await pool.readFiles([{ path: join(dir, 'a'), size: 5 }, { path: join(dir, 'b'), size: 5 }, { path: join(dir, 'c'), size: 1 }], 'md5');
+      expect(read[0]!.data!.toString()).toBe('alpha');
+      expect(read[0]!.checksum).toBe(createHash('md5').update('alpha').digest('hex'));
+      expect(read[1]).toMatchObject({ data: null, errno: 'ECHANGED' });
+      expect(read[2]).toMatchObject({ data: null, errno: 'ENOENT' });
+      const sum = createHash('sha256').update('payload').digest('hex');
+      const { results } = await pool.commit([
+        { partial: join(dir, '.p1'), final: join(dir, 'one'), data: Buffer.from('payload'), mode: 0o640, mtimeMs: 1_000_000, verify: 'sha256', expected: sum },
+        { partial: join(dir, '.p2'), final: join(dir, 'two'), data: Buffer.from('payload'), mode: 0o640, mtimeMs: null, verify: 'sha256', expected: 'f'.repeat(64) },
+      ], true);
+      expect(results[0]).toEqual({ ok: true });
+      expect(results[1]).toEqual({ mismatch: sum });
+      const st = await stat(join(dir, 'one'));
+      expect([st.mode & 0o777, st.mtimeMs]).toEqual([0o640, 1_000_000]);
+      expect((await readdir(dir)).sort()).toEqual(['.p2', 'a', 'b', 'one']);
+    } finally {
+      await removeAll(dir);
+    }
   });
 
   it('chunk CRC-32: the fallback equals zlib on random input', () => {

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { comparable, ok, rejection, removeAll, runPair, snapshot, tempDir } from './session-fixture.js';
+import { comparable, ok, rejection, removeAll, resolverFor, runPair, snapshot, tempDir } from './session-fixture.js';
 
 let src: string;
 let dst: string;
@@ -28,7 +28,7 @@ describe('transfer session: integrity', () => {
       srcRoot: src, dstRoot: dst, items: [{ sourcePath: '/f', destinationPath: '/f', recursive: false }],
       tuning: { chunkSize: 128 * 1024 },
       srcTuning: {
-        corruptChunk: (i, offset) => {
+        corruptChunk: (_i, offset) => {
           hits.push(offset);
           return offset === 256 * 1024 && hits.filter((o) => o === offset).length === 1;
         },
@@ -207,3 +207,66 @@ describe('transfer session: cancel and source errors', () => {
 async function existsMissing(): Promise<boolean> {
   return (await readdir(dst)).includes('missing');
 }
+
+describe('transfer session: a source file that vanishes after it was announced', () => {
+  async function run(skipSourceErrors: boolean) {
+    await mkdir(join(src, 'tree'));
+    await writeFile(join(src, 'tree/stays'), 'here');
+    await writeFile(join(src, 'tree/small-gone'), 'small');
+    await writeFile(join(src, 'tree/big-gone'), randomBytes(300_000));
+    await mkdir(join(dst, 'tree'));
+    await writeFile(join(dst, 'tree/big-gone'), 'old copy');
+    // The destination places the item only once the whole manifest has arrived; the files
+    // are deleted in between, so the source announced them and then cannot read them.
+    let manifestEnded!: () => void;
+    const ended = new Promise<void>((resolve) => { manifestEnded = resolve; });
+    const base = resolverFor(dst);
+    return runPair({
+      srcRoot: src, dstRoot: dst, items: [{ sourcePath: '/tree', destinationPath: '/tree', recursive: true }],
+      options: { skipSourceErrors, deleteDestinationExtra: true },
+      tuning: { smallFileThreshold: 1000, chunkSize: 100_000 },
+      sniff: (type) => { if (type === 0x12) manifestEnded(); },
+      dstResolver: {
+        async resolve(path, intent) {
+          await ended;
+          await rm(join(src, 'tree/small-gone'));
+          await rm(join(src, 'tree/big-gone'));
+          return base.resolve(path, intent);
+        },
+      },
+    });
+  }
+
+  it('is skipped with FILE_NOT_FOUND under skip_source_errors, and its old destination copy is kept', async () => {
+    const r = await run(true);
+    const stats = ok(r.dst);
+    expect(stats).toMatchObject({ files: 3, filesTransferred: 1 });
+    expect(await readFile(join(dst, 'tree/stays'), 'utf8')).toBe('here');
+    expect(await readFile(join(dst, 'tree/big-gone'), 'utf8')).toBe('old copy');
+    expect(await allNames(join(dst, 'tree'))).toEqual(['big-gone', 'stays']);
+    const skipped = r.srcRep.events.map((e) => [e.code, (JSON.parse(e.details) as { source_path: string }).source_path]).sort();
+    expect(skipped).toEqual([['FILE_NOT_FOUND', '/tree/big-gone'], ['FILE_NOT_FOUND', '/tree/small-gone']]);
+    expect(r.dstRep.files.map((f) => f.sourcePath)).toEqual(['/tree/stays']);
+  });
+
+  it('fails the session without skip_source_errors, leaving no partial files', async () => {
+    const r = await run(false);
+    expect(rejection(r.src)).toMatchObject({ code: 'Transfer.SourceNotFound' });
+    expect(rejection(r.dst)).toMatchObject({ code: 'Transfer.SourceNotFound' });
+    expect((await allNames(dst)).filter((n) => n.includes('.ferry-part.'))).toEqual([]);
+  });
+});
+
+describe('transfer session: stream layout', () => {
+  it('runs with a single stream (data shares the control stream)', async () => {
+    await mkdir(join(src, 'd'));
+    await writeFile(join(src, 'd/big'), randomBytes(500_000));
+    for (let k = 0; k < 30; k++) await writeFile(join(src, 'd', `s${k}`), `small ${k}`);
+    const r = await runPair({
+      srcRoot: src, dstRoot: dst, items: [{ sourcePath: '/d', destinationPath: '/d', recursive: true }],
+      streams: 1, tuning: { chunkSize: 64 * 1024 }, options: { verifyChecksum: true },
+    });
+    expect(ok(r.dst).filesTransferred).toBe(31);
+    expect(comparable(await snapshot(join(dst, 'd')))).toEqual(comparable(await snapshot(join(src, 'd'))));
+  });
+});

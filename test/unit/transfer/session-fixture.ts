@@ -97,6 +97,9 @@ export interface PairOptions {
   dstSignal?: AbortSignal;
   /** Sees every frame type the destination receives. */
   sniff?: (type: number) => void;
+  dstResolver?: PathResolver;
+  /** Streams per side (default parallelism + 1). */
+  streams?: number;
 }
 
 export interface PairResult {
@@ -109,7 +112,7 @@ export interface PairResult {
 /** Run a source and a destination against each other over loopback TCP. */
 export async function runPair(o: PairOptions): Promise<PairResult> {
   const options = { ...DEFAULT_OPTIONS, ...o.options };
-  const pairs = await socketPairs(options.parallelism + 1);
+  const pairs = await socketPairs(o.streams ?? options.parallelism + 1);
   if (o.sniff) for (const s of pairs.b) sniffFrames(s, o.sniff);
   const sessionId = randomUUID();
   const srcRep = recorder();
@@ -118,7 +121,7 @@ export async function runPair(o: PairOptions): Promise<PairResult> {
   try {
     const [src, dst] = await Promise.allSettled([
       runSession({ spec: makeSpec('source', o.items, options, sessionId), streams: pairs.a, resolver: resolverFor(o.srcRoot), reporter: srcRep, signal, tuning: { ...o.tuning, ...o.srcTuning } }),
-      runSession({ spec: makeSpec('destination', o.items, options, sessionId), streams: pairs.b, resolver: resolverFor(o.dstRoot), reporter: dstRep, signal: o.dstSignal ?? signal, tuning: { ...o.tuning, ...o.dstTuning } }),
+      runSession({ spec: makeSpec('destination', o.items, options, sessionId), streams: pairs.b, resolver: o.dstResolver ?? resolverFor(o.dstRoot), reporter: dstRep, signal: o.dstSignal ?? signal, tuning: { ...o.tuning, ...o.dstTuning } }),
     ]);
     return { src, dst, srcRep, dstRep };
   } finally {

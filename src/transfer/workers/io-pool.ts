@@ -1,0 +1,211 @@
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import { FerryError } from '../../common/errors.js';
+import type { ChecksumAlgorithm } from '../../protocol/session.js';
+import type { StreamingHash } from '../checksum/hash.js';
+import { IO_WORKER_SOURCE } from './io-worker-source.js';
+
+/**
+ * Worker threads for hashing and batched file-system work (io-worker-source.ts says why).
+ * Pools are shared by every session of the process; workers start on first use and are
+ * unref'd while idle, so they never keep the process alive. A streaming hash sticks to one
+ * worker (its updates must stay in order); other calls go round-robin.
+ */
+
+type Reply = Record<string, unknown> & { error?: { code: string; message: string } };
+
+class PooledWorker {
+  readonly worker: Worker;
+  readonly pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: unknown) => void }>();
+  dead = false;
+
+  constructor(hashWasmPath: string, onDeath: (w: PooledWorker) => void) {
+    this.worker = new Worker(IO_WORKER_SOURCE, { eval: true, workerData: { hashWasmPath } });
+    this.worker.unref();
+    this.worker.on('message', (m: Reply & { id: number }) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      this.refresh();
+      if (m.error) p.reject(Object.assign(new Error(m.error.message), { code: m.error.code }));
+      else p.resolve(m);
+    });
+    const die = (err: unknown): void => {
+      if (this.dead) return;
+      this.dead = true;
+      onDeath(this);
+      const failure = new FerryError('InternalError', `I/O worker stopped: ${err instanceof Error ? err.message : String(err)}`);
+      for (const p of this.pending.values()) p.reject(failure);
+      this.pending.clear();
+    };
+    this.worker.on('error', die);
+    this.worker.on('exit', (code) => die(new Error(`exit code ${code}`)));
+  }
+
+  /** Keep the process alive only while a reply is awaited. */
+  private refresh(): void {
+    if (this.pending.size > 0) this.worker.ref(); else this.worker.unref();
+  }
+
+  call(id: number, message: Record<string, unknown>, transfer?: ArrayBuffer[]): Promise<Reply> {
+    if (this.dead) return Promise.reject(new FerryError('InternalError', 'I/O worker stopped'));
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.refresh();
+      this.worker.postMessage({ ...message, id }, transfer ?? []);
+    });
+  }
+
+  post(message: Record<string, unknown>, transfer?: ArrayBuffer[]): void {
+    if (!this.dead) this.worker.postMessage(message, transfer ?? []);
+  }
+}
+
+export interface StatResult {
+  kind?: 'file' | 'dir' | 'symlink' | 'other';
+  size?: number;
+  mtimeMs?: number;
+  mode?: number;
+  /** Set when lstat failed (errno code such as ENOENT). */
+  errno?: string;
+  message?: string;
+}
+
+export interface ReadResult {
+  /** The file's bytes (a view into one buffer shared by the batch), or null with errno. */
+  data: Buffer | null;
+  checksum: string;
+  errno?: string;
+  message?: string;
+}
+
+export interface CommitRequest {
+  partial: string;
+  final: string;
+  /** Bytes to write first (small files); absent when the partial file is already written. */
+  data?: Uint8Array | null;
+  mode: number;
+  /** null: leave the mtime as written. */
+  mtimeMs: number | null;
+  /** Re-read and compare with `expected` before committing. */
+  verify: ChecksumAlgorithm | null;
+  expected: string;
+}
+
+export interface CommitResult {
+  ok?: boolean;
+  mismatch?: string;
+  errno?: string;
+  message?: string;
+}
+
+export class IoPool {
+  private readonly workers: PooledWorker[] = [];
+  private nextId = 1;
+  private turn = 0;
+  private readonly hashWasmPath = createRequire(import.meta.url).resolve('hash-wasm');
+
+  constructor(private size: number) {}
+
+  resize(size: number): void {
+    this.size = Math.max(this.size, size, 1);
+  }
+
+  private pick(): PooledWorker {
+    if (this.workers.length < this.size) {
+      const w = new PooledWorker(this.hashWasmPath, (dead) => {
+        const at = this.workers.indexOf(dead);
+        if (at >= 0) this.workers.splice(at, 1);
+      });
+      this.workers.push(w);
+      return w;
+    }
+    this.turn = (this.turn + 1) % this.workers.length;
+    return this.workers[this.turn]!;
+  }
+
+  private call(message: Record<string, unknown>, transfer?: ArrayBuffer[]): Promise<Reply> {
+    return this.pick().call(this.nextId++, message, transfer);
+  }
+
+  /**
+   * A streaming hash on a worker. Bytes in a SharedArrayBuffer are hashed in place (zero copy;
+   * `release` runs once the worker is done with them); other bytes are copied once.
+   */
+  createHash(algorithm: ChecksumAlgorithm): StreamingHash {
+    const worker = this.pick();
+    const stream = this.nextId++;
+    worker.post({ op: 'open', stream, algorithm });
+    return {
+      update: (data: Uint8Array, release?: () => void) => {
+        if (data.buffer instanceof SharedArrayBuffer && release) {
+          worker.call(this.nextId++, { op: 'update', stream, data }).then(release, release);
+          return;
+        }
+        const copy = new Uint8Array(data.byteLength);
+        copy.set(data);
+        worker.post({ op: 'update', stream, data: copy }, [copy.buffer]);
+        release?.();
+      },
+      digest: async () => (await worker.call(this.nextId++, { op: 'digest', stream })).checksum as string,
+      dispose: () => worker.post({ op: 'drop', stream }),
+    };
+  }
+
+  /** Hash a whole file (the worker reads it). */
+  async hashFile(path: string, algorithm: ChecksumAlgorithm): Promise<{ checksum: string; bytes: number }> {
+    const r = await this.call({ op: 'file', path, algorithm });
+    return { checksum: r.checksum as string, bytes: r.bytes as number };
+  }
+
+  /** lstat many paths in one round trip. */
+  async lstatMany(paths: readonly string[]): Promise<StatResult[]> {
+    return (await this.call({ op: 'lstat', paths })).stats as StatResult[];
+  }
+
+  /** Read and hash small whole files; each must still have its expected size. */
+  async readFiles(files: ReadonlyArray<{ path: string; size: number }>, algorithm: ChecksumAlgorithm): Promise<ReadResult[]> {
+    const r = await this.call({ op: 'read', files, algorithm });
+    const all = Buffer.from(r.buffer as ArrayBuffer);
+    return (r.results as Array<{ offset?: number; checksum?: string; errno?: string; message?: string }>).map((x, k) => (
+      x.errno === undefined
+        ? { data: all.subarray(x.offset!, x.offset! + files[k]!.size), checksum: x.checksum! }
+        : { data: null, checksum: '', errno: x.errno, ...(x.message === undefined ? {} : { message: x.message }) }
+    ));
+  }
+
+  /** Verify, set mode and mtime, fsync, rename a group of files; then fsync their directories once. */
+  async commit(files: readonly CommitRequest[], durable: boolean): Promise<{ results: CommitResult[]; dirError: CommitResult | null }> {
+    // The group's bytes travel as one transferred buffer, not one clone per file.
+    const total = files.reduce((n, f) => n + (f.data?.length ?? 0), 0);
+    const data = total > 0 ? new Uint8Array(total) : null;
+    let at = 0;
+    const wire = files.map(({ data: bytes, ...rest }) => {
+      if (!bytes || !data) return rest;
+      data.set(bytes, at);
+      at += bytes.length;
+      return { ...rest, dataOffset: at - bytes.length, dataLength: bytes.length };
+    });
+    const r = await this.call({ op: 'commit', files: wire, durable, data: data?.buffer ?? null }, data ? [data.buffer] : []);
+    return { results: r.results as CommitResult[], dirError: (r.dirError as CommitResult | null) ?? null };
+  }
+
+  async close(): Promise<void> {
+    const all = this.workers.splice(0);
+    await Promise.all(all.map((w) => w.worker.terminate()));
+  }
+}
+
+const shared = new Map<string, IoPool>();
+
+/** The process-wide pool for `purpose` ('hash' or 'fs'), grown to at least `size` workers. */
+export function sharedIoPool(purpose: 'hash' | 'fs', size: number): IoPool {
+  let pool = shared.get(purpose);
+  if (!pool) {
+    pool = new IoPool(size);
+    shared.set(purpose, pool);
+  } else {
+    pool.resize(size);
+  }
+  return pool;
+}
