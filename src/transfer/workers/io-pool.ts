@@ -181,8 +181,10 @@ export class IoPool {
     const data = total > 0 ? new Uint8Array(total) : null;
     let at = 0;
     const wire = files.map(({ data: bytes, ...rest }) => {
-      if (!bytes || !data) return rest;
-      data.set(bytes, at);
+      if (!bytes) return rest;
+      // A zero-byte file in a group with no other bytes still needs its partial created.
+      if (bytes.length === 0) return { ...rest, dataOffset: at, dataLength: 0 };
+      data!.set(bytes, at);
       at += bytes.length;
       return { ...rest, dataOffset: at - bytes.length, dataLength: bytes.length };
     });

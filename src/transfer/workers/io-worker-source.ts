@@ -159,7 +159,7 @@ async function commit(files, durable, data) {
       try {
         if (f.dataOffset !== undefined) {
           fd = fs.openSync(f.partial, 'w+', 0o600);
-          const mine = bytes.subarray(f.dataOffset, f.dataOffset + f.dataLength);
+          const mine = bytes ? bytes.subarray(f.dataOffset, f.dataOffset + f.dataLength) : Buffer.alloc(0);
           let done = 0;
           while (done < mine.length) done += fs.writeSync(fd, mine, done, mine.length - done, done);
         } else {
