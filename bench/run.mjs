@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { WAN, casePaths, defineCases, runOne } from './lib/cases.mjs';
 import { randomFile, smallTree } from './lib/data.mjs';
-import { ferryBuilt, startFerryCluster, stopFerryCluster } from './lib/ferry.mjs';
+import { ferryBuilt, ferryTransfer, startFerryCluster, stopFerryCluster } from './lib/ferry.mjs';
 import { startGridftp, startIperf, startRsyncd, startSshd } from './lib/peers.mjs';
 import { ensurePrereqs } from './lib/prereq.mjs';
 import { ForeignCpu, RssSampler, killOwned, loadavg, log, run } from './lib/proc.mjs';
@@ -20,9 +20,9 @@ const HERE = fileURLToPath(new URL('.', import.meta.url));
 const WAN_SH = join(HERE, 'wan.sh');
 const RSS_LIMIT_MB = 250;
 /** Longest total wait for an idle machine in one bench run (keeps the run under ~15 minutes). */
-const WAIT_BUDGET_S = 300;
+const WAIT_BUDGET_S = 180;
 
-const HELP = `usage: npm run bench -- [options]      (build first: npm run build; run as root)
+const HELP = `usage: npm run bench -- [options]   (builds, then runs node bench/run.mjs; as root)
   --reps N            repetitions per tool, medians reported (default $REPS or 3)
   --cases LIST        a,b,c (default all): a = large file on loopback, b = small files, c = WAN
   --tools LIST        only these tool ids (ferry, rsync-ssh, gridftp-p4, rsyncd, rsyncd-fsync, tls,
@@ -35,7 +35,7 @@ const HELP = `usage: npm run bench -- [options]      (build first: npm run build
   --iperf-secs N      iperf3 run length in case c (default 10)
   --ssh-cipher C      cipher for rsync over ssh (default aes128-gcm@openssh.com)
   --wait-idle S       before each run, wait up to S seconds until other processes use < 10 % of
-                      the CPU (default 60; 0 = never wait; at most 300 s in all)
+                      the CPU (default 60; 0 = never wait; at most 180 s in all)
   --install           apt-get install missing prerequisites (root)
   --keep-data         keep the generated data (it is reused when its size matches)
 `;
@@ -86,7 +86,7 @@ process.on('exit', teardown);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => { log(`${sig}: tearing down`); process.exit(130); });
 
 async function machineInfo() {
-  const v = async (cmd, args) => (await run(cmd, args)).stdout.split('\n')[0].trim() || (await run(cmd, args)).stderr.split('\n')[0].trim();
+  const v = async (cmd, args) => { const r = await run(cmd, args); return (r.stdout.trim() || r.stderr.trim()).split('\n')[0]; };
   const pkg = JSON.parse(readFileSync(join(HERE, '..', 'package.json'), 'utf8'));
   return {
     date: new Date().toISOString(), nproc: cpus().length, cpu: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30),
@@ -126,7 +126,7 @@ async function runCases(cases, env, opts, records, selected) {
         records.push(rec);
         const rate = c.metric === 'files' ? `${Math.round(rec.filesPerS)} files/s` : `${rec.MBps?.toFixed(1)} MB/s`;
         rec.noisy = rec.foreignCpu > 0.1 * (rec.wall || 1) * cpus().length;
-        log(`  (${c.id}) ${tool.id} rep ${rep}: ${rec.ok ? `${rec.wall?.toFixed(2)} s, ${rate}, CPU ${rec.cpu?.toFixed(2)} s, RSS ${rec.rssMb?.toFixed(0)} MB` : `FAILED: ${rec.error}`}` +
+        log(`  (${c.id}) ${tool.id} rep ${rep}: ${rec.ok ? `${rec.wall?.toFixed(2)} s, ${rate}${Number.isFinite(rec.cpu) ? `, CPU ${rec.cpu.toFixed(2)} s, RSS ${rec.rssMb.toFixed(0)} MB` : ''}` : `FAILED: ${rec.error}`}` +
           (rec.noisy ? ` (other processes used ${rec.foreignCpu.toFixed(1)} CPU s meanwhile)` : ''));
       }
     }
@@ -137,6 +137,12 @@ async function startFerry(env, spec) {
   try {
     env.ferry = await startFerryCluster(spec);
     for (const [k, a] of Object.entries(env.ferry.agents)) env.sampler.watch(`${spec.name}-agent-${k}`, a.proc.pid);
+    // A daemon's first task pays for lazily loaded modules, JIT and worker start-up (about 1 s);
+    // a long-running agent has paid it long ago, so one small untimed task goes first.
+    randomFile(join(env.opts.data, 'src', 'warmup.bin'), 1 << 20);
+    const w = await ferryTransfer(env.ferry, { src: 'src', dst: 'dst', sourcePath: '/~/warmup.bin', destinationPath: '/~/warmup/warmup.bin' });
+    if (!w.ok) throw new Error(`warm-up transfer failed: ${w.error}`);
+    rmSync(join(env.opts.data, 'dst', 'warmup'), { recursive: true, force: true });
   } catch (err) {
     env.ferry = undefined;
     env.ferryError = `Ferry did not start: ${err.message.split('\n')[0]}`;
@@ -161,7 +167,7 @@ async function main() {
   const opts = options();
   const t0 = Date.now();
   await ensurePrereqs({ install: opts.install });
-  if (!ferryBuilt()) throw new Error('Ferry is not built: run `npm run build` first');
+  if (!ferryBuilt()) throw new Error('Ferry is not built: run `npm run build` first (npm run bench does)');
   const logDir = join(opts.results, 'logs');
   rmSync(logDir, { recursive: true, force: true });
   mkdirSync(logDir, { recursive: true });
@@ -237,6 +243,7 @@ async function main() {
     `machine: ${info.nproc} cores (${info.cpu}), ${info.memGiB} GiB, kernel ${info.kernel}, node ${info.node}; ${info.tcp}`,
     `other processes used ${info.foreignCpuS.toFixed(0)} CPU s during the run (load average ${info.loadStart.toFixed(2)} at the start, ${info.loadEnd.toFixed(2)} at the end)${info.foreignCpuS > 0.05 * minutes * 60 * info.nproc ? ' — NOISY, rerun on an idle machine' : ''}`,
     `peers: ${info.rsync.replace(/\s+/g, ' ')}; ${info.gridftp}; ${info.iperf3}; ${info.ssh}${info.wanRttMs ? `; WAN TCP RTT ${info.wanRttMs} ms` : ''}`,
+    'Medians of the repetitions; "range" is min–max of the case\'s own rate (MB/s in a and c, files/s in b).',
     'MB = 10^6 bytes. CPU = user+sys seconds of every process of the tool (Ferry: both agents and control; peers: client and',
     'server session). Peak RSS: Ferry = largest agent VmHWM in the run (reset before it); peers = largest client process.',
     'Durability: Ferry fsyncs every file before renaming it into place and fsyncs each directory (its only mode);',

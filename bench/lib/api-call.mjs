@@ -5,7 +5,8 @@
 //   transfer '<json body>'      -> {"task_id", "seconds", "status", "task"}: submit, then poll
 //                                  GET /task/{id} every 1 % of the time elapsed so far (20-200 ms)
 //                                  until SUCCEEDED or FAILED;
-//                                  seconds run from the POST to the poll that saw the end.
+//                                  seconds run from the POST to the poll that saw the end. A task
+//                                  still running after FB_TIMEOUT_S (300) is cancelled.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -14,7 +15,7 @@ const { ApiClient } = await import(fileURLToPath(dist));
 const client = new ApiClient({ url: process.env.FB_URL, token: process.env.FB_TOKEN, ca: readFileSync(process.env.FB_CA, 'utf8') });
 const pollMs = Number(process.env.FB_POLL_MS ?? 20);
 const maxPollMs = 200;
-const timeoutMs = Number(process.env.FB_TIMEOUT_S ?? 900) * 1000;
+const timeoutMs = Number(process.env.FB_TIMEOUT_S ?? 300) * 1000;
 const [cmd, arg] = process.argv.slice(2);
 
 try {
@@ -35,6 +36,11 @@ try {
       await new Promise((r) => setTimeout(r, Math.min(maxPollMs, Math.max(pollMs, elapsedMs / 100))));
     }
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (task.status !== 'SUCCEEDED' && task.status !== 'FAILED') {
+      // Timed out: cancel, so that a stuck task cannot run on under the next measurement.
+      await client.post(`/v0.10/task/${res.task_id}/cancel`).catch(() => undefined);
+      task.status = `TIMED OUT after ${seconds.toFixed(0)} s (${task.status}, ${task.bytes_transferred ?? '?'} bytes moved; cancelled)`;
+    }
     let events = [];
     if (task.status !== 'SUCCEEDED') {
       events = (await client.get(`/v0.10/task/${res.task_id}/event_list`, { query: { limit: 20 } })).DATA ?? [];

@@ -67,15 +67,14 @@ export function judge(rows, { linkMBps, rssLimitMb, maxAgentRssMb }) {
   return out;
 }
 
-const HEAD = ['case', 'tool', 'MB/s', '[min–max]', 'files/s', 'wall s', 'CPU s', 'peak RSS MB', 'Ferry ÷ tool'];
+const HEAD = ['case', 'tool', 'MB/s', 'files/s', 'range', 'wall s', 'CPU s', 'peak RSS MB', 'Ferry ÷ tool'];
 
 function cells(row, cases) {
   const c = cases.find((x) => x.id === row.case);
   const range = row.ok > 1 ? `${fmt(row.rateMin, c.metric === 'files' ? 0 : 1)}–${fmt(row.rateMax, c.metric === 'files' ? 0 : 1)}` : '';
   const failed = row.ok < row.n ? ` (${row.n - row.ok}/${row.n} failed)` : '';
   return [
-    row.case, row.label + failed, fmt(row.MBps), range,
-    c.metric === 'files' ? fmtInt(row.filesPerS) : '', fmt(row.wall, 2),
+    row.case, row.label + failed, fmt(row.MBps), c.metric === 'files' ? fmtInt(row.filesPerS) : '', range, fmt(row.wall, 2),
     fmt(row.cpu, 2), fmt(row.rssMb, 0), fmt(row.ferryRatio, 2),
   ];
 }
