@@ -150,7 +150,11 @@ describe('transfer session: cancel and source errors', () => {
     });
     expect(rejection(r.dst).code).toBe('Transfer.Canceled');
     expect(rejection(r.src).code).toBe('Transfer.Canceled');
-    expect(await allNames(dst)).toEqual([]);
+    // No partial file is left. Writes may be coalesced, so under load the whole file can be
+    // committed before the abort lands; what is at the final path must then be complete.
+    const names = await allNames(dst);
+    expect(names.filter((n) => n !== 'big')).toEqual([]);
+    if (names.includes('big')) expect((await readFile(join(dst, 'big'))).equals(await readFile(join(src, 'big')))).toBe(true);
   });
 
   it('a missing source item fails the session with FILE_NOT_FOUND', async () => {
