@@ -54,8 +54,12 @@ describe('agent registration and the control link', () => {
 
   it('refuses a setup key that was already used, and unknown or garbled keys', async () => {
     const created = await client.endpointCreate({ display_name: 'once' });
-    const first = await runFerry(['agent', 'setup', '--setup-key', created.globus_connect_setup_key!, '--data-dir', join(dir.path, 'once-a'), '--root', root]);
-    expect(first.code).toBe(0);
+    // The key may come from the environment, keeping it out of `ps`.
+    const first = await runFerry(['agent', 'setup', '--data-dir', join(dir.path, 'once-a'), '--root', root], { FERRY_SETUP_KEY: created.globus_connect_setup_key! });
+    expect(first.code, first.stderr).toBe(0);
+    const none = await runFerry(['agent', 'setup', '--data-dir', join(dir.path, 'once-z')], { FERRY_SETUP_KEY: '' });
+    expect(none.code).toBe(78);
+    expect(none.stderr).toContain('FERRY_SETUP_KEY');
     const again = await runFerry(['agent', 'setup', '--setup-key', created.globus_connect_setup_key!, '--data-dir', join(dir.path, 'once-b'), '--root', root]);
     expect(again.code).not.toBe(0);
     expect(again.stderr).toContain('[SetupKey.Used]');

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { homedir } from 'node:os';
 import type { Command } from 'commander';
+import { FerryError } from '../../common/errors.js';
 import { ferryHome } from '../client-config.js';
 
 // The agent's modules (ws, forge, fs policy) load only when an agent command runs.
@@ -15,16 +16,18 @@ export function registerAgentCommands(program: Command): void {
 
   agent.command('setup')
     .description('register this host as an agent of an endpoint, using the setup key from `ferry endpoint create`')
-    .requiredOption('--setup-key <key>', 'one-time setup key (carries control\'s URL and CA fingerprint)')
+    .option('--setup-key <key>', 'one-time setup key (carries control\'s URL and CA fingerprint); or set FERRY_SETUP_KEY, which keeps it out of `ps`')
     .option('--data-dir <dir>', 'where to keep the agent config and credentials (default $FERRY_HOME/agent)')
     .option('--root <path[:rw][:share]>', 'a directory to export; repeat for several. The first is the default (/~/). Read-only unless :rw', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--force', 'replace an existing setup in the data directory')
     .addHelpText('after', '\nExample:\n  ferry agent setup --setup-key ferry1_... --data-dir /var/lib/ferry/agent --root /data/projects:rw --root /data/archive\n\nWithout --root, your home directory is exported writable.\n')
-    .action(async (opts: { setupKey: string; dataDir?: string; root: string[]; force?: boolean }) => {
+    .action(async (opts: { setupKey?: string; dataDir?: string; root: string[]; force?: boolean }) => {
+      const setupKey = opts.setupKey ?? process.env['FERRY_SETUP_KEY'];
+      if (!setupKey) throw new FerryError('Config.Invalid', 'give the setup key with --setup-key KEY or the FERRY_SETUP_KEY environment variable');
       const { agentConfigPath, parseRootSpec, setupAgent } = await agentModule();
       const dataDir = opts.dataDir ?? defaultDataDir();
       const roots = opts.root.length > 0 ? opts.root.map(parseRootSpec) : [{ path: homedir(), writable: true, sharing: false }];
-      const config = await setupAgent({ setupKey: opts.setupKey, dataDir, roots, force: opts.force === true });
+      const config = await setupAgent({ setupKey, dataDir, roots, force: opts.force === true });
       process.stdout.write(
         `Agent registered: node ${config.nodeId} of endpoint ${config.endpointId}\n` +
         `Config written to ${agentConfigPath(dataDir)}\n` +
