@@ -1,20 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, readdir, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SessionFrameType } from '../../../src/protocol/data-frames.js';
-import { comparable, ok, removeAll, runPair, snapshot, tempDir } from './session-fixture.js';
+import { comparable, ok, runPair, snapshot } from './session-fixture.js';
+import { dst, src } from './temp-roots.js';
 
-let src: string;
-let dst: string;
-
-beforeEach(async () => {
-  src = await tempDir();
-  dst = await tempDir();
-});
-afterEach(async () => {
-  await removeAll(src, dst);
-});
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 

@@ -1,19 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { comparable, ok, rejection, removeAll, resolverFor, runPair, snapshot, tempDir } from './session-fixture.js';
+import { describe, expect, it } from 'vitest';
+import { comparable, ok, rejection, resolverFor, runPair, snapshot } from './session-fixture.js';
+import { dst, src } from './temp-roots.js';
 
-let src: string;
-let dst: string;
-
-beforeEach(async () => {
-  src = await tempDir();
-  dst = await tempDir();
-});
-afterEach(async () => {
-  await removeAll(src, dst);
-});
 
 async function allNames(dir: string): Promise<string[]> {
   return (await readdir(dir, { recursive: true })).map(String).sort();

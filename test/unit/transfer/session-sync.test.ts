@@ -1,19 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { comparable, ok, rejection, removeAll, runPair, snapshot, tempDir } from './session-fixture.js';
+import { describe, expect, it } from 'vitest';
+import { comparable, ok, rejection, runPair, snapshot } from './session-fixture.js';
+import { dst, src } from './temp-roots.js';
 
-let src: string;
-let dst: string;
-
-beforeEach(async () => {
-  src = await tempDir();
-  dst = await tempDir();
-});
-afterEach(async () => {
-  await removeAll(src, dst);
-});
 
 const T0 = 1_700_000_000;
 
