@@ -32,9 +32,21 @@ export const AgentConfig = Type.Object({
     enabled: Type.Boolean({ default: true }),
     host: Type.String({ minLength: 1, maxLength: 255, default: '127.0.0.1' }),
     advertise: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+    /** Port peers dial when it differs from the one listened on (a forwarded port on a NAT or a proxy). */
+    advertisePort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
   }, { additionalProperties: false, default: {} }),
   /** Port range the agent listens on for peer data connections (used by transfers). */
   dataPortRange: Type.Tuple([Type.Integer({ minimum: 1, maximum: 65535 }), Type.Integer({ minimum: 1, maximum: 65535 })], { default: [50000, 51000] }),
+  /** Restart markers and finished-file records of transfers (SQLite), relative to the data directory. */
+  stateFile: Type.String({ minLength: 1, maxLength: 4096, default: 'state.db' }),
+  transfer: Type.Object({
+    /** fsync files and directories before reporting them done. false only for scratch space you can afford to lose on a power cut. */
+    durable: Type.Boolean({ default: true }),
+    /** Flush as you go: a large file's partial is fdatasync'ed and its restart marker recorded after this many MiB. */
+    flushMiB: Type.Integer({ minimum: 1, maximum: 1_048_576, default: 64 }),
+    /** Partial files (and records) of tasks that never came back are removed after this many days. */
+    partialRetentionDays: Type.Number({ minimum: 0, maximum: 3650, default: 14 }),
+  }, { additionalProperties: false, default: {} }),
   reconnect: Type.Object({
     initialDelayMs: Type.Integer({ minimum: 1, default: 500 }),
     maxDelayMs: Type.Integer({ minimum: 1, default: 30_000 }),

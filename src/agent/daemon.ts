@@ -12,6 +12,8 @@ import { createFileOps, runFileOp, type FileOps } from './ops/index.js';
 import { createPathPolicy, type PathPolicy } from './policy/index.js';
 import { inDataDir } from './paths.js';
 import { SessionManager } from './transfer/session-manager.js';
+import { removeStalePartials } from './transfer/partials.js';
+import { SqliteMarkerStore } from '../transfer/markers/store.js';
 
 export interface AgentDaemonOptions {
   configFile: string;
@@ -41,6 +43,7 @@ export class AgentDaemon {
   private link: ControlLink | undefined;
   private listener: DataListener | null = null;
   private sessions: SessionManager | undefined;
+  private markers: SqliteMarkerStore | undefined;
   private state: 'new' | 'opening' | 'open' | 'closed' = 'new';
 
   constructor(private readonly opts: AgentDaemonOptions) {
@@ -59,13 +62,16 @@ export class AgentDaemon {
     if (this.state !== 'new') return;
     this.state = 'opening';
     const cfg = this.config;
+    this.markers = new SqliteMarkerStore(inDataDir(dirname(this.opts.configFile), cfg.stateFile));
+    const stale = await removeStalePartials(this.markers, cfg.transfer.partialRetentionDays);
+    if (stale > 0) this.log.info({ removed: stale, days: cfg.transfer.partialRetentionDays }, 'removed partial files of tasks that never came back');
     let advertised: string | null = null;
     if (cfg.dataListen.enabled) {
       this.listener = new DataListener(this.credentials, {
         host: cfg.dataListen.host, portRange: cfg.dataPortRange, log: this.log.child({ component: 'data-listener' }),
       });
       const { port } = await this.listener.open();
-      advertised = hostPort(cfg.dataListen.advertise ?? cfg.dataListen.host, port);
+      advertised = hostPort(cfg.dataListen.advertise ?? cfg.dataListen.host, cfg.dataListen.advertisePort ?? port);
       this.log.info({ address: advertised }, 'listening for peer data connections');
     }
     const link = new ControlLink({
@@ -83,7 +89,8 @@ export class AgentDaemon {
     }, {
       onOp: (req) => runFileOp(this.ops, req),
       onSessionOpen: (spec) => this.sessions!.open(spec),
-      onSessionCancel: (id) => this.sessions!.cancel(id),
+      onSessionCancel: (id, keepPartials) => this.sessions!.cancel(id, keepPartials),
+      onTaskCleanup: (taskId) => this.sessions!.cleanupTask(taskId),
     }, this.log.child({ component: 'link' }));
     this.sessions = new SessionManager({
       credentials: this.credentials,
@@ -93,6 +100,9 @@ export class AgentDaemon {
       resolver: () => this.policy,
       notify: (n) => link.notify(n),
       log: this.log.child({ component: 'sessions' }),
+      markers: this.markers,
+      // Read at session start, like the roots.
+      tuning: () => ({ durable: this.config.transfer.durable, flushBytes: this.config.transfer.flushMiB * 1024 * 1024 }),
     });
     this.link = link;
     link.open();
@@ -132,5 +142,6 @@ export class AgentDaemon {
     await this.sessions?.close();
     await this.link?.close();
     await this.listener?.close();
+    this.markers?.close();
   }
 }

@@ -68,19 +68,21 @@ export const ERROR_CATALOG = {
   'Transfer.SourceNotFound': { status: 502, action: 'fail', summary: 'A source file or directory does not exist (event FILE_NOT_FOUND).' },
   'Transfer.PermissionDenied': { status: 502, action: 'fail', summary: 'The host file system refused to read a source or write a destination path (event PERMISSION_DENIED).' },
   'Transfer.WrongType': { status: 502, action: 'fail', summary: 'A path is a directory where a file is needed, or the other way round (events IS_A_DIRECTORY, NOT_A_DIRECTORY).' },
-  'Transfer.SourceChanged': { status: 502, action: 'retry', summary: 'A source file changed size while it was being sent (event FILE_SIZE_CHANGED).' },
+  'Transfer.SourceChanged': { status: 502, action: 'retry', summary: 'A source file changed (size, mtime or content) while it was being sent (event FILE_SIZE_CHANGED or FILE_CHANGED); the task retries it.' },
   'Transfer.ChecksumMismatch': { status: 502, action: 'retry', summary: 'Data kept failing checksum verification after the allowed re-sends (event VERIFY_CHECKSUM).' },
   'Transfer.NoSpace': { status: 502, action: 'retry', summary: 'The destination file system is full (event NO_SPACE_LEFT).' },
   'Transfer.QuotaExceeded': { status: 502, action: 'retry', summary: 'A disk quota on the destination is exhausted (event QUOTA_EXCEEDED).' },
   'Transfer.ConnectionLost': { status: 502, action: 'retry', summary: 'A connection to the peer agent closed or failed mid-session (event CONNECTION_BROKEN).' },
   'Transfer.PeerProtocol': { status: 502, action: 'fail', summary: 'The peer agent sent a malformed or unexpected session frame (event ENDPOINT_ERROR).' },
   'Transfer.Canceled': { status: 409, action: 'fail', summary: 'The transfer session was canceled (event CANCELED).' },
+  'Transfer.AgentStopping': { status: 503, action: 'retry', summary: 'An agent of the session is shutting down; it checkpointed and the task resumes when it is back (event GC_NOT_CONNECTED).' },
 
   // Local configuration and state.
   'Config.Invalid': { status: 500, action: 'fatal', summary: 'A configuration file has an unknown key or a bad value.' },
   'Config.NotFound': { status: 500, action: 'fatal', summary: 'A configuration file or data directory is missing.' },
   'Pki.Invalid': { status: 400, action: 'fail', summary: 'A certificate, key or CSR could not be parsed or verified.' },
   'Store.MigrationFailed': { status: 500, action: 'fatal', summary: 'A database migration failed; the database was left unchanged.' },
+  'Store.Unavailable': { status: 500, action: 'fatal', summary: 'A state database could not be opened (permissions, disk, or a damaged file).' },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

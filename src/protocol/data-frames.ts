@@ -41,6 +41,12 @@ export const SessionFrameType = {
   END: 0x19,
   /** Either way: the session failed; both sides stop. */
   ERROR: 0x1a,
+  /** D->S, on resume: checksum these blocks of a file (the ranges a partial file already holds). */
+  BLOCK_SUM_REQUEST: 0x1b,
+  /** S->D: the requested blocks' checksums, in order. */
+  BLOCK_SUMS: 0x1c,
+  /** S->D: a file changed while it was read (size or mtime); the destination starts it over with the new stat. */
+  FILE_CHANGED: 0x1d,
   /** S->D binary: [u32 file index][u32 offset high][u32 offset low][u32 crc32][data]. */
   CHUNK: 0x20,
   /** S->D: a tar batch of small whole files follows on this stream. */
@@ -176,6 +182,35 @@ export const ErrorFrame = Type.Object({
   eventCode: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Z_]+$' }),
 }, { additionalProperties: false });
 export type ErrorFrame = Static<typeof ErrorFrame>;
+
+/** Most blocks one BLOCK_SUM_REQUEST may name (the destination picks a block size that fits). */
+export const MAX_SUM_BLOCKS = 4096;
+
+/**
+ * Blocks to checksum: each range is cut into `block`-byte pieces (the last one shorter), in
+ * order; the reply carries one sha256 per piece. Resuming destinations use it to check what a
+ * partial file kept across a crash against the source before keeping it.
+ */
+export const BlockSumRequestFrame = Type.Object({
+  i: Index,
+  block: Type.Integer({ minimum: 4096, maximum: Number.MAX_SAFE_INTEGER }),
+  ranges: Type.Array(ByteRange, { minItems: 1, maxItems: MAX_REQUEST_RANGES }),
+}, { additionalProperties: false });
+export type BlockSumRequestFrame = Static<typeof BlockSumRequestFrame>;
+
+export const BlockSumsFrame = Type.Object({
+  i: Index,
+  sums: Type.Array(Type.String({ pattern: '^([0-9a-f]{64})?$' }), { maxItems: MAX_SUM_BLOCKS }),
+}, { additionalProperties: false });
+export type BlockSumsFrame = Static<typeof BlockSumsFrame>;
+
+export const FileChangedFrame = Type.Object({
+  i: Index,
+  size: Size,
+  mtimeMs: Type.Number({ minimum: -1e15, maximum: 1e15 }),
+  mode: Mode,
+}, { additionalProperties: false });
+export type FileChangedFrame = Static<typeof FileChangedFrame>;
 
 export const BatchBeginFrame = Type.Object({
   batch: Index,

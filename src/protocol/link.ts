@@ -2,7 +2,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { FileDoc } from './file-doc.js';
 import { LINK_MAGIC, MAX_LS_ENTRIES } from './limits.js';
 import {
-  SessionCancelMessage, SessionDoneMessage, SessionEventMessage, SessionFilesMessage, SessionOpenMessage,
+  SessionCancelMessage, TaskCleanupMessage, SessionDoneMessage, SessionEventMessage, SessionFilesMessage, SessionOpenMessage,
   SessionProgressMessage,
 } from './session.js';
 
@@ -161,5 +161,5 @@ export const AgentToControl = Type.Union([
 ]);
 export type AgentToControl = Static<typeof AgentToControl>;
 
-export const ControlToAgent = Type.Union([OpRequest, SessionOpenMessage, SessionCancelMessage, ReplyOk, ReplyErr, ErrorMessage]);
+export const ControlToAgent = Type.Union([OpRequest, SessionOpenMessage, SessionCancelMessage, TaskCleanupMessage, ReplyOk, ReplyErr, ErrorMessage]);
 export type ControlToAgent = Static<typeof ControlToAgent>;

@@ -74,8 +74,21 @@ export const SessionCancelMessage = Type.Object({
   type: Type.Literal('session.cancel'),
   id: Id,
   sessionId: Uuid,
+  /**
+   * true: only this attempt ends (the task will retry): the destination keeps its partial
+   * files and restart markers. Absent or false: the task is over; partials are removed.
+   */
+  keepPartials: Type.Optional(Type.Boolean()),
 }, { additionalProperties: false });
 export type SessionCancelMessage = Static<typeof SessionCancelMessage>;
+
+/** The task ended (succeeded, failed, canceled, expired): remove what its attempts left (partials, restart markers). */
+export const TaskCleanupMessage = Type.Object({
+  type: Type.Literal('task.cleanup'),
+  id: Id,
+  taskId: Uuid,
+}, { additionalProperties: false });
+export type TaskCleanupMessage = Static<typeof TaskCleanupMessage>;
 
 /** Cumulative counters for one session, reported by the destination (Globus task fields). */
 export const SessionStats = Type.Object({

@@ -46,6 +46,8 @@ export interface TransferTuning {
   /** Worker threads for hashing, and for batched file-system work (shared by the sessions of a process). */
   hashWorkers: number;
   fsWorkers: number;
+  /** Flush as you go (destination): fdatasync a large file's partial after this many bytes, then record the ranges as restart markers. */
+  flushBytes: number;
   /** fsync files and directories before reporting them (benchmarks against tools that do not fsync may turn it off). */
   durable: boolean;
   /** After a failure, how long to let the peer read our ERROR before the sockets are destroyed. */
@@ -79,6 +81,7 @@ export const DEFAULT_TUNING: Readonly<TransferTuning> = Object.freeze({
   offThreadHashBytes: 8 * MiB,
   hashWorkers: Math.max(1, Math.min(4, availableParallelism() - 1)),
   fsWorkers: Math.max(1, Math.min(4, availableParallelism() - 1)),
+  flushBytes: 64 * MiB,
   durable: true,
   closeGraceMs: 2000,
 });
@@ -86,7 +89,7 @@ export const DEFAULT_TUNING: Readonly<TransferTuning> = Object.freeze({
 const POSITIVE: ReadonlyArray<keyof TransferTuning> = [
   'chunkSize', 'batchBytes', 'batchMaxFiles', 'manifestWindow', 'manifestBatch', 'largeFilesInFlight',
   'readConcurrency', 'sendQueueBytes', 'writesPerStream', 'receiveQueueBytes', 'decideConcurrency',
-  'commitBatch', 'commitConcurrency', 'statBatch', 'progressIntervalMs', 'hashWorkers', 'fsWorkers',
+  'commitBatch', 'commitConcurrency', 'statBatch', 'progressIntervalMs', 'hashWorkers', 'fsWorkers', 'flushBytes',
 ];
 
 export function resolveTuning(overrides: Partial<TransferTuning> = {}): TransferTuning {

@@ -27,7 +27,8 @@ export interface LinkOptions {
 export interface LinkHandler {
   onOp(request: OpRequest): Promise<unknown>;
   onSessionOpen(spec: SessionSpec): Promise<SessionOpenResult>;
-  onSessionCancel(sessionId: string): Promise<void>;
+  onSessionCancel(sessionId: string, keepPartials: boolean): Promise<void>;
+  onTaskCleanup(taskId: string): Promise<void>;
 }
 
 /** Agent -> control notices about transfer sessions. */
@@ -159,7 +160,9 @@ export class ControlLink {
       case 'session.open':
         return this.answer(ws, m.id, 'session.open', () => this.handler.onSessionOpen(m.session));
       case 'session.cancel':
-        return this.answer(ws, m.id, 'session.cancel', () => this.handler.onSessionCancel(m.sessionId).then(() => ({})));
+        return this.answer(ws, m.id, 'session.cancel', () => this.handler.onSessionCancel(m.sessionId, m.keepPartials === true).then(() => ({})));
+      case 'task.cleanup':
+        return this.answer(ws, m.id, 'task.cleanup', () => this.handler.onTaskCleanup(m.taskId).then(() => ({})));
     }
   }
 

@@ -3,7 +3,9 @@ import type { Logger } from '../../common/logger.js';
 import { FerryError, isFerryError, safetyCatch } from '../../common/errors.js';
 import type { SessionOpenResult, SessionSpec, SessionStats } from '../../protocol/session.js';
 import { dialSession, type ChannelCredentials, type DataListener } from '../../transfer/channel/index.js';
-import { runSession, type PathResolver } from '../../transfer/index.js';
+import { runSession, type PathResolver, type TransferTuning } from '../../transfer/index.js';
+import type { SqliteMarkerStore } from '../../transfer/markers/store.js';
+import { removeTaskPartials } from './partials.js';
 import type { SessionNotice } from '../link/client.js';
 
 const EMPTY_STATS: SessionStats = {
@@ -22,6 +24,14 @@ export interface SessionManagerInit {
   log: Logger;
   /** How long a session waits for its peer's data connections. */
   connectTimeoutMs?: number;
+  /** Restart markers of this agent's destination sessions. */
+  markers: SqliteMarkerStore;
+  tuning: () => Partial<TransferTuning>;
+}
+
+/** Abort reasons that end a session but keep its partial files for the next attempt. */
+export function keepingAbort(code: 'Transfer.AgentStopping' | 'ClientError.Conflict', message: string): FerryError {
+  return new FerryError(code, message, { details: { keepPartials: true, ...(code === 'Transfer.AgentStopping' ? { eventCode: 'GC_NOT_CONNECTED' } : {}) } });
 }
 
 interface Running {
@@ -72,7 +82,12 @@ export class SessionManager {
       if (!spec.peer.address) throw new FerryError('ClientError.BadRequest', 'session.open for the dialing side must name the peer address');
       streams = dialSession(this.init.credentials, spec.peer.address, expectation, { timeoutMs, signal: abort.signal });
     }
-    const done = this.run(spec, streams, abort, log).finally(() => this.running.delete(key));
+    // An earlier attempt of the same task may still be winding down here (control moved on
+    // after losing the peer): it must be gone before this one touches the same partial files.
+    const previous = [...this.running.values()].filter((r) => r.spec.taskId === spec.taskId && r.spec.role === spec.role && r.spec.sessionId !== spec.sessionId);
+    for (const r of previous) r.abort.abort(keepingAbort('ClientError.Conflict', 'superseded by a newer attempt of the task'));
+    const settled = Promise.all(previous.map((r) => r.done.catch(() => undefined)));
+    const done = settled.then(() => this.run(spec, streams, abort, log)).finally(() => this.running.delete(key));
     this.running.set(key, { spec, abort, done });
     log.info({ listen: spec.listen, items: spec.items.length, parallelism: spec.options.parallelism }, 'session opened');
     return { address: spec.listen ? this.init.advertisedAddress : null };
@@ -88,6 +103,8 @@ export class SessionManager {
         streams,
         resolver: this.init.resolver(),
         signal: abort.signal,
+        markers: this.init.markers,
+        tuning: this.init.tuning(),
         reporter: {
           progress: (s) => notify({ type: 'session.progress', sessionId: spec.sessionId, stats: s }),
           filesDone: (files) => notify({ type: 'session.files', sessionId: spec.sessionId, files }),
@@ -98,7 +115,9 @@ export class SessionManager {
       notify({ type: 'session.done', sessionId: spec.sessionId, role: spec.role, ok: true, error: null, stats });
     } catch (err) {
       const canceled = abort.signal.aborted;
-      const code = canceled ? 'CANCELED' : eventCodeOf(err);
+      const reason: unknown = abort.signal.reason;
+      const stopping = isFerryError(reason) && reason.code === 'Transfer.AgentStopping';
+      const code = stopping ? 'GC_NOT_CONNECTED' : canceled ? 'CANCELED' : eventCodeOf(err);
       const message = err instanceof Error ? err.message : String(err);
       if (isFerryError(err) || canceled) log.warn({ code, reason: message }, 'session failed');
       else log.error({ err }, 'session crashed');
@@ -108,15 +127,30 @@ export class SessionManager {
     }
   }
 
-  async cancel(sessionId: string): Promise<void> {
+  /** control ends a session: the task is over (partials go), or only this attempt (`keepPartials`). */
+  async cancel(sessionId: string, keepPartials = false): Promise<void> {
     const mine = [...this.running.values()].filter((r) => r.spec.sessionId === sessionId);
-    for (const r of mine) r.abort.abort(new FerryError('ClientError.Conflict', 'canceled by control'));
+    for (const r of mine) r.abort.abort(keepPartials ? keepingAbort('ClientError.Conflict', 'attempt ended by control') : new FerryError('ClientError.Conflict', 'canceled by control'));
     await Promise.all(mine.map((r) => r.done.catch(safetyCatch(() => {}))));
   }
 
+  /** The task ended: stop what still runs for it, then remove its partial files and records. */
+  async cleanupTask(taskId: string): Promise<void> {
+    const mine = [...this.running.values()].filter((r) => r.spec.taskId === taskId);
+    for (const r of mine) r.abort.abort(new FerryError('ClientError.Conflict', 'the task ended'));
+    await Promise.all(mine.map((r) => r.done.catch(safetyCatch(() => {}))));
+    const removed = await removeTaskPartials(this.init.markers, taskId);
+    if (removed > 0) this.init.log.info({ taskId, removed }, 'removed partial files of an ended task');
+  }
+
+  /**
+   * SIGTERM: checkpoint every session (partials flushed, markers written), tell the peers this
+   * agent is stopping (they end their side and the task waits for this agent), and return.
+   */
   async close(): Promise<void> {
     const all = [...this.running.values()];
-    for (const r of all) r.abort.abort(new FerryError('ServiceUnavailable', 'agent shutting down'));
+    for (const r of all) r.abort.abort(keepingAbort('Transfer.AgentStopping', 'the agent is shutting down; the transfer resumes when it is back'));
     await Promise.all(all.map((r) => r.done.catch(safetyCatch(() => {}))));
+    this.init.markers.flush();
   }
 }

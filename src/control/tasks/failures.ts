@@ -42,7 +42,8 @@ const EVENT_CODE_RE = /^[A-Z][A-Z_]*$/;
 export function classifyCode(code: string, message: string, opts: { failOnQuotaErrors: boolean }): Failure {
   const c = EVENT_CODE_RE.test(code) ? code : 'UNKNOWN';
   if (c === 'GC_NOT_CONNECTED') return { code: c, message, action: 'wait' };
-  const permanent = PERMANENT.has(c) || (c === 'QUOTA_EXCEEDED' && opts.failOnQuotaErrors);
+  // A full disk counts as a quota error: fail_on_quota_errors decides between failing and waiting for space.
+  const permanent = PERMANENT.has(c) || ((c === 'QUOTA_EXCEEDED' || c === 'NO_SPACE_LEFT') && opts.failOnQuotaErrors);
   return { code: c, message, action: permanent ? 'fail' : 'retry' };
 }
 

@@ -42,10 +42,11 @@ export class TaskOrchestrator {
     this.now = init.now ?? Date.now;
     const log = init.log.child({ component: 'tasks' });
     const runs = new RunRegistry(this.now);
+    const cancels = new SessionCanceller(init.hub, this.limits.sessionCancelTimeoutMs, log);
     this.deps = {
       repo: init.repo, hub: init.hub, log, now: this.now, limits: this.limits, runs,
-      transitions: new TaskTransitions(init.repo, this.now, this.limits, init.random ?? Math.random),
-      cancels: new SessionCanceller(init.hub, this.limits.sessionCancelTimeoutMs, log),
+      transitions: new TaskTransitions(init.repo, this.now, this.limits, init.random ?? Math.random, (id) => this.ended(id)),
+      cancels,
       onError: safetyCatch((err) => log.error({ err }, 'task step failed')),
     };
     this.transfers = new TransferRunner(this.deps);
@@ -65,8 +66,9 @@ export class TaskOrchestrator {
       if (t.session === null) continue;
       // That session's control is gone: cancel it on both agents (when they connect) and start afresh.
       this.deps.runs.retire(t.session.sessionId, t.id, t.session.destinationNode);
-      this.deps.cancels.cancel(t.session.sourceNode, t.session.sessionId);
-      if (t.session.destinationNode !== t.session.sourceNode) this.deps.cancels.cancel(t.session.destinationNode, t.session.sessionId);
+      // The task goes on: the destination keeps what it wrote for the next attempt.
+      this.deps.cancels.cancel(t.session.sourceNode, t.session.sessionId, true);
+      if (t.session.destinationNode !== t.session.sourceNode) this.deps.cancels.cancel(t.session.destinationNode, t.session.sessionId, true);
       this.init.repo.apply(t.id, { ...foldStats(t), session: null });
     }
     this.timer = setInterval(() => this.tick(), this.limits.tickMs);
@@ -138,6 +140,14 @@ export class TaskOrchestrator {
     this.deps.log.info({ taskId: t.id, code }, 'task ended');
   }
 
+  /** A transfer ended: its destination's agents remove what its attempts left (partials, markers). */
+  private ended(taskId: string): void {
+    const t = this.init.repo.get(taskId);
+    if (t?.type !== 'TRANSFER' || !t.destinationEndpointId) return;
+    // Queued behind any session.cancel just sent, so the session stops before its files go.
+    this.deps.cancels.cleanupTask(this.init.hub.connectedNodes(t.destinationEndpointId).map((n) => n.nodeId), taskId);
+  }
+
   private onAgentReady(endpointId: string, nodeId: string): void {
     if (this.state !== 'open') return;
     // Stale sessions first: the link delivers in order, so they stop before new ones open.
@@ -161,7 +171,7 @@ export class TaskOrchestrator {
     }
     // A session control does not know (e.g. opened before a restart): make it stop.
     this.deps.runs.retire(notice.sessionId);
-    if (notice.type !== 'session.done') this.deps.cancels.cancel(nodeId, notice.sessionId);
+    if (notice.type !== 'session.done') this.deps.cancels.cancel(nodeId, notice.sessionId, true);
     this.deps.log.info({ nodeId, sessionId: notice.sessionId }, 'notice for an unknown session; told the agent to cancel it');
   }
 }

@@ -107,16 +107,22 @@ const AnyResult = Type.Unknown();
  * anything else, so a stale session never races its replacement.
  */
 export class SessionCanceller {
-  private readonly pending = new Map<string, Set<string>>();
+  /** Per node: session id -> keepPartials. */
+  private readonly pending = new Map<string, Map<string, boolean>>();
 
   constructor(private readonly hub: TaskHub, private readonly timeoutMs: number, private readonly log: Logger) {}
 
-  cancel(nodeId: string, sessionId: string): void {
-    this.hub.call(nodeId, { type: 'session.cancel', sessionId }, AnyResult, 'session.cancel', this.timeoutMs).catch((err: unknown) => {
+  /**
+   * @param keepPartials only this attempt ends (the task retries): the destination keeps its
+   *   partial files and restart markers for the next attempt.
+   */
+  cancel(nodeId: string, sessionId: string, keepPartials = false): void {
+    const msg = { type: 'session.cancel' as const, sessionId, ...(keepPartials ? { keepPartials } : {}) };
+    this.hub.call(nodeId, msg, AnyResult, 'session.cancel', this.timeoutMs).catch((err: unknown) => {
       if (isFerryError(err) && err.code === 'ExternalError.GCDisconnected') {
-        let set = this.pending.get(nodeId);
-        if (!set) this.pending.set(nodeId, (set = new Set()));
-        set.add(sessionId);
+        let map = this.pending.get(nodeId);
+        if (!map) this.pending.set(nodeId, (map = new Map()));
+        map.set(sessionId, keepPartials && (map.get(sessionId) ?? true));
         return;
       }
       this.log.debug({ nodeId, sessionId, reason: err instanceof Error ? err.message : String(err) }, 'session.cancel not confirmed');
@@ -125,14 +131,23 @@ export class SessionCanceller {
 
   /** The node is back: send what it missed. */
   flush(nodeId: string): void {
-    const set = this.pending.get(nodeId);
-    if (!set) return;
+    const map = this.pending.get(nodeId);
+    if (!map) return;
     this.pending.delete(nodeId);
-    for (const sessionId of set) this.cancel(nodeId, sessionId);
+    for (const [sessionId, keep] of map) this.cancel(nodeId, sessionId, keep);
   }
 
   pendingFor(nodeId: string): string[] {
-    return [...(this.pending.get(nodeId) ?? [])];
+    return [...(this.pending.get(nodeId)?.keys() ?? [])];
+  }
+
+  /** A task ended: the destination's agents remove its partial files and restart markers (best effort; agents also expire them). */
+  cleanupTask(nodeIds: readonly string[], taskId: string): void {
+    for (const nodeId of nodeIds) {
+      this.hub.call(nodeId, { type: 'task.cleanup', taskId }, AnyResult, 'task.cleanup', this.timeoutMs).catch((err: unknown) => {
+        this.log.debug({ nodeId, taskId, reason: err instanceof Error ? err.message : String(err) }, 'task.cleanup not confirmed');
+      });
+    }
   }
 }
 

@@ -135,17 +135,17 @@ export class TransferRunner {
   }
 
   /** Stop the session on the agents that are still running it (cancel, expiry, failure). */
-  stop(run: TransferRun): void {
+  stop(run: TransferRun, keepPartials = false): void {
     this.d.runs.remove(run);
     const nodes = new Set<string>();
     if (!run.done.source) nodes.add(run.sourceNode);
     if (!run.done.destination) nodes.add(run.destinationNode);
-    for (const n of nodes) this.d.cancels.cancel(n, run.sessionId);
+    for (const n of nodes) this.d.cancels.cancel(n, run.sessionId, keepPartials);
   }
 
-  /** End this attempt: fail the task, or retry it (at once when only an agent was lost). */
+  /** End this attempt: fail the task, or retry it (at once when only an agent was lost) from its restart markers. */
   abort(run: TransferRun, failure: Failure): void {
-    this.stop(run);
+    this.stop(run, failure.action !== 'fail');
     this.d.log.info({ taskId: run.taskId, sessionId: run.sessionId, code: failure.code, action: failure.action, reason: failure.message }, 'transfer attempt ended');
     if (failure.action === 'fail') this.d.transitions.fail(run.taskId, failure.code, failure.message);
     else this.d.transitions.retry(run.taskId, failure, { fault: true, backoff: failure.action === 'retry' });

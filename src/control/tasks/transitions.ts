@@ -14,6 +14,8 @@ export class TaskTransitions {
     private readonly now: () => number,
     private readonly limits: TaskLimits,
     private readonly random: () => number,
+    /** After a task reached SUCCEEDED or FAILED (cleanup on its agents). */
+    private readonly onEnded: (id: string) => void = () => undefined,
   ) {}
 
   event(code: string, isError: boolean, details: string, description = describeCode(code)): NewTaskEvent {
@@ -40,6 +42,7 @@ export class TaskTransitions {
     this.repo.apply(id, {
       ...foldStats(t), status: 'SUCCEEDED', completionTime: this.now(), niceStatus: null, niceStatusDescription: null, session: null, fatalError: null,
     }, [this.event('SUCCEEDED', false, details, 'succeeded')]);
+    this.onEnded(id);
     return true;
   }
 
@@ -51,6 +54,7 @@ export class TaskTransitions {
       ...foldStats(t), status: 'FAILED', completionTime: this.now(), niceStatus: null, niceStatusDescription: null, session: null,
       fatalError: { code, description },
     }, [this.event(code, true, details, description)]);
+    this.onEnded(id);
     return true;
   }
 

@@ -1,5 +1,16 @@
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 
+export interface PartialFileOptions {
+  /** Keep what an earlier attempt left in the file (resume from restart markers) instead of truncating it. */
+  resume?: boolean;
+  /** Flush as you go: fdatasync once this many bytes were written since the last flush (0: only on checkpoint). */
+  flushBytes?: number;
+  /** false: report ranges without fdatasync (non-durable mode). */
+  durable?: boolean;
+  /** Ranges written and, when durable, fdatasync'ed: safe to record as restart markers. */
+  onDurable?: (ranges: Array<[number, number]>) => void;
+}
+
 /**
  * The hidden file a destination writes before it is verified, made durable and renamed into
  * place (DESIGN.md "Never a half file"). Created private (0600); the final mode is set at
@@ -12,18 +23,30 @@ export class PartialFile {
   private tail: Promise<void> = Promise.resolve();
   /** Whether this session has created (truncated) the file already: later opens must not truncate it. */
   private created = false;
+  /** Written since the last flush, not yet reported durable. */
+  private unflushed: Array<[number, number]> = [];
+  private unflushedBytes = 0;
+  private flushing: Promise<void> | null = null;
+  /** Bumped by restart(): a flush that began before it must not report ranges of the old contents. */
+  private generation = 0;
 
   /**
    * @param track registers an operation the session must let settle before it removes
    *   partial files (an open still in flight could otherwise re-create one after cleanup).
    */
-  constructor(readonly path: string, private readonly registry: Set<string>, private readonly track: <T>(op: Promise<T>) => Promise<T>) {
+  constructor(
+    readonly path: string,
+    private readonly registry: Set<string>,
+    private readonly track: <T>(op: Promise<T>) => Promise<T>,
+    private readonly options: PartialFileOptions = {},
+  ) {
     registry.add(path);
   }
 
   private fd(): Promise<FileHandle> {
-    // 'w' creates or truncates: a partial left by an earlier attempt is started over.
-    this.handle ??= this.track(open(this.path, this.created ? 'r+' : 'w', 0o600));
+    // 'w' creates or truncates: a partial left by an earlier attempt is started over, unless
+    // restart markers vouch for (some of) its bytes.
+    this.handle ??= this.track(this.created ? open(this.path, 'r+') : this.options.resume ? openKeeping(this.path) : open(this.path, 'w', 0o600));
     this.created = true;
     return this.handle;
   }
@@ -37,7 +60,47 @@ export class PartialFile {
   writev(parts: readonly Buffer[], offset: number): Promise<void> {
     const run = this.tail.then(() => this.writevNow(parts, offset));
     this.tail = run.catch(() => undefined);
-    return run;
+    return run.then(() => {
+      let length = 0;
+      for (const p of parts) length += p.length;
+      this.written(offset, offset + length);
+    });
+  }
+
+  private written(start: number, end: number): void {
+    if (end <= start) return;
+    const last = this.unflushed.at(-1);
+    if (last && last[1] === start) last[1] = end;
+    else this.unflushed.push([start, end]);
+    this.unflushedBytes += end - start;
+    const every = this.options.flushBytes ?? 0;
+    if (every > 0 && this.unflushedBytes >= every && !this.flushing) void this.flush().catch(() => undefined);
+  }
+
+  /**
+   * Make what was written so far durable (fdatasync) and report it. Writes continue meanwhile:
+   * only ranges whose write had finished before the sync began are reported.
+   */
+  flush(): Promise<void> {
+    if (this.flushing) return this.flushing.then(() => this.flush());
+    if (this.unflushed.length === 0 || !this.handle) return Promise.resolve();
+    const ranges = this.unflushed;
+    const generation = this.generation;
+    const handle = this.handle;
+    this.unflushed = [];
+    this.unflushedBytes = 0;
+    const run = (async () => {
+      if (this.options.durable !== false) await (await handle).datasync();
+      if (generation === this.generation) this.options.onDurable?.(ranges);
+    })();
+    this.flushing = this.track(run).finally(() => { this.flushing = null; });
+    return this.flushing;
+  }
+
+  /** Let queued writes finish, then flush: what this attempt wrote is kept for the next one. */
+  async checkpoint(): Promise<void> {
+    await this.tail;
+    await this.flush();
   }
 
   private async writevNow(parts: readonly Buffer[], offset: number): Promise<void> {
@@ -62,6 +125,7 @@ export class PartialFile {
   }
 
   async close(): Promise<void> {
+    await this.flushing?.catch(() => undefined);
     const h = this.handle;
     this.handle = null;
     if (h) await (await h).close();
@@ -69,8 +133,12 @@ export class PartialFile {
 
   /** Start over: every later write lands in a freshly truncated file (set synchronously, so no write can slip in between). */
   restart(): void {
+    this.generation += 1;
+    this.unflushed = [];
+    this.unflushedBytes = 0;
     const old = this.handle;
-    this.handle = this.track((old ? old.then((h) => h.close()) : Promise.resolve()).then(() => open(this.path, 'w', 0o600)));
+    const flushing = this.flushing ?? Promise.resolve();
+    this.handle = this.track(flushing.catch(() => undefined).then(() => (old ? old.then((h) => h.close()) : undefined)).then(() => open(this.path, 'w', 0o600)));
     this.created = true;
   }
 
@@ -83,6 +151,16 @@ export class PartialFile {
     await this.close().catch(() => undefined);
     await unlink(this.path).catch(() => undefined);
     this.registry.delete(this.path);
+  }
+}
+
+/** Open for writing without truncating; create (0600) when it does not exist. */
+async function openKeeping(path: string): Promise<FileHandle> {
+  try {
+    return await open(path, 'r+');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    return open(path, 'w', 0o600);
   }
 }
 

@@ -1,5 +1,6 @@
 import type { SessionSpec } from '../../protocol/session.js';
 import type { Checksummer } from '../checksum/index.js';
+import type { RestartMarkers } from '../markers/store.js';
 import type { TransferTuning } from '../tuning.js';
 import type { FrameStream } from '../wire/frame-stream.js';
 import type { IoPool } from '../workers/io-pool.js';
@@ -20,4 +21,6 @@ export interface SessionContext {
   control: FrameStream;
   /** Streams 1..N, or [control] when the session has a single stream. */
   data: FrameStream[];
+  /** Destination's restart markers, or null (no resume). */
+  markers: RestartMarkers | null;
 }

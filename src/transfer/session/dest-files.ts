@@ -1,7 +1,9 @@
 import {
-  MAX_REQUEST_FILES, RequestFrame, SessionFrameType, SumRequestFrame, type ByteRange, type SkippableCode,
+  BlockSumRequestFrame, MAX_REQUEST_FILES, MAX_REQUEST_RANGES, RequestFrame, SessionFrameType, SumRequestFrame, type ByteRange, type SkippableCode,
 } from '../../protocol/data-frames.js';
+import { lstatSync } from 'node:fs';
 import { PartialFile } from '../chunks/partial-file.js';
+import { blocksOf, hashBlocks, planBlocks } from '../markers/block-sums.js';
 import { RangeSet } from '../util/range-set.js';
 import { encodeSessionJson } from '../wire/session-frames.js';
 import type { SessionContext } from './context.js';
@@ -24,6 +26,12 @@ export interface DestFile {
   readonly partial: PartialFile;
   /** Requested bytes not yet received intact. */
   readonly awaiting: RangeSet;
+  /** Bytes an earlier attempt left in the partial (restart markers), not yet checked against the source's block sums. */
+  readonly unverified: RangeSet;
+  /** Resume check under way: the blocks asked for, and each side's sums once known. */
+  resumeCheck: { ranges: ByteRange[]; block: number; theirs: string[] | null; ours: string[] | null } | null;
+  /** Restart markers are kept for this file's partial. */
+  readonly resumable: boolean;
   /** Requests not yet answered (by FILE_DONE, a batch, or FILE_ERROR). */
   replies: number;
   /** Disk writes in progress. */
@@ -61,9 +69,30 @@ export class FileTable {
   private largeInFlight = 0;
   private pending: RequestFrame['files'] = [];
   private sums: number[] = [];
+  private blockSums: BlockSumRequestFrame[] = [];
   private flushScheduled = false;
 
-  constructor(private readonly deps: FileTableDeps) {}
+  /** Whether an earlier attempt of this task finished any file (then each file is looked up). */
+  private readonly retrying: boolean;
+
+  constructor(private readonly deps: FileTableDeps) {
+    this.retrying = deps.ctx.markers?.taskHasDoneFiles(deps.ctx.spec.taskId) ?? false;
+  }
+
+  /**
+   * An earlier attempt of this task already made this file durable from the same source
+   * version, and it is still there with that size: nothing to send again.
+   */
+  alreadyDone(e: { size: number; mtimeMs: number }, finalPath: string): boolean {
+    const { markers, spec } = this.deps.ctx;
+    if (!this.retrying || !markers?.isFileDone(spec.taskId, finalPath, e.size, e.mtimeMs)) return false;
+    try {
+      const st = lstatSync(finalPath);
+      return st.isFile() && st.size === e.size;
+    } catch {
+      return false;
+    }
+  }
 
   get size(): number {
     return this.active.size;
@@ -82,27 +111,149 @@ export class FileTable {
   }
 
   create(init: { i: number; item: number; rel: string; size: number; mtimeMs: number; mode: number; finalPath: string; partialPath: string; sourceApi: string; destApi: string }): DestFile {
+    const { ctx } = this.deps;
+    const large = init.size > ctx.tuning.smallFileThreshold;
+    // Only large files keep restart markers: a small one is written in one pass at commit.
+    const markers = large ? ctx.markers : null;
+    const kept = markers ? this.keptRanges(init) : [];
+    if (markers && kept.length === 0) {
+      markers.begin({ taskId: ctx.spec.taskId, partialPath: init.partialPath, finalPath: init.finalPath, size: init.size, mtimeMs: init.mtimeMs });
+    }
     const file: DestFile = {
       ...init,
-      partial: new PartialFile(init.partialPath, this.deps.partials, (op) => this.deps.ctx.guard.track(op)),
+      partial: new PartialFile(init.partialPath, this.deps.partials, (op) => ctx.guard.track(op), {
+        resume: kept.length > 0,
+        flushBytes: markers ? ctx.tuning.flushBytes : 0,
+        durable: ctx.tuning.durable,
+        onDurable: markers ? (ranges) => markers.durable(init.partialPath, ranges) : undefined,
+      }),
       awaiting: new RangeSet(),
+      unverified: new RangeSet(),
+      resumeCheck: null,
+      resumable: markers !== null,
       replies: 0, writes: 0, sourceChecksum: null, sumRequested: false, retries: 0,
-      large: init.size > this.deps.ctx.tuning.smallFileThreshold, committing: false, abandoned: false, data: null,
+      large, committing: false, abandoned: false, data: null,
     };
     this.active.set(file.i, file);
     file.awaiting.add(0, file.size);
+    for (const [s, e] of kept) {
+      file.awaiting.remove(s, e);
+      file.unverified.add(s, e);
+    }
     if (file.large) this.largeQueue.push(file);
     else this.ask(file, [{ offset: 0, length: file.size }]);
     this.pumpLarge();
     return file;
   }
 
+  /**
+   * What an earlier attempt of this task left in the partial, per its restart markers; nothing
+   * when there is no record or the source changed since (an event says so).
+   */
+  private keptRanges(init: { partialPath: string; size: number; mtimeMs: number; sourceApi: string; destApi: string }): Array<[number, number]> {
+    const { ctx, clock } = this.deps;
+    const rec = ctx.markers!.lookup(init.partialPath);
+    if (!rec || rec.taskId !== ctx.spec.taskId || rec.ranges.length === 0) return [];
+    if (rec.size !== init.size || rec.mtimeMs !== init.mtimeMs) {
+      clock.stats.faults += 1;
+      ctx.reporter.event(sessionEvent(rec.size !== init.size ? 'FILE_SIZE_CHANGED' : 'FILE_CHANGED', {
+        source_path: init.sourceApi, destination_path: init.destApi,
+        reason: 'the source file changed since an earlier attempt wrote part of it; it is transferred again from the start',
+        was: { size: rec.size, mtime_ms: rec.mtimeMs }, now: { size: init.size, mtime_ms: init.mtimeMs },
+      }));
+      return [];
+    }
+    return rec.ranges.filter(([s]) => s < init.size).map(([s, e]) => [s, Math.min(e, init.size)] as [number, number]);
+  }
+
   private pumpLarge(): void {
     while (this.largeQueue.length > 0 && this.largeInFlight < this.deps.ctx.tuning.largeFilesInFlight) {
       const file = this.largeQueue.shift()!;
       this.largeInFlight += 1;
-      this.ask(file, [{ offset: 0, length: file.size }]);
+      if (!file.unverified.isEmpty) this.checkKept(file);
+      this.askMissing(file);
+      // Everything was kept: only the checks (and the whole-file checksum) remain.
+      if (file.replies === 0) this.maybeComplete(file);
     }
+  }
+
+  /** Ask for what `awaiting` holds, as many requests as the range limit needs. */
+  private askMissing(file: DestFile): void {
+    const missing = file.awaiting.intervals.map(([s, e]) => ({ offset: s, length: e - s }));
+    for (let k = 0; k < missing.length; k += MAX_REQUEST_RANGES) this.ask(file, missing.slice(k, k + MAX_REQUEST_RANGES));
+  }
+
+  /** Trust but verify: both sides hash the kept blocks; matching ones are kept, the rest asked for again. */
+  private checkKept(file: DestFile): void {
+    const { ctx } = this.deps;
+    const plan = planBlocks(file.unverified.intervals);
+    // Ranges left out of the plan (too many fragments) are simply sent again.
+    const planned = new RangeSet();
+    for (const r of plan.ranges) planned.add(r.offset, r.offset + r.length);
+    const dropped = new RangeSet();
+    for (const [s, e] of file.unverified.intervals) dropped.add(s, e);
+    for (const [s, e] of planned.intervals) dropped.remove(s, e);
+    for (const [s, e] of dropped.intervals) {
+      file.unverified.remove(s, e);
+      file.awaiting.add(s, e);
+    }
+    file.resumeCheck = { ranges: plan.ranges, block: plan.block, theirs: null, ours: null };
+    this.blockSums.push({ i: file.i, block: plan.block, ranges: plan.ranges });
+    this.scheduleFlush();
+    const check = file.resumeCheck;
+    ctx.guard.spawn(async () => {
+      let ours: string[];
+      try {
+        ours = await ctx.guard.track(hashBlocks(file.partial.path, blocksOf(check.ranges, check.block), ctx.guard.signal));
+      } catch {
+        // The partial is gone or unreadable: every kept block is sent again.
+        ours = blocksOf(check.ranges, check.block).map(() => '');
+      }
+      check.ours = ours;
+      this.finishCheck(file);
+    });
+  }
+
+  /** BLOCK_SUMS from the source: false if no check was waiting for them. */
+  blockSumsArrived(i: number, sums: string[]): boolean {
+    const file = this.active.get(i);
+    if (!file) return this.abandoned.has(i);
+    const check = file.resumeCheck;
+    if (!check || check.theirs !== null) return false;
+    if (sums.length !== blocksOf(check.ranges, check.block).length) throw peerProtocolError(`BLOCK_SUMS for file ${i} has ${sums.length} sums, not one per block`);
+    check.theirs = sums;
+    this.finishCheck(file);
+    return true;
+  }
+
+  private finishCheck(file: DestFile): void {
+    const check = file.resumeCheck;
+    if (!check || check.theirs === null || check.ours === null || file.abandoned || this.deps.ctx.guard.done) return;
+    const { ctx, clock } = this.deps;
+    file.resumeCheck = null;
+    const blocks = blocksOf(check.ranges, check.block);
+    const bad: ByteRange[] = [];
+    let kept = 0;
+    blocks.forEach((b, k) => {
+      if (check.ours![k] !== '' && check.ours![k] === check.theirs![k]) kept += b.length;
+      else bad.push(b);
+    });
+    file.unverified.clear();
+    ctx.reporter.event(sessionEvent('RESUMED', {
+      source_path: file.sourceApi, destination_path: file.destApi, bytes_kept: kept,
+      bytes_resent: file.size - kept, blocks_rejected: bad.length,
+    }, false));
+    if (bad.length > 0) {
+      clock.stats.faults += 1;
+      ctx.reporter.event(sessionEvent('VERIFY_CHECKSUM', {
+        source_path: file.sourceApi, destination_path: file.destApi,
+        reason: 'part of a partial file kept from an earlier attempt does not match the source (changed while the agent was down?)',
+        blocks: bad.length, bytes: bad.reduce((n, b) => n + b.length, 0), resent: true,
+      }));
+      for (const b of bad) file.awaiting.add(b.offset, b.offset + b.length);
+      for (let k = 0; k < bad.length; k += MAX_REQUEST_RANGES) this.ask(file, bad.slice(k, k + MAX_REQUEST_RANGES));
+    }
+    this.maybeComplete(file);
   }
 
   /** Queue a request; frames go out once per turn of the event loop, many files each. */
@@ -131,6 +282,7 @@ export class FileTable {
     while (this.sums.length > 0) {
       control.write([encodeSessionJson(SessionFrameType.SUM_REQUEST, SumRequestFrame, { files: this.sums.splice(0, MAX_REQUEST_FILES) })]);
     }
+    for (const req of this.blockSums.splice(0)) control.write([encodeSessionJson(SessionFrameType.BLOCK_SUM_REQUEST, BlockSumRequestFrame, req)]);
   }
 
   requestSum(i: number): void {
@@ -179,6 +331,27 @@ export class FileTable {
     return true;
   }
 
+  /** Files the source saw change while it read them (FILE_CHANGED): the session asks for a retry at its end. */
+  readonly changed: string[] = [];
+
+  /** FILE_CHANGED: drop this attempt at the file (late chunks are ignored); a retry of the task sends the new version. */
+  sourceChanged(i: number, now: { size: number; mtimeMs: number }): boolean {
+    const file = this.active.get(i);
+    if (!file) return this.abandoned.has(i);
+    const { ctx, clock } = this.deps;
+    clock.stats.faults += 1;
+    ctx.reporter.event(sessionEvent(now.size !== file.size ? 'FILE_SIZE_CHANGED' : 'FILE_CHANGED', {
+      source_path: file.sourceApi, destination_path: file.destApi,
+      reason: 'the source file changed while it was being read; it is transferred again',
+      was: { size: file.size, mtime_ms: file.mtimeMs }, now: { size: now.size, mtime_ms: now.mtimeMs },
+    }));
+    this.changed.push(file.sourceApi);
+    file.abandoned = true;
+    this.abandoned.add(i);
+    this.maybeComplete(file);
+    return true;
+  }
+
   /** The source skipped the file (it reported the event): forget it, leave the destination as it was. */
   sourceFailed(i: number, _code: SkippableCode): boolean {
     const file = this.active.get(i);
@@ -195,11 +368,12 @@ export class FileTable {
       file.committing = true;
       this.deps.ctx.guard.spawn(async () => {
         await this.deps.ctx.guard.track(file.partial.remove());
+        if (file.resumable) this.deps.ctx.markers?.forget(file.partial.path);
         this.finished(file);
       });
       return;
     }
-    if (file.replies > 0 || !file.awaiting.isEmpty) return;
+    if (file.replies > 0 || !file.awaiting.isEmpty || file.resumeCheck !== null || !file.unverified.isEmpty) return;
     if (file.sourceChecksum === null) {
       // All bytes are here but no reply carried the whole-file checksum (only ranges were
       // asked for): ask the source for it.

@@ -264,12 +264,17 @@ export class ManifestProcessor {
 
   private copy(e: ManifestFile, host: string, api: string): void {
     const { ctx, clock, files } = this.deps;
+    // Restart markers: an earlier attempt of this task already delivered it (counted then).
+    if (files.alreadyDone(e, host)) {
+      this.deps.retire(e.i);
+      return;
+    }
     clock.stats.bytesExpected += e.size;
     const item = ctx.spec.items[e.item]!;
     files.create({
       i: e.i, item: e.item, rel: e.path, size: e.size, mtimeMs: e.mtimeMs, mode: e.mode,
       finalPath: host,
-      partialPath: `${dirname(host)}/${partialName(ctx.spec.sessionId, host.slice(host.lastIndexOf('/') + 1))}`,
+      partialPath: `${dirname(host)}/${partialName(ctx.spec.taskId, host.slice(host.lastIndexOf('/') + 1))}`,
       sourceApi: apiJoin(item.sourcePath, e.path),
       destApi: api,
     });

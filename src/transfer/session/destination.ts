@@ -1,5 +1,5 @@
 import {
-  EndFrame, ErrorFrame, FileDoneFrame, FileErrorFrame, ManifestEndFrame, ManifestFrame, MAX_RETIRE_INDEXES,
+  BlockSumsFrame, EndFrame, ErrorFrame, FileChangedFrame, FileDoneFrame, FileErrorFrame, ManifestEndFrame, ManifestFrame, MAX_RETIRE_INDEXES,
   RetireFrame, SessionFrameType, StartFrame, SumFrame,
 } from '../../protocol/data-frames.js';
 import type { SessionStats } from '../../protocol/session.js';
@@ -11,7 +11,7 @@ import { Committer, finishedFile } from './commit.js';
 import type { SessionContext } from './context.js';
 import { FileTable, type DestFile } from './dest-files.js';
 import { ManifestProcessor } from './dest-manifest.js';
-import { connectionLost, errorFromPeer, peerProtocolError } from './errors.js';
+import { connectionLost, errorFromPeer, peerProtocolError, transferError } from './errors.js';
 import { ProgressClock } from './stats.js';
 
 const DATA_TYPES = new Set<number>([SessionFrameType.CHUNK, SessionFrameType.BATCH_BEGIN, SessionFrameType.BATCH_DATA, SessionFrameType.BATCH_END]);
@@ -69,6 +69,11 @@ export class DestinationSession {
     } finally {
       this.clock.stop();
     }
+    if (this.files.changed.length > 0) {
+      // Everything else is durable; a retry of the task (files done are remembered) sends the new versions.
+      const n = this.files.changed.length;
+      throw transferError('Transfer.SourceChanged', `${n} source file${n === 1 ? '' : 's'} changed while being read (first: ${this.files.changed[0]}); the task retries them`, 'FILE_CHANGED');
+    }
     const stats = this.clock.snapshot();
     // END is the last frame: no RETIRE may follow it.
     this.ending = true;
@@ -77,9 +82,29 @@ export class DestinationSession {
     return stats;
   }
 
-  /** After a failure: close partial files and remove them (callers let tracked operations settle first). */
-  async cleanup(): Promise<void> {
-    await Promise.all([...this.files.all()].map((f) => f.partial.close().catch(() => undefined)));
+  /**
+   * After a failure (callers let tracked operations settle first): with restart markers and
+   * unless canceled, large files' partials are flushed and kept for the next attempt; every
+   * other partial file is closed and removed.
+   */
+  async cleanup(canceled: boolean): Promise<void> {
+    const { markers } = this.ctx;
+    const files = [...this.files.all()];
+    if (markers && !canceled) {
+      await Promise.all(files.filter((f) => f.resumable && !f.abandoned && !f.committing).map(async (f) => {
+        try {
+          await f.partial.checkpoint();
+          await f.partial.close();
+          this.partials.delete(f.partial.path);
+        } catch {
+          // Could not flush it: it goes, and its record with it.
+          markers.forget(f.partial.path);
+        }
+      }));
+      markers.flush();
+    }
+    await Promise.all(files.map((f) => f.partial.close().catch(() => undefined)));
+    if (markers) for (const path of this.partials) markers.forget(path);
     await removePartials(this.partials);
   }
 
@@ -112,6 +137,16 @@ export class DestinationSession {
         case SessionFrameType.SUM: {
           const { i, checksum } = decodeSessionJson(frame, SumFrame);
           if (!this.manifest.sum(i, checksum) && !this.files.sum(i, checksum)) throw peerProtocolError(`SUM for file ${i}, which was not asked for`);
+          break;
+        }
+        case SessionFrameType.BLOCK_SUMS: {
+          const { i, sums } = decodeSessionJson(frame, BlockSumsFrame);
+          if (!this.files.blockSumsArrived(i, sums)) throw peerProtocolError(`BLOCK_SUMS for file ${i}, which were not asked for`);
+          break;
+        }
+        case SessionFrameType.FILE_CHANGED: {
+          const { i, size, mtimeMs } = decodeSessionJson(frame, FileChangedFrame);
+          if (!this.files.sourceChanged(i, { size, mtimeMs })) throw peerProtocolError(`FILE_CHANGED for file ${i}, which was not asked for`);
           break;
         }
         case SessionFrameType.ERROR:
@@ -171,6 +206,13 @@ export class DestinationSession {
   }
 
   private committed(files: DestFile[]): void {
+    const { markers, spec } = this.ctx;
+    if (markers) {
+      for (const f of files) {
+        if (f.resumable) markers.forget(f.partial.path);
+        markers.fileDone(spec.taskId, f.finalPath, f.size, f.mtimeMs);
+      }
+    }
     this.clock.stats.filesTransferred += files.length;
     this.ctx.reporter.filesDone(files.map((f) => finishedFile(f, this.ctx.checksummer.algorithm)));
     for (const f of files) this.files.finished(f);

@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { isProgrammerError, type FerryError } from '../../common/errors.js';
+import { isFerryError, isProgrammerError, type FerryError } from '../../common/errors.js';
 import { asTransferError, canceledError } from './errors.js';
 
 /**
@@ -30,7 +30,8 @@ export class SessionGuard {
     setMaxListeners(0, this.controller.signal);
     this.failed = new Promise<never>((_, reject) => { this.rejectFailed = reject; });
     this.failed.catch(() => undefined);
-    const onAbort = (): void => this.fail(canceledError(external.reason));
+    // An agent that stops checkpoints and says why (the task waits for it); anything else is a cancel.
+    const onAbort = (): void => this.fail(isStopping(external.reason) ? external.reason : canceledError(external.reason));
     if (external.aborted) onAbort();
     else {
       external.addEventListener('abort', onAbort, { once: true });
@@ -105,4 +106,13 @@ export class SessionGuard {
       clearTimeout(timer);
     }
   }
+}
+
+function isStopping(reason: unknown): reason is FerryError {
+  return isFerryError(reason) && reason.code === 'Transfer.AgentStopping';
+}
+
+/** Whether the abort reason asks to keep partial files for the next attempt (see SessionManager). */
+export function keepsPartials(reason: unknown): boolean {
+  return isFerryError(reason) && reason.details?.['keepPartials'] === true;
 }

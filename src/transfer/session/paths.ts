@@ -49,11 +49,12 @@ export const PARTIAL_PREFIX = '.ferry-part.';
 
 /**
  * Hidden name of the partial file that becomes `name` once verified and durable, in the same
- * directory (so the final rename is atomic). A name too long to carry the prefix is replaced
- * by a hash of it, still unique per session and name.
+ * directory (so the final rename is atomic). It is the same for every attempt of a task, so a
+ * retry finds what an interrupted attempt left (restart markers). A name too long to carry the
+ * prefix is replaced by a hash of it, still unique per task and name.
  */
-export function partialName(sessionId: string, name: string): string {
-  const prefix = `${PARTIAL_PREFIX}${sessionId.slice(0, 8)}.`;
+export function partialName(taskId: string, name: string): string {
+  const prefix = `${PARTIAL_PREFIX}${taskId.slice(0, 8)}.`;
   const full = prefix + name;
   if (Buffer.byteLength(full, 'utf8') <= MAX_NAME_BYTES) return full;
   return prefix + createHash('sha256').update(name, 'utf8').digest('hex').slice(0, 40);

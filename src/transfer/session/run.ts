@@ -10,7 +10,7 @@ import { encodeSessionJson } from '../wire/session-frames.js';
 import type { SessionContext } from './context.js';
 import { DestinationSession } from './destination.js';
 import { asTransferError, eventCodeOf, peerProtocolError } from './errors.js';
-import { SessionGuard } from './guard.js';
+import { keepsPartials, SessionGuard } from './guard.js';
 import { SourceSession } from './source.js';
 import type { SessionInit } from './types.js';
 
@@ -44,6 +44,7 @@ export async function runSession(init: SessionInit): Promise<SessionStats> {
     fs: sharedIoPool('fs', tuning.fsWorkers),
     control,
     data: streams.length > 1 ? streams.slice(1) : [control],
+    markers: init.markers ?? null,
   };
   const session = init.spec.role === 'source' ? new SourceSession(ctx) : new DestinationSession(ctx);
   if (init.spec.role === 'source') refuseInput(ctx, guard);
@@ -66,7 +67,7 @@ export async function runSession(init: SessionInit): Promise<SessionStats> {
       }
     }
     await guard.settle(tuning.closeGraceMs);
-    if (session instanceof DestinationSession) await session.cleanup();
+    if (session instanceof DestinationSession) await session.cleanup(failure.code === 'Transfer.Canceled' && !keepsPartials(init.signal.reason));
     for (const s of streams) s.close(tuning.closeGraceMs);
     throw failure;
   } finally {

@@ -1,6 +1,7 @@
 import type { FerryError } from '../../common/errors.js';
+import { lstat } from 'node:fs/promises';
 import {
-  EndFrame, ErrorFrame, FileDoneFrame, FileErrorFrame, ManifestEndFrame, ManifestFrame, RequestFrame,
+  BlockSumRequestFrame, BlockSumsFrame, EndFrame, MAX_SUM_BLOCKS, ErrorFrame, FileChangedFrame, FileDoneFrame, FileErrorFrame, ManifestEndFrame, ManifestFrame, RequestFrame,
   RetireFrame, SessionFrameType, StartFrame, SumFrame, SumRequestFrame, type ByteRange, type ManifestEntry,
 } from '../../protocol/data-frames.js';
 import type { SessionStats } from '../../protocol/session.js';
@@ -14,6 +15,7 @@ import { apiJoin, tarEntryName } from './paths.js';
 import { walkItems, type WalkEntry } from './walk.js';
 import { decodeSessionJson, encodeSessionJson } from '../wire/session-frames.js';
 import { Notifier } from '../util/waiters.js';
+import { blocksOf, hashBlocks } from '../markers/block-sums.js';
 
 /**
  * The source side (send-only, STYLE §3): walk and announce within the destination's window,
@@ -50,6 +52,7 @@ export class SourceSession {
   private readonly jobs: Job[] = [];
   private readonly jobsChanged = new Notifier();
   private readonly sums: number[] = [];
+  private readonly blockSums: BlockSumRequestFrame[] = [];
   private readonly sumsChanged = new Notifier();
   private readonly sender: SendQueue;
   private readonly pool: BufferPool;
@@ -108,6 +111,16 @@ export class SourceSession {
           }
           this.sumsChanged.notify();
           break;
+        case SessionFrameType.BLOCK_SUM_REQUEST: {
+          const req = decodeSessionJson(frame, BlockSumRequestFrame);
+          const file = this.files.get(req.i);
+          if (!file) throw peerProtocolError(`BLOCK_SUM_REQUEST for unknown file ${req.i}`);
+          if (blocksOf(req.ranges, req.block).length > MAX_SUM_BLOCKS) throw peerProtocolError(`BLOCK_SUM_REQUEST for file ${req.i} names too many blocks`);
+          if (this.blockSums.length >= this.ctx.tuning.manifestWindow) throw peerProtocolError('too many outstanding BLOCK_SUM_REQUESTs');
+          this.blockSums.push(req);
+          this.sumsChanged.notify();
+          break;
+        }
         case SessionFrameType.END:
           this.endStats = decodeSessionJson(frame, EndFrame).stats;
           this.markEnded();
@@ -248,10 +261,28 @@ export class SourceSession {
       });
     } catch (err) {
       if (guard.done) throw err;
+      if (await this.reportIfChanged(job)) return;
       this.fileFailed(job, fsError(err, 'source', job.file.apiPath));
       return;
     }
+    // A file written to while it was read would arrive as a mix of versions: say so instead of FILE_DONE.
+    if (await this.reportIfChanged(job)) return;
     this.ctx.control.write([encodeSessionJson(SessionFrameType.FILE_DONE, FileDoneFrame, { i: job.i, checksum })]);
+  }
+
+  /** Whether the file's size or mtime differs from what the manifest announced; if so, FILE_CHANGED went out. */
+  private async reportIfChanged(job: Job): Promise<boolean> {
+    let now: { size: number; mtimeMs: number; mode: number };
+    try {
+      const st = await lstat(job.file.hostPath);
+      if (!st.isFile()) return false;
+      now = { size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777 };
+    } catch {
+      return false;
+    }
+    if (now.size === job.file.size && now.mtimeMs === job.file.mtimeMs) return false;
+    this.ctx.control.write([encodeSessionJson(SessionFrameType.FILE_CHANGED, FileChangedFrame, { i: job.i, ...now })]);
+    return true;
   }
 
   private async serveBatch(jobs: Job[]): Promise<void> {
@@ -276,6 +307,11 @@ export class SourceSession {
   private async sumLoop(): Promise<void> {
     const { guard, control } = this.ctx;
     for (;;) {
+      const blocks = this.blockSums.shift();
+      if (blocks) {
+        await this.serveBlockSums(blocks);
+        continue;
+      }
       const i = this.sums.shift();
       if (i === undefined) {
         await this.sumsChanged.wait(guard.signal);
@@ -293,5 +329,21 @@ export class SourceSession {
       }
       control.write([encodeSessionJson(SessionFrameType.SUM, SumFrame, { i, checksum })]);
     }
+  }
+
+  /** A resuming destination's check of what it kept: sha256 of each block ('' where the file no longer has the bytes). */
+  private async serveBlockSums(req: BlockSumRequestFrame): Promise<void> {
+    const { guard, control } = this.ctx;
+    const file = this.files.get(req.i);
+    if (!file) return;
+    let sums: string[];
+    try {
+      sums = await hashBlocks(file.hostPath, blocksOf(req.ranges, req.block), guard.signal);
+    } catch (err) {
+      if (guard.done) throw err;
+      // Unreadable now: every block is rejected and the destination asks for the bytes, which reports the error.
+      sums = blocksOf(req.ranges, req.block).map(() => '');
+    }
+    control.write([encodeSessionJson(SessionFrameType.BLOCK_SUMS, BlockSumsFrame, { i: req.i, sums })]);
   }
 }

@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { FinishedFile, SessionEvent, SessionSpec, SessionStats } from '../../protocol/session.js';
+import type { RestartMarkers } from '../markers/store.js';
 import type { TransferTuning } from '../tuning.js';
 
 /** How the engine maps API paths to host paths; the agent passes its PathPolicy (same shape). */
@@ -30,4 +31,9 @@ export interface SessionInit {
   /** Cancel: stop within seconds, remove partial files, reject with Transfer.Canceled. */
   signal: AbortSignal;
   tuning?: Partial<TransferTuning>;
+  /**
+   * Destination: restart markers (durable ranges of partial files, files already finished by
+   * this task). Without them a failed session removes its partial files and a retry starts over.
+   */
+  markers?: RestartMarkers;
 }

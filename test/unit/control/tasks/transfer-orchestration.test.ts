@@ -68,6 +68,8 @@ describe('transfer orchestration', () => {
     expect(doc).toMatchObject({ files: 3, directories: 1, files_transferred: 3, bytes_transferred: 1000, effective_bytes_per_second: 100, faults: 0, nice_status: null, is_ok: null, subtasks_succeeded: 4, subtasks_pending: 0 });
     expect(codes(w, t.id)).toEqual(['STARTED', 'VERIFY_CHECKSUM', 'SUCCEEDED']);
     expect(w.store.tasks.listSuccessful(t.id, 0, 10).records.map((r) => r.destinationPath)).toEqual(['/~/b/x']);
+    // The destination is told to drop the task's restart records.
+    expect(w.hub.take('task.cleanup').map((c) => [c.nodeId, c.message['taskId']])).toEqual([[DST, t.id]]);
     expect(w.hub.calls).toHaveLength(0);
   });
 
@@ -227,7 +229,11 @@ describe('transfer orchestration', () => {
     expect(w.task(t.id)).toMatchObject({ status: 'FAILED', fatalError: { code: 'CANCELED', description: 'canceled' } });
     const ev = w.store.tasks.listEvents(t.id, { limit: 1, offset: 0 }).records[0];
     expect(ev).toMatchObject({ code: 'CANCELED', isError: true, details: 'Canceled by the task owner' });
-    expect(w.hub.take('session.cancel')).toHaveLength(2);
+    const cancels = w.hub.take('session.cancel');
+    expect(cancels).toHaveLength(2);
+    // The task is over: partials go (no keepPartials), then the destination cleans up after the task.
+    expect(cancels.every((c) => c.message['keepPartials'] === undefined)).toBe(true);
+    expect(w.hub.take('task.cleanup').map((c) => [c.nodeId, c.message['taskId']])).toEqual([[DST, t.id]]);
     // Files the destination made durable before it stopped still count; its done changes nothing.
     const file = { sourcePath: '/~/a/1', destinationPath: '/~/b/1', size: 1, checksum: 'c', checksumAlgorithm: 'sha256' as const };
     w.hub.notice(SRC, { type: 'session.files', sessionId, files: [{ ...file, destinationPath: '/~/b/forged' }] });
