@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient } from '../../src/cli/api-client.js';
@@ -57,10 +57,20 @@ export interface AgentHandle {
 }
 
 /** Create an endpoint through the API, set up an agent for it with the CLI, and run it. */
-export async function startAgent(client: ApiClient, dataDir: string, roots: string[], displayName = 'test endpoint'): Promise<AgentHandle> {
+export async function startAgent(client: ApiClient, dataDir: string, roots: string[], displayName = 'test endpoint', configPatch: Record<string, unknown> = {}): Promise<AgentHandle> {
   const created = await client.endpointCreate({ display_name: displayName, is_globus_connect: true });
   const setup = await runFerry(['agent', 'setup', '--setup-key', created.globus_connect_setup_key!, '--data-dir', dataDir, ...roots.flatMap((r) => ['--root', r])]);
   if (setup.code !== 0) throw new Error(`agent setup failed: ${setup.stderr}`);
+  if (Object.keys(configPatch).length > 0) {
+    // Top-level keys replace the written ones (objects are merged one level deep).
+    const file = join(dataDir, 'agent.json');
+    const cfg = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    for (const [k, v] of Object.entries(configPatch)) {
+      const cur = cfg[k];
+      cfg[k] = v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' ? { ...(cur as object), ...(v as object) } : v;
+    }
+    writeFileSync(file, JSON.stringify(cfg, null, 2));
+  }
   const handle: AgentHandle = {
     proc: undefined as unknown as FerryProcess,
     endpointId: created.id,

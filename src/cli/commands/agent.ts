@@ -48,5 +48,7 @@ export function registerAgentCommands(program: Command): void {
       await daemon.open();
       process.stdout.write(`Ferry agent for endpoint ${daemon.config.endpointId} started (control ${daemon.config.controlUrl})\n`);
       await runUntilSignalled([daemon], log, () => { daemon.reload(); });
+      // Everything is closed and flushed: leave now rather than wait for stray handles (idle worker threads, socket grace timers).
+      process.exit(process.exitCode ?? 0);
     });
 }

@@ -4,8 +4,8 @@ import type { TaskRecord } from '../store/tasks.js';
 /**
  * A task may take several sessions (retries). Work done adds up across them (bytes moved,
  * bytes checksummed, faults); what describes the tree (files, directories, symlinks,
- * expected bytes) and how much of it is done is the larger of the two, since a whole-session
- * retry walks the same tree again.
+ * expected bytes) and how much of it is done is the larger of the two, since a retry walks
+ * the same tree again (and counts the files earlier attempts finished, from its markers).
  */
 export function combineStats(base: SessionStats, cur: SessionStats | null): SessionStats {
   if (cur === null) return base;
@@ -13,6 +13,7 @@ export function combineStats(base: SessionStats, cur: SessionStats | null): Sess
     files: Math.max(base.files, cur.files),
     directories: Math.max(base.directories, cur.directories),
     symlinks: Math.max(base.symlinks, cur.symlinks),
+    // A retry counts the files earlier attempts finished (its restart markers say which) as well as its own.
     filesTransferred: Math.max(base.filesTransferred, cur.filesTransferred),
     filesSkipped: Math.max(base.filesSkipped, cur.filesSkipped),
     bytesExpected: Math.max(base.bytesExpected, cur.bytesExpected),

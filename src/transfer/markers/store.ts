@@ -9,8 +9,9 @@ import { FerryError } from '../../common/errors.js';
  *
  * Ranges are recorded only after the partial was fdatasync'ed past them, so a record never
  * claims bytes a crash could lose. Updates are merged in memory and written in one
- * transaction per flush (every `flushIntervalMs`, on checkpoint, on close), never one commit
- * per chunk. A partial's row is inserted at once when it is created, so even a partial that
+ * transaction per flush (`flushIntervalMs` after the first update, by default the next turn
+ * of the event loop, so a kill loses little; on checkpoint; on close), never one commit per
+ * chunk: ranges arrive once per `flushBytes` of a file, finished files once per commit group. A partial's row is inserted at once when it is created, so even a partial that
  * never reached its first flush is known and can be cleaned up.
  */
 
@@ -115,7 +116,7 @@ export class SqliteMarkerStore implements RestartMarkers {
   private timer: NodeJS.Timeout | null = null;
   private readonly stmts;
 
-  constructor(file: string, private readonly flushIntervalMs = 500, private readonly now: () => number = Date.now) {
+  constructor(file: string, private readonly flushIntervalMs = 0, private readonly now: () => number = Date.now) {
     try {
       this.db = new Database(file);
       this.db.pragma('journal_mode = WAL');
@@ -201,8 +202,19 @@ export class SqliteMarkerStore implements RestartMarkers {
 
   private schedule(): void {
     if (this.timer) return;
-    this.timer = setTimeout(() => this.flush(), this.flushIntervalMs);
+    this.timer = setTimeout(() => this.flushQuietly(), this.flushIntervalMs);
     this.timer.unref?.();
+  }
+
+  /** From the timer: a failed write (disk full under the state file) keeps the updates and tries again later; markers only save re-sends. */
+  private flushQuietly(): void {
+    try {
+      this.flush();
+    } catch {
+      if (this.timer) return;
+      this.timer = setTimeout(() => this.flushQuietly(), 1000);
+      this.timer.unref?.();
+    }
   }
 
   ofTask(taskId: string): PartialRecord[] {
@@ -224,6 +236,17 @@ export class SqliteMarkerStore implements RestartMarkers {
     const done = this.pendingDone;
     this.pendingDone = [];
     const now = this.now();
+    try {
+      this.write(batch, done, now);
+    } catch (err) {
+      // Put them back for the next flush.
+      for (const [path, ranges] of batch) this.pending.set(path, mergeRanges(this.pending.get(path) ?? [], ranges));
+      this.pendingDone.push(...done);
+      throw err;
+    }
+  }
+
+  private write(batch: Array<[string, Array<[number, number]>]>, done: Array<[string, string, number, number]>, now: number): void {
     this.db.transaction(() => {
       for (const [task, path, size, mtime] of done) this.stmts.done.run(task, path, size, mtime, now);
       for (const [path, ranges] of batch) {

@@ -2,7 +2,10 @@ import {
   BlockSumRequestFrame, MAX_REQUEST_FILES, MAX_REQUEST_RANGES, RequestFrame, SessionFrameType, SumRequestFrame, type ByteRange, type SkippableCode,
 } from '../../protocol/data-frames.js';
 import { lstatSync } from 'node:fs';
+import type { FinishedFile } from '../../protocol/session.js';
+import { apiJoin } from './paths.js';
 import { PartialFile } from '../chunks/partial-file.js';
+import { verifyTrackerFor } from '../chunks/verify-tracker.js';
 import { blocksOf, hashBlocks, planBlocks } from '../markers/block-sums.js';
 import { RangeSet } from '../util/range-set.js';
 import { encodeSessionJson } from '../wire/session-frames.js';
@@ -81,18 +84,32 @@ export class FileTable {
 
   /**
    * An earlier attempt of this task already made this file durable from the same source
-   * version, and it is still there with that size: nothing to send again.
+   * version, and it is still there with that size: nothing to send again. It counts as
+   * transferred in this session too (the task's counters take the larger of its attempts'),
+   * and is reported again in case the earlier report was lost with its agent.
    */
-  alreadyDone(e: { size: number; mtimeMs: number }, finalPath: string): boolean {
+  alreadyDone(e: { size: number; mtimeMs: number; item: number; path: string }, finalPath: string, current?: { kind: string; size: number } | null): boolean {
     const { markers, spec } = this.deps.ctx;
     if (!this.retrying || !markers?.isFileDone(spec.taskId, finalPath, e.size, e.mtimeMs)) return false;
-    try {
-      const st = lstatSync(finalPath);
-      return st.isFile() && st.size === e.size;
-    } catch {
-      return false;
+    let there: boolean;
+    if (current !== undefined) there = current !== null && current.kind === 'file' && current.size === e.size;
+    else {
+      try {
+        const st = lstatSync(finalPath);
+        there = st.isFile() && st.size === e.size;
+      } catch {
+        there = false;
+      }
     }
+    if (!there) return false;
+    this.deps.clock.stats.filesTransferred += 1;
+    const item = spec.items[e.item]!;
+    this.doneAgain.push({ sourcePath: apiJoin(item.sourcePath, e.path), destinationPath: apiJoin(item.destinationPath, e.path), size: e.size, checksum: '', checksumAlgorithm: this.deps.ctx.checksummer.algorithm });
+    this.scheduleFlush();
+    return true;
   }
+
+  private doneAgain: FinishedFile[] = [];
 
   get size(): number {
     return this.active.size;
@@ -234,9 +251,16 @@ export class FileTable {
     const blocks = blocksOf(check.ranges, check.block);
     const bad: ByteRange[] = [];
     let kept = 0;
+    // Kept blocks are on disk like freshly written ones: verify_checksum's tracker reads them too.
+    const tracker = verifyTrackerFor(file, {
+      verify: ctx.spec.options.verifyChecksum, algorithm: ctx.checksummer.algorithm, pool: ctx.checksummer.pool,
+      minBytes: ctx.tuning.offThreadHashBytes, stepBytes: ctx.tuning.verifyStepBytes,
+    });
     blocks.forEach((b, k) => {
-      if (check.ours![k] !== '' && check.ours![k] === check.theirs![k]) kept += b.length;
-      else bad.push(b);
+      if (check.ours![k] !== '' && check.ours![k] === check.theirs![k]) {
+        kept += b.length;
+        tracker?.wrote(b.offset, b.length);
+      } else bad.push(b);
     });
     file.unverified.clear();
     ctx.reporter.event(sessionEvent('RESUMED', {
@@ -268,7 +292,12 @@ export class FileTable {
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
-      this.flush();
+      // Outside any awaited chain: a closed stream must fail the session, not the process.
+      try {
+        this.flush();
+      } catch (err) {
+        this.deps.ctx.guard.fail(err);
+      }
     });
   }
 
@@ -283,6 +312,7 @@ export class FileTable {
       control.write([encodeSessionJson(SessionFrameType.SUM_REQUEST, SumRequestFrame, { files: this.sums.splice(0, MAX_REQUEST_FILES) })]);
     }
     for (const req of this.blockSums.splice(0)) control.write([encodeSessionJson(SessionFrameType.BLOCK_SUM_REQUEST, BlockSumRequestFrame, req)]);
+    if (this.doneAgain.length > 0) this.deps.ctx.reporter.filesDone(this.doneAgain.splice(0));
   }
 
   requestSum(i: number): void {

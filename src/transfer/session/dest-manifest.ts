@@ -143,7 +143,7 @@ export class ManifestProcessor {
   }
 
   private async placeFiles(run: ManifestFile[]): Promise<void> {
-    const { ctx, clock } = this.deps;
+    const { ctx, clock, files } = this.deps;
     const hosts = run.map((e) => hostJoin(this.base, e.path));
     const stats = await ctx.fs.lstatMany(hosts);
     for (let k = 0; k < run.length; k++) {
@@ -153,6 +153,11 @@ export class ManifestProcessor {
       clock.stats.files += 1;
       if (st.errno !== undefined && st.errno !== 'ENOENT') throw fsError(errnoError(st.errno, st.message), 'destination', api);
       const dst = st.errno === undefined ? { kind: st.kind!, size: st.size!, mtimeMs: st.mtimeMs! } : null;
+      // Restart markers: an earlier attempt of this task delivered it (and counted it then).
+      if (files.alreadyDone(e, hosts[k]!, dst)) {
+        this.deps.retire(e.i);
+        continue;
+      }
       const decision = dst?.kind === 'dir' ? 'conflict' : decide(ctx.spec.options.syncLevel, e, dst?.kind === 'file' ? dst : null);
       if (decision === 'copy') this.copy(e, hosts[k]!, api);
       else if (decision === 'skip') this.skip(e);
@@ -240,6 +245,10 @@ export class ManifestProcessor {
       await rm(host, { recursive: true, force: true });
       dst = null;
     }
+    if (files.alreadyDone(e, host)) {
+      this.deps.retire(e.i);
+      return;
+    }
     // A symlink or special file in the way is replaced by the rename, never written through.
     let decision = decide(ctx.spec.options.syncLevel, e, dst?.isFile() ? dst : null);
     if (decision === 'checksum') {
@@ -264,11 +273,6 @@ export class ManifestProcessor {
 
   private copy(e: ManifestFile, host: string, api: string): void {
     const { ctx, clock, files } = this.deps;
-    // Restart markers: an earlier attempt of this task already delivered it (counted then).
-    if (files.alreadyDone(e, host)) {
-      this.deps.retire(e.i);
-      return;
-    }
     clock.stats.bytesExpected += e.size;
     const item = ctx.spec.items[e.item]!;
     files.create({

@@ -182,7 +182,14 @@ export class DestinationSession {
     if (this.retirePending.length >= MAX_RETIRE_INDEXES) this.flushRetire();
     else if (!this.retireScheduled) {
       this.retireScheduled = true;
-      setImmediate(() => this.flushRetire());
+      setImmediate(() => {
+        // Outside any awaited chain: a closed stream must fail the session, not the process.
+        try {
+          this.flushRetire();
+        } catch (err) {
+          this.ctx.guard.fail(err);
+        }
+      });
     }
     this.checkDone();
   }

@@ -9,6 +9,7 @@ import { FrameDecoder } from '../../../src/transfer/wire/frame-codec.js';
 import { runSession, type PathResolver, type SessionReporter, type TransferTuning } from '../../../src/transfer/index.js';
 import type { FinishedFile, SessionEvent, SessionSpec, SessionStats, TransferItem, TransferOptions } from '../../../src/protocol/session.js';
 import { FerryError } from '../../../src/common/errors.js';
+import type { RestartMarkers } from '../../../src/transfer/markers/store.js';
 
 /** A temp directory removed by the returned cleanup. */
 export async function tempDir(prefix = 'ferry-xfer-'): Promise<string> {
@@ -73,9 +74,9 @@ export const DEFAULT_OPTIONS: TransferOptions = {
   skipSourceErrors: false, failOnQuotaErrors: false, checksumAlgorithm: 'sha256', parallelism: 2,
 };
 
-export function makeSpec(role: 'source' | 'destination', items: TransferItem[], options: Partial<TransferOptions>, sessionId: string): SessionSpec {
+export function makeSpec(role: 'source' | 'destination', items: TransferItem[], options: Partial<TransferOptions>, sessionId: string, taskId: string = randomUUID()): SessionSpec {
   return {
-    sessionId, taskId: randomUUID(), role,
+    sessionId, taskId, role,
     peer: { nodeId: randomUUID(), address: null },
     listen: role === 'destination',
     secret: 'x'.repeat(43),
@@ -100,6 +101,10 @@ export interface PairOptions {
   dstResolver?: PathResolver;
   /** Streams per side (default parallelism + 1). */
   streams?: number;
+  /** The task both sides belong to (attempts of one task share partial names and markers). */
+  taskId?: string;
+  /** The destination's restart markers. */
+  markers?: RestartMarkers;
 }
 
 export interface PairResult {
@@ -115,13 +120,14 @@ export async function runPair(o: PairOptions): Promise<PairResult> {
   const pairs = await socketPairs(o.streams ?? options.parallelism + 1);
   if (o.sniff) for (const s of pairs.b) sniffFrames(s, o.sniff);
   const sessionId = randomUUID();
+  const taskId = o.taskId ?? randomUUID();
   const srcRep = recorder();
   const dstRep = recorder();
   const signal = o.signal ?? new AbortController().signal;
   try {
     const [src, dst] = await Promise.allSettled([
-      runSession({ spec: makeSpec('source', o.items, options, sessionId), streams: pairs.a, resolver: resolverFor(o.srcRoot), reporter: srcRep, signal, tuning: { ...o.tuning, ...o.srcTuning } }),
-      runSession({ spec: makeSpec('destination', o.items, options, sessionId), streams: pairs.b, resolver: o.dstResolver ?? resolverFor(o.dstRoot), reporter: dstRep, signal: o.dstSignal ?? signal, tuning: { ...o.tuning, ...o.dstTuning } }),
+      runSession({ spec: makeSpec('source', o.items, options, sessionId, taskId), streams: pairs.a, resolver: resolverFor(o.srcRoot), reporter: srcRep, signal, tuning: { ...o.tuning, ...o.srcTuning } }),
+      runSession({ spec: makeSpec('destination', o.items, options, sessionId, taskId), streams: pairs.b, resolver: o.dstResolver ?? resolverFor(o.dstRoot), reporter: dstRep, signal: o.dstSignal ?? signal, tuning: { ...o.tuning, ...o.dstTuning }, ...(o.markers ? { markers: o.markers } : {}) }),
     ]);
     return { src, dst, srcRep, dstRep };
   } finally {
