@@ -162,6 +162,19 @@ describe('fault injection: nothing lost, nothing corrupted', () => {
     expect(cuts).toBeGreaterThan(0);
   });
 
+  it('SIGHUP on both agents mid-transfer reloads their config without dropping the session', async () => {
+    const wireBefore = proxy.bytesUp;
+    const taskId = await submit('sighup');
+    while (proxy.bytesUp - wireBefore < treeBytes / 4) await pause(2);
+    const reloads = [src, dst].map((a) => a.proc.waitForLog(/"msg":"config reloaded"/));
+    src.proc.proc.kill('SIGHUP');
+    dst.proc.proc.kill('SIGHUP');
+    await Promise.all(reloads);
+    const task = await expectIntact(taskId, 'sighup');
+    expect(task.faults).toBe(0);
+    rows.push({ fault: 'SIGHUP (both agents)', task: taskId, faults: task.faults, bytesTree: treeBytes, bytesSent: proxy.bytesUp - wireBefore, verified: 'byte-identical, no partials' });
+  });
+
   it('SIGTERM on the destination checkpoints: the task waits for it and resumes from its markers', async () => {
     const wireBefore = proxy.bytesUp;
     const taskId = await submit('sigterm');

@@ -8,8 +8,9 @@ import { events, getTask, submitTransfer, treeDigest, waitForTask } from '../hel
 
 /**
  * Faults during a transfer: an agent killed with SIGKILL mid-transfer and restarted, and a
- * control restart mid-task. Each ends SUCCEEDED with the destination equal to the source.
- * (Sessions are retried whole for now; restart markers come with issue 4.)
+ * control restart mid-task. Each ends SUCCEEDED with the destination equal to the source and
+ * no partial file left. (fault-injection.test.ts repeats kills at random moments and measures
+ * what restart markers save.)
  */
 describe('transfers survive killed agents and a control restart', () => {
   const dir = tempDir();
@@ -65,7 +66,7 @@ describe('transfers survive killed agents and a control restart', () => {
       const task = await waitForTask(client, taskId);
       expect(task.status, JSON.stringify(task.fatal_error)).toBe('SUCCEEDED');
       expect(task.faults).toBeGreaterThan(0);
-      expect(await treeDigest(join(dstRoot, `after-${victim}-kill`), /^\.ferry-part/)).toEqual(await treeDigest(join(srcRoot, 'data')));
+      expect(await treeDigest(join(dstRoot, `after-${victim}-kill`))).toEqual(await treeDigest(join(srcRoot, 'data')));
     });
   }
 
@@ -78,7 +79,7 @@ describe('transfers survive killed agents and a control restart', () => {
     client = new ApiClient({ url: control.url, token, ca: control.caPem });
     const task = await waitForTask(client, taskId);
     expect(task.status, JSON.stringify(task.fatal_error)).toBe('SUCCEEDED');
-    expect(await treeDigest(join(dstRoot, 'after-control-restart'), /^\.ferry-part/)).toEqual(await treeDigest(join(srcRoot, 'data')));
+    expect(await treeDigest(join(dstRoot, 'after-control-restart'))).toEqual(await treeDigest(join(srcRoot, 'data')));
     expect((await events(client, taskId)).map((e) => e.code)).toContain('SUCCEEDED');
   });
 });
