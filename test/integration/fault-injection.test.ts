@@ -192,7 +192,12 @@ describe('fault injection: nothing lost, nothing corrupted', () => {
         await pause(50);
         t = await getTask(client, taskId);
       }
-      if (t.status === 'ACTIVE') expect(t.nice_status).toBe('GC_NOT_CONNECTED');
+      if (t.status === 'ACTIVE') {
+        expect(t.nice_status).toBe('GC_NOT_CONNECTED');
+        const pause = await client.get<{ destination_pause_message: string | null; source_pause_message: string | null }>(`/v0.10/task/${taskId}/pause_info`);
+        expect(pause.destination_pause_message).toMatch(/no connected agent/);
+        expect(pause.source_pause_message).toBeNull();
+      }
     }
     await dst.start();
     const task = await expectIntact(taskId, 'sigterm');

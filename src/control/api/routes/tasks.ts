@@ -173,10 +173,17 @@ export function registerTaskRoutes(app: Api, ctx: ApiContext): void {
 
   app.get<IdParams>('/v0.10/task/:id/pause_info', async (req) => {
     const caller = auth(req);
-    ownTask(caller, req.params.id);
-    // Ferry has no pause rules yet: nothing ever pauses a task.
+    const t = ownTask(caller, req.params.id);
+    // Ferry has no pause rules; what holds an active task back is an endpoint whose agent is
+    // away, and that is what the messages say (clients show them as the reason it waits).
+    const away = (endpointId: string | null): string | null => {
+      if (t.status !== 'ACTIVE' || endpointId === null || ctx.hub.connectedNodes(endpointId).length > 0) return null;
+      return 'The endpoint has no connected agent; the task resumes by itself when it connects (nice_status GC_NOT_CONNECTED).';
+    };
     return {
-      DATA_TYPE: 'pause_info_limited', pause_rules: [], source_pause_message: null, destination_pause_message: null,
+      DATA_TYPE: 'pause_info_limited', pause_rules: [],
+      source_pause_message: away(t.sourceEndpointId),
+      destination_pause_message: t.destinationEndpointId === t.sourceEndpointId ? null : away(t.destinationEndpointId),
       source_pause_message_share: null, destination_pause_message_share: null,
     };
   });
