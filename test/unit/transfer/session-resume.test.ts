@@ -118,3 +118,37 @@ describe('resuming from restart markers', () => {
     expect(partialsIn(join(roots.dst, 'tree'))).toEqual([]);
   });
 });
+
+describe('a source file that changes while it is read', () => {
+  it('is dropped from the attempt with an event, the session asks for a retry, and the retry sends the new version', async () => {
+    const path = join(roots.src, 'live.bin');
+    writeFileSync(path, randomBytes(8 * MiB));
+    const taskId = randomUUID();
+    let touched = false;
+    const base = { srcRoot: roots.src, dstRoot: roots.dst, items: [{ sourcePath: '/live.bin', destinationPath: '/live.bin', recursive: false }], taskId, markers, tuning };
+    // A writer rewrites the start of the file while the source is half way through reading it.
+    const first = await runPair({
+      ...base,
+      srcTuning: {
+        corruptChunk: (_i, offset) => {
+          if (!touched && offset >= 4 * MiB) {
+            touched = true;
+            const fd = openSync(path, 'r+');
+            writeSync(fd, randomBytes(4096), 0, 4096, 0);
+            closeSync(fd);
+          }
+          return false;
+        },
+      },
+    });
+    expect(touched).toBe(true);
+    expect(rejection(first.dst).code).toBe('Transfer.SourceChanged');
+    expect(first.dstRep.events.map((e) => e.code)).toContain('FILE_CHANGED');
+    expect(partialsIn(roots.dst)).toEqual([]);
+    expect(() => readFileSync(join(roots.dst, 'live.bin'))).toThrow();
+
+    const second = await runPair(base);
+    ok(second.dst);
+    expect(readFileSync(join(roots.dst, 'live.bin')).equals(readFileSync(path))).toBe(true);
+  });
+});

@@ -1,0 +1,97 @@
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mergeRanges, SqliteMarkerStore } from '../../../src/transfer/markers/store.js';
+import { removeStalePartials, removeTaskPartials } from '../../../src/agent/transfer/partials.js';
+import { blocksOf, planBlocks } from '../../../src/transfer/markers/block-sums.js';
+
+const TASK = '6f1c1f0e-3d7a-4a53-9d0e-1d1f2a3b4c5d';
+let dir: string;
+let file: string;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'ferry-markers-'));
+  file = join(dir, 'state.db');
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('restart-marker store', () => {
+  it('merges ranges, batches them into one write, and survives a reopen', () => {
+    expect(mergeRanges([[0, 10], [20, 30]], [[10, 15], [28, 40], [50, 60]])).toEqual([[0, 15], [20, 40], [50, 60]]);
+    const store = new SqliteMarkerStore(file, 60_000);
+    store.begin({ taskId: TASK, partialPath: '/d/.ferry-part.a', finalPath: '/d/a', size: 100, mtimeMs: 5 });
+    store.durable('/d/.ferry-part.a', [[0, 10]]);
+    store.durable('/d/.ferry-part.a', [[10, 20], [40, 50]]);
+    // Pending updates are seen before they are written...
+    expect(store.lookup('/d/.ferry-part.a')?.ranges).toEqual([[0, 20], [40, 50]]);
+    // ...and not yet on disk (one transaction per flush, not per call).
+    const peek = new Database(file, { readonly: true });
+    expect((peek.prepare('SELECT ranges FROM partials').get() as { ranges: string }).ranges).toBe('[]');
+    store.flush();
+    expect((peek.prepare('SELECT ranges FROM partials').get() as { ranges: string }).ranges).toBe('[[0,20],[40,50]]');
+    peek.close();
+    store.close();
+    const again = new SqliteMarkerStore(file);
+    expect(again.lookup('/d/.ferry-part.a')).toMatchObject({ taskId: TASK, finalPath: '/d/a', size: 100, mtimeMs: 5, ranges: [[0, 20], [40, 50]] });
+    again.close();
+  });
+
+  it('ignores a damaged ranges column instead of trusting it', () => {
+    const store = new SqliteMarkerStore(file);
+    store.begin({ taskId: TASK, partialPath: '/p', finalPath: '/f', size: 10, mtimeMs: 1 });
+    store.close();
+    const db = new Database(file);
+    db.prepare('UPDATE partials SET ranges = ?').run('[[5,2],["x",3],[0,4]] junk');
+    db.close();
+    const again = new SqliteMarkerStore(file);
+    expect(again.lookup('/p')?.ranges).toEqual([]);
+    again.close();
+  });
+
+  it('remembers finished files per task and forgets a task with its partial files', async () => {
+    const store = new SqliteMarkerStore(file);
+    expect(store.taskHasDoneFiles(TASK)).toBe(false);
+    store.fileDone(TASK, '/d/x', 10, 7);
+    expect(store.isFileDone(TASK, '/d/x', 10, 7)).toBe(true);
+    expect(store.isFileDone(TASK, '/d/x', 11, 7)).toBe(false);
+    expect(store.taskHasDoneFiles(TASK)).toBe(true);
+    const partial = join(dir, '.ferry-part.6f1c1f0e.big');
+    writeFileSync(partial, 'partial bytes');
+    store.begin({ taskId: TASK, partialPath: partial, finalPath: join(dir, 'big'), size: 100, mtimeMs: 1 });
+    expect(await removeTaskPartials(store, TASK)).toBe(1);
+    expect(existsSync(partial)).toBe(false);
+    expect(store.ofTask(TASK)).toEqual([]);
+    expect(store.taskHasDoneFiles(TASK)).toBe(false);
+    store.close();
+  });
+
+  it('removes partials of tasks that never came back after the retention time', async () => {
+    let now = 1_000_000;
+    const store = new SqliteMarkerStore(file, 0, () => now);
+    const old = join(dir, '.ferry-part.old');
+    const fresh = join(dir, '.ferry-part.fresh');
+    writeFileSync(old, 'x');
+    writeFileSync(fresh, 'y');
+    store.begin({ taskId: TASK, partialPath: old, finalPath: join(dir, 'old'), size: 1, mtimeMs: 1 });
+    now += 20 * 86_400_000;
+    store.begin({ taskId: TASK, partialPath: fresh, finalPath: join(dir, 'fresh'), size: 1, mtimeMs: 1 });
+    expect(await removeStalePartials(store, 14, now)).toBe(1);
+    expect(existsSync(old)).toBe(false);
+    expect(existsSync(fresh)).toBe(true);
+    expect(store.lookup(fresh)).not.toBeNull();
+    store.close();
+  });
+});
+
+describe('resume block plan', () => {
+  it('keeps the checked blocks within one frame and cuts each range the same way on both sides', () => {
+    const plan = planBlocks([[0, 10 * 1024 ** 3], [20 * 1024 ** 3, 20 * 1024 ** 3 + 5000]]);
+    expect(plan.block % 4096).toBe(0);
+    const blocks = blocksOf(plan.ranges, plan.block);
+    expect(blocks.length).toBeLessThanOrEqual(4096);
+    expect(blocks.reduce((n, b) => n + b.length, 0)).toBe(10 * 1024 ** 3 + 5000);
+    expect(blocks.at(-1)).toEqual({ offset: 20 * 1024 ** 3, length: 5000 });
+  });
+});
