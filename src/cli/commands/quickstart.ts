@@ -102,8 +102,7 @@ export async function quickstart(opts: QuickstartOptions): Promise<void> {
     '',
   ].join('\n'));
   await runUntilSignalled([control, agent], log);
-  // Everything is closed and flushed: leave now rather than wait for stray handles (idle worker threads, socket grace timers).
-  process.exit(process.exitCode ?? 0);
-  process.stdout.write('Ferry stopped.\n');
+  // Everything is closed: leave now rather than wait for stray handles (idle worker threads, socket grace timers).
+  process.stdout.write('Ferry stopped.\n', () => process.exit(process.exitCode ?? 0));
 }
 
