@@ -47,6 +47,8 @@ export interface RestartMarkers {
   ofTask(taskId: string): PartialRecord[];
   /** Drop every record of a task (its partials must be removed first). */
   forgetTask(taskId: string): void;
+  /** Directories this task wrote into (of its recorded partials and finished files). */
+  taskDirectories(taskId: string): string[];
   /** Records not updated since `beforeMs` (epoch ms). */
   staleSince(beforeMs: number): PartialRecord[];
   /** Write what is pending now. */
@@ -140,6 +142,7 @@ export class SqliteMarkerStore implements RestartMarkers {
       stale: this.db.prepare<[number], Row>('SELECT * FROM partials WHERE updated_at < ?'),
       done: this.db.prepare('INSERT OR REPLACE INTO done_files (task_id, final_path, size, mtime_ms, done_at) VALUES (?, ?, ?, ?, ?)'),
       isDone: this.db.prepare<[string, string, number, number], { n: number }>('SELECT 1 AS n FROM done_files WHERE task_id = ? AND final_path = ? AND size = ? AND mtime_ms = ?'),
+      doneOf: this.db.prepare<[string], { final_path: string }>('SELECT final_path FROM done_files WHERE task_id = ?'),
       anyDone: this.db.prepare<[string], { n: number }>('SELECT 1 AS n FROM done_files WHERE task_id = ? LIMIT 1'),
       delTaskPartials: this.db.prepare('DELETE FROM partials WHERE task_id = ?'),
       delTaskDone: this.db.prepare('DELETE FROM done_files WHERE task_id = ?'),
@@ -180,6 +183,15 @@ export class SqliteMarkerStore implements RestartMarkers {
   isFileDone(taskId: string, finalPath: string, size: number, mtimeMs: number): boolean {
     if (this.pendingDone.some(([t, p, s, m]) => t === taskId && p === finalPath && s === size && m === mtimeMs)) return true;
     return this.stmts.isDone.get(taskId, finalPath, size, mtimeMs) !== undefined;
+  }
+
+  taskDirectories(taskId: string): string[] {
+    this.flush();
+    const dirs = new Set<string>();
+    const parent = (p: string) => p.slice(0, Math.max(1, p.lastIndexOf('/')));
+    for (const r of this.stmts.ofTask.all(taskId)) dirs.add(parent(r.final_path));
+    for (const r of this.stmts.doneOf.iterate(taskId)) dirs.add(parent(r.final_path));
+    return [...dirs];
   }
 
   taskHasDoneFiles(taskId: string): boolean {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -60,8 +60,17 @@ describe('restart-marker store', () => {
     const partial = join(dir, '.ferry-part.6f1c1f0e.big');
     writeFileSync(partial, 'partial bytes');
     store.begin({ taskId: TASK, partialPath: partial, finalPath: join(dir, 'big'), size: 100, mtimeMs: 1 });
-    expect(await removeTaskPartials(store, TASK)).toBe(1);
+    // A small file's partial has no record; it is found by its task prefix in a directory the task wrote to.
+    mkdirSync(join(dir, 'sub'));
+    store.fileDone(TASK, join(dir, 'sub', 'done.txt'), 3, 1);
+    const orphan = join(dir, 'sub', '.ferry-part.6f1c1f0e.small.txt');
+    const otherTask = join(dir, 'sub', '.ferry-part.00000000.small.txt');
+    writeFileSync(orphan, 'o');
+    writeFileSync(otherTask, 'p');
+    expect(await removeTaskPartials(store, TASK)).toBe(2);
     expect(existsSync(partial)).toBe(false);
+    expect(existsSync(orphan)).toBe(false);
+    expect(existsSync(otherTask)).toBe(true);
     expect(store.ofTask(TASK)).toEqual([]);
     expect(store.taskHasDoneFiles(TASK)).toBe(false);
     store.close();
