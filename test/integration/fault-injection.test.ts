@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ApiClient } from '../../src/cli/api-client.js';
+import { ApiClient } from '../../src/cli/api-client.js';
 import { startAgent, startControl, tempDir, type AgentHandle, type ControlHandle } from '../helpers/cluster.js';
 import { events, getTask, partialFiles, submitTransfer, treeDigest, waitForTask, type TaskDoc } from '../helpers/tasks.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
@@ -40,6 +40,8 @@ describe('fault injection: nothing lost, nothing corrupted', () => {
   const rows: FaultRow[] = [];
   let treeBytes = 0;
   let control: ControlHandle;
+  let controlConfig: string;
+  let token: string;
   let client: ApiClient;
   let src: AgentHandle;
   let dst: AgentHandle;
@@ -57,8 +59,9 @@ describe('fault injection: nothing lost, nothing corrupted', () => {
     mkdirSync(dstRoot);
     const cfg = join(dir.path, 'control.json');
     writeFileSync(cfg, JSON.stringify({ version: 1, dataDir: join(dir.path, 'control'), tasks: { retryInitialMs: 100, retryMaxMs: 500, tickMs: 100 } }));
+    controlConfig = cfg;
     control = await startControl(join(dir.path, 'control'), ['--config', cfg, '--listen', '127.0.0.1:0']);
-    client = (await control.user('faults@example.org')).client;
+    ({ client, token } = await control.user('faults@example.org'));
     const dataPort = await freePort();
     proxy = new TcpProxy(dataPort);
     await proxy.open();
@@ -160,6 +163,18 @@ describe('fault injection: nothing lost, nothing corrupted', () => {
     if (cuts > 0) expect(codes.some((c) => c === 'CONNECTION_BROKEN' || c === 'CONNECTION_RESET' || c === 'TIMEOUT')).toBe(true);
     rows.push({ fault: `connection cut x${cuts}`, task: taskId, faults: task.faults, bytesTree: treeBytes, bytesSent: proxy.bytesUp - wireBefore, verified: 'byte-identical, no partials' });
     expect(cuts).toBeGreaterThan(0);
+  });
+
+  it('continues across a control restart mid-task, from the restart markers', async () => {
+    const wireBefore = proxy.bytesUp;
+    const taskId = await submit('control-restart');
+    while (proxy.bytesUp - wireBefore < treeBytes / 3) await pause(2);
+    const port = new URL(control.url).port;
+    await control.stop();
+    control = await startControl(control.dataDir, ['--config', controlConfig, '--listen', `127.0.0.1:${port}`]);
+    client = new ApiClient({ url: control.url, token, ca: control.caPem });
+    const task = await expectIntact(taskId, 'control-restart');
+    rows.push({ fault: 'control restart', task: taskId, faults: task.faults, bytesTree: treeBytes, bytesSent: proxy.bytesUp - wireBefore, verified: 'byte-identical, no partials' });
   });
 
   it('SIGHUP on both agents mid-transfer reloads their config without dropping the session', async () => {
