@@ -7,6 +7,7 @@
 //                                  until SUCCEEDED or FAILED;
 //                                  seconds run from the POST to the poll that saw the end. A task
 //                                  still running after FB_TIMEOUT_S (300) is cancelled.
+//   events TASK_ID              -> the task's event_list document (up to 1000 events)
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -46,6 +47,8 @@ try {
       events = (await client.get(`/v0.10/task/${res.task_id}/event_list`, { query: { limit: 20 } })).DATA ?? [];
     }
     out({ task_id: res.task_id, seconds, status: task.status, task, events });
+  } else if (cmd === 'events') {
+    out(await client.get(`/v0.10/task/${arg}/event_list`, { query: { limit: 1000 } }));
   } else {
     throw new Error(`unknown command ${cmd}`);
   }

@@ -18,16 +18,25 @@ export function ferryBuilt() {
  * Start control (listening on CONTROL.host, inside CONTROL.ns when set) and one agent per entry
  * of AGENTS ({key, root, host, ns}): endpoint created over HTTPS, `agent setup` with its setup
  * key, agent.json's dataListen host set to the agent's address, `agent run` (with AGENTNODEARGS,
- * e.g. --cpu-prof, before the script).
+ * e.g. --cpu-prof, before the script). Optional CONTROLCONFIG is merged into a control config
+ * file (e.g. {tasks: {retryInitialMs: 200}}) and AGENTCONFIG into every agent.json (one level
+ * deep, e.g. {transfer: {flushMiB: 32}}); without them nothing changes.
  */
-export async function startFerryCluster({ name, dir, logDir, control: ctl = {}, agents, agentNodeArgs = [] }) {
+export async function startFerryCluster({ name, dir, logDir, control: ctl = {}, agents, agentNodeArgs = [], controlConfig, agentConfig }) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const controlDir = join(dir, 'control');
   const host = ctl.host ?? '127.0.0.1';
   const cluster = { name, agents: {}, control: undefined, env: undefined, ns: ctl.ns };
   try {
-    cluster.control = startProc(`${name}-control`, process.execPath, [FERRY_BIN, 'control', 'run', '--data-dir', controlDir, '--listen', `${host}:0`], { logDir, ns: ctl.ns });
+    const configArgs = [];
+    if (controlConfig) {
+      mkdirSync(controlDir, { recursive: true });
+      const file = join(dir, 'control.json');
+      writeFileSync(file, `${JSON.stringify({ version: 1, dataDir: controlDir, ...controlConfig }, null, 2)}\n`);
+      configArgs.push('--config', file);
+    }
+    cluster.control = startProc(`${name}-control`, process.execPath, [FERRY_BIN, 'control', 'run', ...configArgs, '--data-dir', controlDir, '--listen', `${host}:0`], { logDir, ns: ctl.ns });
     const [, url] = await cluster.control.waitFor(/listening on (https:\/\/\S+)/, 60_000);
     const username = 'bench@x';
     await runOk(process.execPath, [FERRY_BIN, 'control', 'identity', 'create', '--data-dir', controlDir, '--username', username]);
@@ -39,11 +48,14 @@ export async function startFerryCluster({ name, dir, logDir, control: ctl = {}, 
       await runOk(process.execPath, [FERRY_BIN, 'agent', 'setup', '--setup-key', ep.setup_key, '--data-dir', agentDir, '--root', `${a.root}:rw`], { ns: a.ns });
       const cfgFile = join(agentDir, 'agent.json');
       const cfg = JSON.parse(readFileSync(cfgFile, 'utf8'));
+      for (const [k, v] of Object.entries(agentConfig ?? {})) {
+        cfg[k] = v && typeof v === 'object' && !Array.isArray(v) ? { ...(cfg[k] ?? {}), ...v } : v;
+      }
       cfg.dataListen = { ...(cfg.dataListen ?? {}), host: a.host ?? '127.0.0.1' };
       writeFileSync(cfgFile, `${JSON.stringify(cfg, null, 2)}\n`);
       const proc = startProc(`${name}-agent-${a.key}`, process.execPath, [...agentNodeArgs, FERRY_BIN, 'agent', 'run', '--data-dir', agentDir], { logDir, ns: a.ns });
       await proc.waitFor(/connected to control/, 60_000);
-      cluster.agents[a.key] = { proc, endpointId: ep.id, root: a.root, ns: a.ns };
+      cluster.agents[a.key] = { proc, endpointId: ep.id, root: a.root, ns: a.ns, dir: agentDir };
     }
   } catch (err) {
     await stopFerryCluster(cluster);
