@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { clean, countFiles, fileSize, identical, warm } from './data.mjs';
-import { ferryTransfer } from './ferry.mjs';
+import { ferryTransfer, setDurable } from './ferry.mjs';
 import { iperfGoodput, timedAgainst, tlsCeiling } from './peers.mjs';
 
 export const WAN = { nsA: 'bnA', nsB: 'bnB', ipA: '10.77.0.1', ipB: '10.77.0.2', linkMBps: 125 };
@@ -14,6 +14,7 @@ export function defineCases(o) {
       id: 'a', metric: 'MBps', title: `one ${o.bigMib} MiB file over loopback`,
       tools: [
         { id: 'ferry', label: 'Ferry default (TLS, checksums, verify, fsync)' },
+        { id: 'ferry-nofsync', label: 'Ferry, agents with transfer.durable false (no fsync, like the peers)' },
         { id: 'rsync-ssh', label: `rsync over ssh (${o.sshCipher})` },
         { id: 'gridftp-p4', label: 'GridFTP -fast -p 4 (clear text)' },
         { id: 'rsyncd', label: 'rsync daemon --whole-file (clear text)' },
@@ -25,6 +26,7 @@ export function defineCases(o) {
       id: 'b', metric: 'files', title: `${o.smallFiles} files of ${o.smallKib} KiB in ${o.smallDirs} directories over loopback`,
       tools: [
         { id: 'ferry', label: 'Ferry default (TLS, checksums, verify, fsync)' },
+        { id: 'ferry-nofsync', label: 'Ferry, agents with transfer.durable false (no fsync, like the peers)' },
         { id: 'rsyncd', label: 'rsync daemon -a (clear text)' },
         { id: 'rsyncd-fsync', label: 'rsync daemon -a --fsync' },
         { id: 'gridftp-cc4', label: 'GridFTP -fast -cc 4 -pp -cd -r (clear text)' },
@@ -34,6 +36,7 @@ export function defineCases(o) {
       id: 'c', metric: 'MBps', title: `one ${o.wanMib} MiB file over the emulated WAN (50 ms RTT, 1 Gbit/s, 0.1 % loss)`,
       tools: [
         { id: 'ferry', label: `Ferry default${o.wanParallelism ? `, parallelism ${o.wanParallelism}` : ''} (TLS, checksums, verify, fsync)` },
+        { id: 'ferry-nofsync', label: 'Ferry, agents with transfer.durable false (no fsync, like the peers)' },
         { id: 'gridftp-p8', label: 'GridFTP -fast -p 8 (clear text)' },
         { id: 'iperf-P8', label: `iperf3 -P 8 -R, ${o.iperfSecs} s (link goodput)` },
       ],
@@ -67,9 +70,17 @@ export async function runOne(c, tool, env) {
   const host = c.id === 'c' ? WAN.ipB : '127.0.0.1';
   let r;
   switch (`${c.id}:${tool.id}`) {
-    case 'a:ferry': case 'b:ferry': case 'c:ferry': {
+    case 'a:ferry': case 'b:ferry': case 'c:ferry':
+    case 'a:ferry-nofsync': case 'b:ferry-nofsync': case 'c:ferry-nofsync': {
       const options = c.id === 'c' && env.opts.wanParallelism ? { parallelism: env.opts.wanParallelism } : {};
-      r = await ferryTransfer(env.ferry, { src: 'src', dst: 'dst', sourcePath: p.api, destinationPath: p.dstApi, recursive: c.id === 'b', options });
+      const durable = tool.id === 'ferry';
+      // The same running agents: agent.json's transfer.durable changed and reloaded with SIGHUP.
+      if (!durable) await setDurable(env.ferry, false);
+      try {
+        r = await ferryTransfer(env.ferry, { src: 'src', dst: 'dst', sourcePath: p.api, destinationPath: p.dstApi, recursive: c.id === 'b', options });
+      } finally {
+        if (!durable) await setDurable(env.ferry, true);
+      }
       break;
     }
     case 'a:rsync-ssh':
@@ -101,7 +112,7 @@ export async function runOne(c, tool, env) {
       throw new Error(`no runner for ${c.id}:${tool.id}`);
   }
   Object.assign(rec, r);
-  if (tool.id !== 'ferry') rec.ok = r.code === 0;
+  if (!tool.id.startsWith('ferry')) rec.ok = r.code === 0;
   if (!rec.ok && !rec.error) rec.error = (r.stderr ?? '').trim().split('\n').slice(-3).join(' | ');
   if (tool.id === 'tls') {
     rec.MBps = env.bytes.a / 1e6 / r.wall;

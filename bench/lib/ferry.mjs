@@ -112,3 +112,24 @@ export async function ferryTransfer(cluster, { src, dst, sourcePath, destination
     rssBy,
   };
 }
+
+/**
+ * Switch every agent's transfer.durable (agent.json) and reload it with SIGHUP, as an
+ * administrator would: later sessions run with or without fsync. Waits for each agent to log
+ * the reload.
+ */
+export async function setDurable(cluster, durable) {
+  for (const a of Object.values(cluster.agents)) {
+    const cfgFile = join(a.dir, 'agent.json');
+    const cfg = JSON.parse(readFileSync(cfgFile, 'utf8'));
+    cfg.transfer = { ...(cfg.transfer ?? {}), durable };
+    writeFileSync(cfgFile, `${JSON.stringify(cfg, null, 2)}\n`);
+    const before = a.proc.output().split('config reloaded').length;
+    process.kill(a.proc.pid, 'SIGHUP');
+    const deadline = Date.now() + 10_000;
+    while (a.proc.output().split('config reloaded').length === before) {
+      if (Date.now() > deadline) throw new Error(`agent ${a.proc.name} did not reload its config`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}

@@ -46,21 +46,25 @@ export function summarize(records, cases) {
 export function judge(rows, { linkMBps, rssLimitMb, maxAgentRssMb }) {
   const get = (c, t) => rows.find((r) => r.case === c && r.tool === t);
   const out = [];
-  const ratio = (c, t, min, what, denom) => {
-    const f = get(c, 'ferry');
-    const p = denom !== undefined ? { rate: denom } : get(c, t);
-    if (!f || !p) return;
-    const x = f.rate / p.rate;
-    out.push({ case: c, what, ratio: x, min, pass: Number.isFinite(x) && x >= min });
-  };
-  ratio('a', 'rsync-ssh', 1.5, 'Ferry MB/s ÷ rsync over ssh');
-  ratio('a', 'tls', 0.7, 'Ferry MB/s ÷ Node TLS ceiling');
-  ratio('b', 'rsyncd', 1.0, 'Ferry files/s ÷ rsync daemon');
-  ratio('b', 'gridftp-cc4', 2.0, 'Ferry files/s ÷ GridFTP -cc 4 -pp');
-  ratio('c', 'gridftp-p8', 1.0, 'Ferry MB/s ÷ GridFTP -p 8');
-  if (get('c', 'ferry')) ratio('c', null, 0.9, `Ferry MB/s ÷ link (1 Gbit/s = ${fmt(linkMBps)} MB/s)`, linkMBps);
-  const iperf = get('c', 'iperf-P8');
-  if (iperf) ratio('c', null, 0.9, `Ferry MB/s ÷ link goodput measured by iperf3 -P 8 (${fmt(iperf.rate)} MB/s)`, iperf.rate);
+  // The targets are judged on Ferry's default (durable); the same ratios for Ferry without
+  // fsync (like the peers) follow, marked as such, when that row was run.
+  for (const [ferryId, tag] of [['ferry', ''], ['ferry-nofsync', ' [Ferry without fsync, like the peers: for comparison]']]) {
+    const ratio = (c, t, min, what, denom) => {
+      const f = get(c, ferryId);
+      const p = denom !== undefined ? { rate: denom } : get(c, t);
+      if (!f || !p) return;
+      const x = f.rate / p.rate;
+      out.push({ case: c, what: what + tag, ratio: x, min, pass: Number.isFinite(x) && x >= min });
+    };
+    ratio('a', 'rsync-ssh', 1.5, 'Ferry MB/s ÷ rsync over ssh');
+    ratio('a', 'tls', 0.7, 'Ferry MB/s ÷ Node TLS ceiling');
+    ratio('b', 'rsyncd', 1.0, 'Ferry files/s ÷ rsync daemon');
+    ratio('b', 'gridftp-cc4', 2.0, 'Ferry files/s ÷ GridFTP -cc 4 -pp');
+    ratio('c', 'gridftp-p8', 1.0, 'Ferry MB/s ÷ GridFTP -p 8');
+    if (get('c', ferryId)) ratio('c', null, 0.9, `Ferry MB/s ÷ link (1 Gbit/s = ${fmt(linkMBps)} MB/s)`, linkMBps);
+    const iperf = get('c', 'iperf-P8');
+    if (iperf) ratio('c', null, 0.9, `Ferry MB/s ÷ link goodput measured by iperf3 -P 8 (${fmt(iperf.rate)} MB/s)`, iperf.rate);
+  }
   if (Number.isFinite(maxAgentRssMb)) {
     out.push({ case: 'all', what: `peak agent RSS (MB) ≤ ${rssLimitMb}`, value: maxAgentRssMb, pass: maxAgentRssMb <= rssLimitMb });
   }

@@ -22,6 +22,7 @@ import { recordFaults, seededRandom, type FaultRow } from '../helpers/fault-repo
 const MiB = 1024 * 1024;
 const FLUSH_MIB = 1;
 const KILLS = 22;
+/** Each kill costs an agent restart (~0.5-1 s) plus a retry; on a loaded 2-core machine 22 of them take minutes. */
 const SEED = Number(process.env['FERRY_FAULT_SEED'] ?? Date.now() % 1_000_000);
 
 async function freePort(): Promise<number> {
@@ -97,7 +98,7 @@ describe('fault injection: nothing lost, nothing corrupted', () => {
 
   /** The task ended SUCCEEDED, the destination equals the source, and nothing partial is left. */
   async function expectIntact(taskId: string, dest: string): Promise<TaskDoc> {
-    const task = await Promise.race([waitForTask(client, taskId), pause(40_000).then(() => stuck(taskId, 'after 40 s'))]);
+    const task = await Promise.race([waitForTask(client, taskId), pause(90_000).then(() => stuck(taskId, 'after 90 s'))]);
     expect(task.status, JSON.stringify(task.fatal_error)).toBe('SUCCEEDED');
     expect(await treeDigest(join(dstRoot, dest))).toEqual(await treeDigest(join(srcRoot, 'tree')));
     expect(partialFiles(join(dstRoot, dest))).toEqual([]);
@@ -138,7 +139,7 @@ describe('fault injection: nothing lost, nothing corrupted', () => {
     // plus what was queued in sockets and memory; without markers it would be everything sent so far.
     const perKill = sent / kills;
     expect(perKill).toBeLessThan(48 * MiB);
-  });
+  }, 240_000);
 
   it('survives data connections cut by a proxy mid-transfer', async () => {
     const wireBefore = proxy.bytesUp;
@@ -163,7 +164,7 @@ describe('fault injection: nothing lost, nothing corrupted', () => {
     if (cuts > 0) expect(codes.some((c) => c === 'CONNECTION_BROKEN' || c === 'CONNECTION_RESET' || c === 'TIMEOUT')).toBe(true);
     rows.push({ fault: `connection cut x${cuts}`, task: taskId, faults: task.faults, bytesTree: treeBytes, bytesSent: proxy.bytesUp - wireBefore, verified: 'byte-identical, no partials' });
     expect(cuts).toBeGreaterThan(0);
-  });
+  }, 120_000);
 
   it('continues across a control restart mid-task, from the restart markers', async () => {
     const wireBefore = proxy.bytesUp;
@@ -175,7 +176,7 @@ describe('fault injection: nothing lost, nothing corrupted', () => {
     client = new ApiClient({ url: control.url, token, ca: control.caPem });
     const task = await expectIntact(taskId, 'control-restart');
     rows.push({ fault: 'control restart', task: taskId, faults: task.faults, bytesTree: treeBytes, bytesSent: proxy.bytesUp - wireBefore, verified: 'byte-identical, no partials' });
-  });
+  }, 120_000);
 
   it('SIGHUP on both agents mid-transfer reloads their config without dropping the session', async () => {
     const wireBefore = proxy.bytesUp;
@@ -220,5 +221,5 @@ describe('fault injection: nothing lost, nothing corrupted', () => {
     const resumed = all.filter((e) => e.code === 'RESUMED');
     if (before === 'ACTIVE') expect(resumed.length, all.map((e) => `${e.code} ${e.details.slice(0, 200)}`).join('\n')).toBeGreaterThan(0);
     rows.push({ fault: 'SIGTERM (destination)', task: taskId, faults: task.faults, bytesTree: treeBytes, bytesSent: proxy.bytesUp - wireBefore, verified: 'byte-identical, no partials' });
-  });
+  }, 120_000);
 });
