@@ -252,6 +252,24 @@ export class TaskRepo {
     return { records: rows.map((r) => ({ id: r.id, time: r.time, code: r.code, isError: r.is_error === 1, description: r.description, details: r.details })), total };
   }
 
+  /**
+   * Source paths skipped under skip_source_errors: the agents' events marked `skipped` (one
+   * per path, the first time it was seen, since every retry walks the tree again), marker paged.
+   */
+  listSkipped(taskId: string, marker: number, limit: number): { records: TaskEventRecord[]; nextMarker: number | null } {
+    const rows = this.db.prepare(`SELECT MIN(id) AS id, MIN(time) AS time, code, is_error, description, details FROM task_events
+      WHERE task_id = ? AND is_error = 1 AND json_valid(details) AND json_extract(details, '$.skipped') = 1
+      GROUP BY json_extract(details, '$.source_path') HAVING MIN(id) > ? ORDER BY MIN(id) LIMIT ?`).all(taskId, marker, limit + 1) as Array<{
+      id: number; time: number; code: string; is_error: number; description: string; details: string;
+    }>;
+    const more = rows.length > limit;
+    const page = rows.slice(0, limit);
+    return {
+      records: page.map((r) => ({ id: r.id, time: r.time, code: r.code, isError: true, description: r.description, details: r.details })),
+      nextMarker: more ? page.at(-1)!.id : null,
+    };
+  }
+
   /** Record files the destination made durable; a file already listed for the task is kept once. */
   addSuccessful(taskId: string, files: readonly FinishedFile[]): void {
     if (files.length === 0) return;

@@ -2,7 +2,7 @@
 export { TaskOrchestrator, type TaskOrchestratorInit, type CancelOutcome } from './orchestrator.js';
 export { DEFAULT_TASK_LIMITS, backoffMs, type TaskLimits } from './limits.js';
 export type { TaskHub } from './runs.js';
-export { taskDocument, eventDocument, successfulTransferDocument, pickFields, globusTime, type TaskView } from './task-document.js';
+export { taskDocument, eventDocument, successfulTransferDocument, skippedErrorDocument, pickFields, globusTime, type TaskView } from './task-document.js';
 export { parseTaskFilter, parseTaskOrder, parseEventFilter } from './task-query.js';
 export { classifyCode, classifyError, describeCode, type Failure, type FailureAction } from './failures.js';
 export { combineStats } from './stats.js';

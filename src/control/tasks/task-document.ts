@@ -87,6 +87,22 @@ export function eventDocument(e: TaskEventRecord): Record<string, unknown> {
   return { DATA_TYPE: 'event', code: e.code, is_error: e.isError, description: e.description, details: e.details, time: globusTime(e.time) };
 }
 
+/** A skipped_error document from an agent's `skipped` event (its details JSON names the paths). */
+export function skippedErrorDocument(e: TaskEventRecord): Record<string, unknown> {
+  let d: Record<string, unknown> = {};
+  try {
+    d = JSON.parse(e.details) as Record<string, unknown>;
+  } catch {
+    // listSkipped only returns valid JSON; keep the document well-formed regardless.
+  }
+  const str = (v: unknown) => (typeof v === 'string' ? v : null);
+  return {
+    DATA_TYPE: 'skipped_error', error_code: e.code, error_details: str(d['message']) ?? e.description, error_time: globusTime(e.time),
+    source_path: str(d['source_path']), destination_path: str(d['destination_path']), is_directory: d['is_directory'] === true,
+    is_symlink: false, is_delete_destination_extra: false, external_checksum: null, checksum_algorithm: null,
+  };
+}
+
 export function successfulTransferDocument(f: SuccessfulTransferRecord): Record<string, unknown> {
   return {
     DATA_TYPE: 'successful_transfer', source_path: f.sourcePath, destination_path: f.destinationPath,

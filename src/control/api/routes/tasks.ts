@@ -5,7 +5,7 @@ import { assertSchema } from '../../../common/validate.js';
 import { TRANSFER_SCOPE } from '../../store/index.js';
 import type { NewTask, TaskRecord } from '../../store/tasks.js';
 import {
-  eventDocument, parseEventFilter, parseTaskFilter, parseTaskOrder, pickFields, successfulTransferDocument, taskDocument,
+  eventDocument, parseEventFilter, parseTaskFilter, parseTaskOrder, pickFields, skippedErrorDocument, successfulTransferDocument, taskDocument,
 } from '../../tasks/index.js';
 import { authenticate, type Caller } from '../auth.js';
 import type { Api, ApiContext } from '../context.js';
@@ -169,6 +169,14 @@ export function registerTaskRoutes(app: Api, ctx: ApiContext): void {
     const marker = int(req.query as Query, 'marker', 0, 0, Number.MAX_SAFE_INTEGER);
     const page = repo.listSuccessful(t.id, marker, ctx.tasks.limits.successfulTransfersPage);
     return { DATA_TYPE: 'successful_transfers', marker, next_marker: page.nextMarker, DATA: page.records.map(successfulTransferDocument) };
+  });
+
+  app.get<IdParams>('/v0.10/task/:id/skipped_errors', async (req) => {
+    const caller = auth(req);
+    const t = ownTask(caller, req.params.id);
+    const marker = int(req.query as Query, 'marker', 0, 0, Number.MAX_SAFE_INTEGER);
+    const page = repo.listSkipped(t.id, marker, ctx.tasks.limits.successfulTransfersPage);
+    return { DATA_TYPE: 'skipped_errors', marker, next_marker: page.nextMarker, DATA: page.records.map(skippedErrorDocument) };
   });
 
   app.get<IdParams>('/v0.10/task/:id/pause_info', async (req) => {

@@ -181,6 +181,16 @@ describe('task routes', () => {
     const p2 = (await call('GET', `/v0.10/task/${id}/successful_transfers?marker=${p1.next_marker}`)).body;
     expect(p2).toMatchObject({ next_marker: null, DATA: [{ size: 3 }] });
 
+    // skip_source_errors: the agents' `skipped` events, one entry per source path however many attempts saw it.
+    const skipped = (path: string, code: string) => ({ time: Date.now(), code, isError: true, description: code.toLowerCase(), details: JSON.stringify({ source_path: path, destination_path: `/~/out${path}`, is_directory: false, skipped: true, message: `${code}: ${path}` }) });
+    w.store.tasks.apply(id, {}, [skipped('/a', 'FILE_NOT_FOUND'), skipped('/b', 'PERMISSION_DENIED'), skipped('/a', 'FILE_NOT_FOUND'), { time: Date.now(), code: 'VERIFY_CHECKSUM', isError: true, description: 'x', details: '{"source_path":"/c"}' }]);
+    const s1 = (await call('GET', `/v0.10/task/${id}/skipped_errors`)).body;
+    expect(s1).toMatchObject({ DATA_TYPE: 'skipped_errors', marker: 0, next_marker: null });
+    expect(s1.DATA).toEqual([
+      { DATA_TYPE: 'skipped_error', error_code: 'FILE_NOT_FOUND', error_details: 'FILE_NOT_FOUND: /a', error_time: expect.stringMatching(GLOBUS_TIME), source_path: '/a', destination_path: '/~/out/a', is_directory: false, is_symlink: false, is_delete_destination_extra: false, external_checksum: null, checksum_algorithm: null },
+      expect.objectContaining({ error_code: 'PERMISSION_DENIED', source_path: '/b' }),
+    ]);
+
     expect((await call('GET', `/v0.10/task/${id}/pause_info`)).body).toEqual({
       DATA_TYPE: 'pause_info_limited', pause_rules: [], source_pause_message: null, destination_pause_message: null,
       source_pause_message_share: null, destination_pause_message_share: null,
