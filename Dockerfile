@@ -26,7 +26,7 @@ RUN mkdir -p native
 # `npm ci` installs exactly package-lock.json and runs the `prepare` script (tsc build to dist/).
 RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
 RUN npm prune --omit=dev --no-audit --no-fund \
- && node bin/ferry.js --version
+ && node bin/ferry.cjs --version
 
 # ---- runtime: Node, the built code and production dependencies, nothing else ----
 FROM node:${NODE_VERSION}-bookworm-slim
@@ -44,7 +44,7 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/config ./config
 COPY --from=build /app/native ./native
-RUN ln -s /app/bin/ferry.js /usr/local/bin/ferry
+RUN ln -s /app/bin/ferry.cjs /usr/local/bin/ferry
 USER ferry
 # Control keeps its CA, certificates and database in /var/lib/ferry/control; an agent keeps its
 # credentials, agent.json and state in /var/lib/ferry/agent. Mount a volume to keep them.
@@ -56,5 +56,5 @@ EXPOSE 7750 50000-51000
 # itself (clean shutdown, exit 0).
 # No HEALTHCHECK: the same image runs agents, which serve no port to probe. For control, add
 #   --health-cmd 'node -e "require(\"https\").get({host:\"127.0.0.1\",port:7750,path:\"/ferry/v1/ca.pem\",ca:require(\"fs\").readFileSync(\"/var/lib/ferry/control/pki/ca.crt\")},r=>process.exit(r.statusCode===200?0:1)).on(\"error\",()=>process.exit(1))"'
-ENTRYPOINT ["node", "/app/bin/ferry.js"]
+ENTRYPOINT ["node", "/app/bin/ferry.cjs"]
 CMD ["control", "run", "--data-dir", "/var/lib/ferry/control", "--listen", "0.0.0.0:7750"]

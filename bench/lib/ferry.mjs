@@ -1,5 +1,5 @@
 // Ferry as real processes for the benchmark: one control service and two agents (optionally
-// each in its own network namespace), started from the built CLI (`node bin/ferry.js`), set up
+// each in its own network namespace), started from the built CLI (`node bin/ferry.cjs`), set up
 // through the REST API exactly as an administrator would, and driven by transfer tasks.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { procCpu, procMem, resetPeak, run, runOk, startProc } from './proc.mjs';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
-export const FERRY_BIN = join(REPO, 'bin', 'ferry.js');
+export const FERRY_BIN = join(REPO, 'bin', 'ferry.cjs');
 const API_CALL = fileURLToPath(new URL('./api-call.mjs', import.meta.url));
 
 export function ferryBuilt() {

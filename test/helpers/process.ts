@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const FERRY_BIN = fileURLToPath(new URL('../../bin/ferry.js', import.meta.url));
+export const FERRY_BIN = fileURLToPath(new URL('../../bin/ferry.cjs', import.meta.url));
 
 export interface FerryProcess {
   proc: ChildProcess;

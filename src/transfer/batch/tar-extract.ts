@@ -1,5 +1,6 @@
-import tar from 'tar-stream';
+import { isFerryError } from '../../common/errors.js';
 import { peerProtocolError } from '../session/errors.js';
+import { readEntries } from './ustar.js';
 
 export interface ExpectedEntry {
   name: string;
@@ -14,36 +15,28 @@ export function tarBound(entries: readonly ExpectedEntry[]): number {
 }
 
 /**
- * Extract a batch's tar bytes, checking every entry against the list the batch announced:
- * same name, a regular file, same size, same order, nothing more and nothing less. Names are
- * only compared, never used to build a path (the destination places files by manifest index),
- * so no entry can write outside its directory. Yields each file's content in order.
+ * Extract a batch's tar bytes (the received slices, not joined), checking every entry against
+ * the list the batch announced: same name, a regular file, same size, same order, nothing more
+ * and nothing less. Names are only compared, never used to build a path (the destination
+ * places files by manifest index), so no entry can write outside its directory. Returns each
+ * file's content in order, as views into `parts` where an entry lies within one slice.
  */
-export async function* extractBatch(tarBytes: readonly Buffer[], expected: readonly ExpectedEntry[]): AsyncGenerator<{ index: number; data: Buffer }> {
-  const extract = tar.extract({});
-  // Bounded input (one batch), so it is written at once; the reader below consumes it.
-  for (const b of tarBytes) extract.write(b);
-  (extract as unknown as { end(): void }).end();
-  let index = 0;
+export function extractBatch(parts: readonly Buffer[], expected: readonly ExpectedEntry[]): Array<{ index: number; data: Buffer }> {
+  const out: Array<{ index: number; data: Buffer }> = [];
   try {
-    for await (const entry of extract) {
+    readEntries(parts, (entry) => {
+      const index = out.length;
       const want = expected[index];
-      const h = entry.header;
       if (!want) throw peerProtocolError('tar batch has more entries than announced');
-      if (h.type !== 'file') throw peerProtocolError(`tar batch entry ${index} is a ${h.type}, not a file`);
-      if (h.name !== want.name) throw peerProtocolError(`tar batch entry ${index} is named ${JSON.stringify(h.name)}, expected ${JSON.stringify(want.name)}`);
-      if (h.size !== want.size) throw peerProtocolError(`tar batch entry ${index} has ${h.size} bytes, expected ${want.size}`);
-      const parts: Buffer[] = [];
-      for await (const chunk of entry as AsyncIterable<Buffer>) parts.push(chunk);
-      const data = Buffer.concat(parts);
-      if (data.length !== want.size) throw peerProtocolError(`tar batch entry ${index} is truncated`);
-      yield { index, data };
-      index += 1;
-    }
+      if (entry.type !== 'file') throw peerProtocolError(`tar batch entry ${index} is a ${entry.type}, not a file`);
+      if (entry.name !== want.name) throw peerProtocolError(`tar batch entry ${index} is named ${JSON.stringify(entry.name)}, expected ${JSON.stringify(want.name)}`);
+      if (entry.size !== want.size) throw peerProtocolError(`tar batch entry ${index} has ${entry.size} bytes, expected ${want.size}`);
+      out.push({ index, data: entry.data });
+    });
   } catch (err) {
-    extract.destroy();
-    if (err instanceof Error && err.name === 'FerryError') throw err;
+    if (isFerryError(err)) throw err;
     throw peerProtocolError(`tar batch is malformed: ${err instanceof Error ? err.message : String(err)}`);
   }
-  if (index !== expected.length) throw peerProtocolError(`tar batch has ${index} entries, ${expected.length} announced`);
+  if (out.length !== expected.length) throw peerProtocolError(`tar batch has ${out.length} entries, ${expected.length} announced`);
+  return out;
 }

@@ -16,6 +16,11 @@ export interface StreamingHash {
    * in-thread hash; when the worker is done for a shared buffer), so the caller can reuse it.
    */
   update(data: Uint8Array, release?: () => void): void;
+  /**
+   * Feed bytes [offset, offset+length) of the file at `path`, read by the hash itself (worker
+   * hashes only): how the destination verifies a file while it is still being written.
+   */
+  updateFromFile?(path: string, offset: number, length: number): Promise<void>;
   digest(): Promise<string>;
   /** Forget an unfinished hash (the session failed). */
   dispose(): void;

@@ -1,6 +1,7 @@
-import { BatchBeginFrame, BatchEndFrame, MAX_BATCH_BYTES, SessionFrameType } from '../../protocol/data-frames.js';
-import type { InFrame } from '../wire/scatter-decoder.js';
+import { BATCH_DATA_HEADER_BYTES, BatchBeginFrame, BatchEndFrame, MAX_BATCH_BYTES, SessionFrameType } from '../../protocol/data-frames.js';
+import { splitParts, type InFrame } from '../wire/scatter-decoder.js';
 import { decodeSessionJson, parseBatchData, parseChunkParts, frameName } from '../wire/session-frames.js';
+import { dropView, holdViews } from '../batch/held.js';
 import { extractBatch, tarBound } from '../batch/tar-extract.js';
 import { chunkChecksum, chunkChecksumParts } from '../checksum/index.js';
 import type { SessionContext } from '../session/context.js';
@@ -9,6 +10,7 @@ import { fsError, peerProtocolError } from '../session/errors.js';
 import type { ProgressClock } from '../session/stats.js';
 import { tarEntryName } from '../session/paths.js';
 import { Semaphore } from '../util/waiters.js';
+import { verifyTrackerFor, type VerifyTracker } from './verify-tracker.js';
 
 /** Per data stream: its write budget, and the batch whose frames are arriving on it. */
 export interface StreamState {
@@ -17,6 +19,8 @@ export interface StreamState {
     id: number;
     files: Array<{ file: DestFile; checksum: string }>;
     parts: Buffer[];
+    /** The frames holding `parts`, given back once their files are committed (batch/held.ts). */
+    frames: InFrame[];
     bytes: number;
     bound: number;
     corrupt: boolean;
@@ -62,7 +66,10 @@ export class DataReceiver {
     const c = parseChunkParts(frame);
     const file = this.files.get(c.fileIndex);
     if (!file || file.abandoned) {
-      if (this.files.isAbandoned(c.fileIndex) || file?.abandoned) return;
+      if (this.files.isAbandoned(c.fileIndex) || file?.abandoned) {
+        frame.release();
+        return;
+      }
       throw peerProtocolError(`CHUNK for file ${c.fileIndex}, which is not being transferred`);
     }
     const end = c.offset + c.length;
@@ -70,6 +77,7 @@ export class DataReceiver {
       throw peerProtocolError(`CHUNK ${c.offset}+${c.length} of file ${c.fileIndex} was not requested`);
     }
     if (chunkChecksumParts(c.parts) !== c.crc) {
+      frame.release();
       this.files.resend(file, [{ offset: c.offset, length: c.length }], { reason: 'chunk checksum mismatch', offset: c.offset, length: c.length });
       return;
     }
@@ -87,13 +95,21 @@ export class DataReceiver {
       } catch (err) {
         throw fsError(err, 'destination', file.destApi);
       } finally {
+        // The pooled buffer takes the next frame: nothing refers to the parts any more.
+        frame.release();
         file.writes -= 1;
         st.writes.release();
       }
       file.awaiting.remove(c.offset, end);
+      this.verifier(file)?.wrote(c.offset, c.length);
       this.clock.stats.bytesTransferred += c.length;
       this.files.maybeComplete(file);
     });
+  }
+
+  private verifier(file: DestFile): VerifyTracker | null {
+    const { spec, tuning, checksummer } = this.ctx;
+    return verifyTrackerFor(file, { verify: spec.options.verifyChecksum, algorithm: checksummer.algorithm, pool: checksummer.pool, minBytes: tuning.offThreadHashBytes, stepBytes: tuning.verifyStepBytes });
   }
 
   private batchBegin(frame: InFrame, st: StreamState): void {
@@ -112,18 +128,28 @@ export class DataReceiver {
     });
     if (total > MAX_BATCH_BYTES) throw peerProtocolError(`batch ${begin.batch} carries ${total} bytes, over the ${MAX_BATCH_BYTES}-byte limit`);
     const bound = tarBound(files.map(({ file }) => ({ name: this.entryName(file), size: file.size })));
-    st.batch = { id: begin.batch, files, parts: [], bytes: 0, bound, corrupt: false };
+    st.batch = { id: begin.batch, files, parts: [], frames: [], bytes: 0, bound, corrupt: false };
   }
 
   private batchData(frame: InFrame, st: StreamState): void {
-    const d = parseBatchData(frame.payload);
+    // The data stays in the socket's buffers (slices, not joined): the tar reader takes each
+    // file's bytes from them directly.
+    if (frame.length < BATCH_DATA_HEADER_BYTES) throw peerProtocolError(`BATCH_DATA frame of ${frame.length} bytes is shorter than its header`);
+    const { head, rest } = splitParts(frame.parts, BATCH_DATA_HEADER_BYTES);
+    const d = parseBatchData(head);
+    const length = frame.length - BATCH_DATA_HEADER_BYTES;
     const b = st.batch;
     if (!b || b.id !== d.batch) throw peerProtocolError(`BATCH_DATA for batch ${d.batch}, which is not open on this stream`);
     if (d.offset !== b.bytes) throw peerProtocolError(`BATCH_DATA of batch ${d.batch} at offset ${d.offset}, expected ${b.bytes}`);
-    b.bytes += d.data.length;
+    b.bytes += length;
     if (b.bytes > b.bound) throw peerProtocolError(`batch ${d.batch} is larger than its files allow`);
-    if (chunkChecksum(d.data) !== d.crc) b.corrupt = true;
-    if (!b.corrupt) b.parts.push(d.data);
+    if (chunkChecksumParts(rest) !== d.crc) b.corrupt = true;
+    if (!b.corrupt) {
+      b.parts.push(...rest);
+      b.frames.push(frame);
+    } else {
+      frame.release();
+    }
   }
 
   private async batchEnd(frame: InFrame, st: StreamState): Promise<void> {
@@ -133,17 +159,22 @@ export class DataReceiver {
     if (!b || b.id !== id) throw peerProtocolError(`BATCH_END for batch ${id}, which is not open on this stream`);
     st.batch = null;
     const files = b.files.map((f) => f.file);
+    const releaseFrames = (): void => { for (const f of b.frames) f.release(); };
     if (b.corrupt) {
+      releaseFrames();
       this.files.batchFailed(files, { reason: 'batch checksum mismatch', batch: id });
       return;
     }
     const expected = files.map((file) => ({ name: this.entryName(file), size: file.size }));
-    const extracted: Array<{ index: number; data: Buffer }> = [];
-    for await (const entry of extractBatch(b.parts, expected)) extracted.push(entry);
+    const extracted = extractBatch(b.parts, expected);
+    // Views into the frames' buffers (not copies made for entries spanning frames) hold them.
+    const owned = new Set(b.parts.map((p) => p.buffer));
+    holdViews(extracted.filter((e) => e.data.length > 0 && owned.has(e.data.buffer)).map((e) => e.data), releaseFrames);
     for (const { index, data } of extracted) {
       const { file, checksum } = b.files[index]!;
       let bytes = data;
       if (tuning.corruptWrite?.(file.i, 0) && bytes.length > 0) {
+        dropView(bytes);
         bytes = Buffer.from(bytes);
         bytes[0] = bytes[0]! ^ 0xff;
       }

@@ -1,6 +1,8 @@
 import type { FinishedFile } from '../../protocol/session.js';
+import { dropView } from '../batch/held.js';
 import type { CommitRequest } from '../workers/io-pool.js';
 import { Notifier } from '../util/waiters.js';
+import { finishVerifies } from '../chunks/verify-tracker.js';
 import type { SessionContext } from './context.js';
 import type { DestFile } from './dest-files.js';
 import { errnoError, fsError } from './errors.js';
@@ -16,7 +18,7 @@ export interface CommitterDeps {
 }
 
 /** Bytes of small files' contents the committer may hold before receivers wait. */
-const MAX_HELD_BYTES = 64 * 1024 * 1024;
+const MAX_HELD_BYTES = 8 * 1024 * 1024;
 
 /**
  * Makes complete files durable, in groups, on an fs worker thread: per file verify if asked
@@ -54,29 +56,49 @@ export class Committer {
     const { tuning, guard } = this.deps.ctx;
     while (this.running < tuning.commitConcurrency && this.queue.length > 0) {
       const group = this.queue.splice(0, tuning.commitBatch);
-      const held = group.map((f) => f.data);
+      const release = this.releaser(group);
       this.running += 1;
       guard.spawn(async () => {
         try {
-          await guard.track(this.commitGroup(group));
+          await guard.track(this.commitGroup(group, release));
         } finally {
           this.running -= 1;
-          group.forEach((f, k) => {
-            const bytes = held[k];
-            if (!bytes) return;
-            this.heldBytes -= bytes.length;
-            if (f.data === bytes) f.data = null;
-          });
-          this.changed.notify();
+          release();
         }
         this.kick();
       });
     }
   }
 
-  private async commitGroup(group: DestFile[]): Promise<void> {
+  /**
+   * Gives a group's small-file bytes back, once: as soon as the fs worker has its copy (so the
+   * received frame buffers they are views of return to their pool while the group is still
+   * being flushed, and more can arrive), or when the group ends some other way.
+   */
+  private releaser(group: readonly DestFile[]): () => void {
+    const held = group.map((f) => f.data);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      group.forEach((f, k) => {
+        const bytes = held[k];
+        if (!bytes) return;
+        this.heldBytes -= bytes.length;
+        if (f.data === bytes) f.data = null;
+        dropView(bytes);
+      });
+      this.changed.notify();
+    };
+  }
+
+  private async commitGroup(group: DestFile[], release: () => void): Promise<void> {
     const { spec, tuning, fs, checksummer } = this.deps.ctx;
     const { stats } = this.deps.clock;
+    // Files verified while being written (verify-tracker.ts): a mismatch starts over here, a match skips the re-read.
+    const pre = await finishVerifies(group, (f, computed) => { stats.bytesChecksummed += f.size; this.deps.mismatch(f, computed); });
+    group = pre.rest;
+    if (group.length === 0) return;
     // Partials written here (chunked files) are closed first; the worker opens them itself.
     await Promise.all(group.map(async (f) => {
       if (!f.data) await f.partial.touch();
@@ -88,10 +110,13 @@ export class Committer {
       data: f.data,
       mode: f.mode,
       mtimeMs: spec.options.preserveTimestamp ? f.mtimeMs : null,
-      verify: spec.options.verifyChecksum ? checksummer.algorithm : null,
+      verify: spec.options.verifyChecksum && !pre.verified.has(f) ? checksummer.algorithm : null,
       expected: f.sourceChecksum ?? '',
     }));
-    const { results, dirError } = await fs.commit(requests, tuning.durable);
+    // fs.commit copies the bytes before its first await: they may be given back right away.
+    const committing = fs.commit(requests, tuning.durable);
+    release();
+    const { results, dirError } = await committing;
     const done: DestFile[] = [];
     let failure: Error | null = null;
     results.forEach((r, k) => {

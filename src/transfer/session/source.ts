@@ -5,7 +5,8 @@ import {
   RetireFrame, SessionFrameType, StartFrame, SumFrame, SumRequestFrame, type ByteRange, type ManifestEntry,
 } from '../../protocol/data-frames.js';
 import type { SessionStats } from '../../protocol/session.js';
-import { packBatch, type BatchFile } from '../batch/tar-pack.js';
+import { batchTarBytes, packBatch, type BatchFile } from '../batch/tar-pack.js';
+import { entryBytes } from '../batch/ustar.js';
 import { BufferPool, sendFileChunks } from '../chunks/file-reader.js';
 import { SendQueue } from '../chunks/sender.js';
 import { connectionLost, errorFromPeer, fsError, peerProtocolError, skippableCode } from './errors.js';
@@ -239,12 +240,17 @@ export class SourceSession {
         await this.serveChunks(job);
         continue;
       }
-      // Greedily take the small whole-file requests queued right behind this one.
+      // Greedily take the small whole-file requests queued right behind this one, as long as
+      // the batch's tar still fits one pooled buffer.
       const batch = [job];
       let bytes = job.file.size;
+      let tar = batchTarBytes([{ entryName: tarEntryName(job.file), size: job.file.size }]);
       while (batch.length < tuning.batchMaxFiles && this.jobs.length > 0 && this.isSmallWhole(this.jobs[0]!) && bytes + this.jobs[0]!.file.size <= tuning.batchBytes) {
+        const more = entryBytes(tarEntryName(this.jobs[0]!.file), this.jobs[0]!.file.size);
+        if (tar + more > tuning.chunkSize) break;
         const next = this.jobs.shift()!;
         bytes += next.file.size;
+        tar += more;
         batch.push(next);
       }
       await this.serveBatch(batch);
@@ -291,7 +297,13 @@ export class SourceSession {
       i: j.i, hostPath: j.file.hostPath, apiPath: j.file.apiPath, size: j.file.size,
       mtimeMs: j.file.mtimeMs, mode: j.file.mode, entryName: tarEntryName(j.file),
     }));
-    const packed = await packBatch(this.nextBatch++, files, (list) => this.ctx.fs.readFiles(list, this.ctx.checksummer.algorithm), tuning.chunkSize, tuning.corruptChunk);
+    const packed = await packBatch(this.nextBatch++, files, {
+      readInto: (list, target) => this.ctx.fs.readInto(list, target, this.ctx.checksummer.algorithm),
+      buffers: { bufferBytes: tuning.chunkSize, get: (signal) => this.pool.get(signal), put: (buf) => this.pool.put(buf) },
+      frameBytes: tuning.chunkSize,
+      signal: this.ctx.guard.signal,
+      corruptChunk: tuning.corruptChunk,
+    });
     for (const { file, error } of packed.failures) this.fileFailed(jobs.find((j) => j.i === file.i)!, error);
     if (packed.unit) await this.sender.push(packed.unit);
   }

@@ -2,16 +2,20 @@ import type { Duplex } from 'node:stream';
 import { FerryError } from '../../common/errors.js';
 import { MAX_FRAME_PAYLOAD } from '../../protocol/frames.js';
 import { connectionLost, peerProtocolError } from '../session/errors.js';
-import { InFrame, ScatterDecoder } from './scatter-decoder.js';
+import { FrameAssembler } from './frame-assembler.js';
+import type { InFrame } from './scatter-decoder.js';
+import { readIntoOwnBuffers, takeBuffered } from './user-buffer.js';
 
 /**
  * One session stream (an authenticated socket) as a pull source of frames and a sink with
- * backpressure. Reading: the socket is paused while more than `maxQueuedBytes` of decoded
- * frames wait, so a slow consumer stops the peer through TCP instead of growing memory.
+ * backpressure. Reading: frames are assembled in buffers of their own (FrameAssembler), read
+ * into directly where the socket allows it (user-buffer.ts); the socket is paused while more
+ * than `maxQueuedBytes` of decoded frames wait, so a slow consumer stops the peer through TCP
+ * instead of growing memory.
  * Writing: callers respect write()'s return value through drained().
  */
 export class FrameStream {
-  private readonly decoder = new ScatterDecoder(MAX_FRAME_PAYLOAD);
+  private readonly assembler: FrameAssembler;
   private readonly queue: InFrame[] = [];
   private queuedBytes = 0;
   private ended = false;
@@ -19,6 +23,11 @@ export class FrameStream {
   private stopped = false;
   private wake: (() => void) | null = null;
   private paused = false;
+  /** Reading into our own buffers (user-buffer.ts) rather than from 'data' events. */
+  private direct = false;
+  /** Where bytes go once we no longer want them (after stop() or a protocol error). */
+  private readonly scratch = Buffer.allocUnsafe(16 * 1024);
+  private discarding = false;
   /** Sockets whose readable side we never consume still need their errors handled. */
   private readonly onError = (err: Error): void => this.setError(connectionLost(`stream ${this.name}: ${err.message}`, err));
   private readonly onClose = (): void => {
@@ -30,26 +39,25 @@ export class FrameStream {
     this.poke();
   };
   private readonly onData = (chunk: Buffer): void => {
-    let frames: InFrame[];
+    if (this.discarding) return;
     try {
-      frames = this.decoder.push(chunk);
+      this.assembler.feed(chunk);
     } catch (err) {
-      this.setError(err instanceof FerryError ? err : peerProtocolError(`stream ${this.name}: ${(err as Error).message}`));
-      this.socket.pause();
-      return;
+      this.protocolFailure(err);
     }
-    for (const f of frames) {
-      this.queue.push(f);
-      this.queuedBytes += f.length;
+  };
+  private readonly nextBuffer = (): Buffer => (this.discarding ? this.scratch : this.assembler.space());
+  private readonly onDirectRead = (n: number): void => {
+    if (this.discarding) return;
+    try {
+      this.assembler.filled(n);
+    } catch (err) {
+      this.protocolFailure(err);
     }
-    if (this.queuedBytes > this.maxQueuedBytes && !this.paused) {
-      this.paused = true;
-      this.socket.pause();
-    }
-    if (frames.length > 0) this.poke();
   };
 
   constructor(readonly socket: Duplex, readonly name: string, private readonly maxQueuedBytes: number) {
+    this.assembler = new FrameAssembler((frame) => this.received(frame), MAX_FRAME_PAYLOAD);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
     socket.on('end', this.onEnd);
@@ -57,7 +65,34 @@ export class FrameStream {
 
   /** Start reading (left to the owner so a write-only stream can refuse any input itself). */
   startReading(): void {
-    this.socket.on('data', this.onData);
+    for (const chunk of takeBuffered(this.socket)) this.onData(chunk);
+    this.direct = readIntoOwnBuffers(this.socket, this.nextBuffer, this.onDirectRead);
+    if (this.direct) {
+      if (!this.paused) this.socket.resume();
+    } else {
+      this.socket.on('data', this.onData);
+    }
+  }
+
+  private received(frame: InFrame): void {
+    this.queue.push(frame);
+    this.queuedBytes += frame.length;
+    if (this.queuedBytes > this.maxQueuedBytes && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+    this.poke();
+  }
+
+  private protocolFailure(err: unknown): void {
+    this.discarding = true;
+    this.setError(err instanceof FerryError ? err : peerProtocolError(`stream ${this.name}: ${(err as Error).message}`));
+    this.socket.pause();
+  }
+
+  /** Whether the socket reads straight into our frame buffers (see user-buffer.ts). */
+  get readsDirect(): boolean {
+    return this.direct;
   }
 
   get failure(): FerryError | null {
@@ -84,7 +119,7 @@ export class FrameStream {
       }
       if (this.error) throw this.error;
       if (this.ended) {
-        if (this.decoder.pending > 0) throw peerProtocolError(`stream ${this.name} ended inside a frame`);
+        if (this.assembler.pending > 0) throw peerProtocolError(`stream ${this.name} ended inside a frame`);
         return null;
       }
       await new Promise<void>((resolve) => { this.wake = resolve; });
@@ -134,7 +169,10 @@ export class FrameStream {
   /** Stop delivering frames: pending and future next() calls return null. */
   stop(): void {
     this.stopped = true;
+    this.discarding = true;
     this.socket.off('data', this.onData);
+    for (const f of this.queue.splice(0)) f.release();
+    this.queuedBytes = 0;
     this.poke();
   }
 
@@ -155,6 +193,8 @@ export class FrameStream {
 
   /** Forget the listeners we added (the caller may keep using the socket). */
   detach(): void {
+    // In user-buffer mode the socket keeps calling us: from now on its bytes are dropped.
+    this.discarding = true;
     this.socket.off('error', this.onError);
     this.socket.off('close', this.onClose);
     this.socket.off('end', this.onEnd);

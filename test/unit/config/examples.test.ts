@@ -204,7 +204,7 @@ describe('systemd units', () => {
   });
 
   it('the install instructions use the same command path', () => {
-    expect(read('systemd/README.md')).toContain(`ln -sf /opt/ferry/bin/ferry.js ${BIN}`);
+    expect(read('systemd/README.md')).toContain(`ln -sf /opt/ferry/bin/ferry.cjs ${BIN}`);
   });
 
   const analyzeVersion = Number(/systemd (\d+)/.exec(spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' }).stdout ?? '')?.[1] ?? 0);

@@ -1,0 +1,71 @@
+/**
+ * Reusable payload buffers for big received frames (CHUNK, BATCH_DATA). A received chunk is
+ * read straight into one of these and written to disk from it, so a steady transfer neither
+ * allocates (and page-faults in) a fresh multi-megabyte buffer per chunk nor leaves the
+ * garbage collector thousands of socket-sized buffers to trace. A buffer nobody gives back
+ * is simply collected: giving back is an optimisation, never a duty. Idle buffers are let go
+ * after a quiet spell, so an agent between transfers does not sit on them.
+ */
+export class FrameBufferPool {
+  private readonly free: Buffer[] = [];
+  private lastUse = 0;
+  private timer: NodeJS.Timeout | null = null;
+
+  /**
+   * @param capacity bytes of each pooled buffer; bigger payloads get a buffer of their own
+   * @param maxIdle most buffers kept for reuse
+   * @param idleMs idle buffers are dropped once the pool has not been used for this long
+   */
+  constructor(readonly capacity: number, private readonly maxIdle: number, private readonly idleMs = 5000) {}
+
+  /** A buffer of exactly `length` bytes (contents undefined) and the function that gives it back. */
+  take(length: number): { buf: Buffer; release: () => void } {
+    if (length > this.capacity) return { buf: Buffer.allocUnsafe(length), release: noop };
+    this.lastUse = Date.now();
+    const whole = this.free.pop() ?? Buffer.allocUnsafe(this.capacity);
+    let given = false;
+    return {
+      buf: whole.subarray(0, length),
+      release: () => {
+        // Twice would hand one buffer to two frames.
+        if (given) return;
+        given = true;
+        this.give(whole);
+      },
+    };
+  }
+
+  get idle(): number {
+    return this.free.length;
+  }
+
+  private give(whole: Buffer): void {
+    if (this.free.length >= this.maxIdle) return;
+    this.free.push(whole);
+    this.lastUse = Date.now();
+    if (!this.timer) {
+      this.timer = setInterval(() => this.trim(), this.idleMs);
+      this.timer.unref();
+    }
+  }
+
+  private trim(): void {
+    if (Date.now() - this.lastUse < this.idleMs) return;
+    this.free.length = 0;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+}
+
+function noop(): void {}
+
+/** Payloads up to this size are plain allocations (control frames, tiny chunks in tests). */
+export const POOLED_FRAME_MIN = 64 * 1024;
+
+/**
+ * Shared by every stream of the process. Sized for the default 4 MiB chunk plus its headers;
+ * at most 8 idle buffers (32 MiB) are kept, dropped after 5 s without use: keeping 24 (what a
+ * session's streams can hold in flight) cost the destination up to 96 MiB of idle memory and
+ * its 250 MB budget; allocating the rest on demand costs little next to the 4 MiB they carry.
+ */
+export const sharedFramePool = new FrameBufferPool(4 * 1024 * 1024 + 64, 8);
