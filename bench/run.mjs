@@ -246,8 +246,9 @@ async function main() {
     'Medians of the repetitions; "range" is min–max of the case\'s own rate (MB/s in a and c, files/s in b).',
     'MB = 10^6 bytes. CPU = user+sys seconds of every process of the tool (Ferry: both agents and control; peers: client and',
     'server session). Peak RSS: Ferry = largest agent VmHWM in the run (reset before it); peers = largest client process.',
-    'Durability: Ferry fsyncs every file before renaming it into place and fsyncs each directory (its only mode);',
-    'the peers write to the page cache and never fsync, except the row marked --fsync.',
+    'Durability: Ferry\'s default (the targets\' rows) fsyncs every file before renaming it into place and fsyncs each',
+    'directory; the "transfer.durable false" rows are the same agents without fsync (page cache only), like the peers,',
+    'which never fsync except the rows marked --fsync.',
   ];
   const cases = allCases.map((c) => `(${c.id}) ${c.title}`);
   const failures = rows.filter((r) => r.errors.length > 0).map((r) => `(${r.case}) ${r.tool}: ${r.errors[0]}`);

@@ -70,7 +70,7 @@ export const DEFAULT_TUNING: Readonly<TransferTuning> = Object.freeze({
   // Every announced entry costs the destination a few objects until it is retired: 4096 keeps
   // 4 KiB files flowing (two commit groups plus the batches in transit) and the agent's heap
   // small (measured for 20,000 such files: peak RSS 271 MB with 8192, 240 MB with 4096).
-  manifestWindow: 4096,
+  manifestWindow: 2048,
   manifestBatch: 512,
   largeFilesInFlight: 4,
   readConcurrency: 4,
