@@ -163,21 +163,17 @@ export function registerTaskRoutes(app: Api, ctx: ApiContext): void {
     };
   });
 
-  app.get<IdParams>('/v0.10/task/:id/successful_transfers', async (req) => {
-    const caller = auth(req);
-    const t = ownTask(caller, req.params.id);
-    const marker = int(req.query as Query, 'marker', 0, 0, Number.MAX_SAFE_INTEGER);
-    const page = repo.listSuccessful(t.id, marker, ctx.tasks.limits.successfulTransfersPage);
-    return { DATA_TYPE: 'successful_transfers', marker, next_marker: page.nextMarker, DATA: page.records.map(successfulTransferDocument) };
-  });
+  /** A per-task list paged by Globus `marker` (successful_transfers, skipped_errors). */
+  const markerPaged = <R>(dataType: string, list: (taskId: string, marker: number, limit: number) => { records: R[]; nextMarker: number | null }, docOf: (r: R) => Record<string, unknown>) =>
+    async (req: FastifyRequest<IdParams>) => {
+      const t = ownTask(auth(req), req.params.id);
+      const marker = int(req.query as Query, 'marker', 0, 0, Number.MAX_SAFE_INTEGER);
+      const page = list(t.id, marker, ctx.tasks.limits.successfulTransfersPage);
+      return { DATA_TYPE: dataType, marker, next_marker: page.nextMarker, DATA: page.records.map(docOf) };
+    };
+  app.get<IdParams>('/v0.10/task/:id/successful_transfers', markerPaged('successful_transfers', (id, m, n) => repo.listSuccessful(id, m, n), successfulTransferDocument));
+  app.get<IdParams>('/v0.10/task/:id/skipped_errors', markerPaged('skipped_errors', (id, m, n) => repo.listSkipped(id, m, n), skippedErrorDocument));
 
-  app.get<IdParams>('/v0.10/task/:id/skipped_errors', async (req) => {
-    const caller = auth(req);
-    const t = ownTask(caller, req.params.id);
-    const marker = int(req.query as Query, 'marker', 0, 0, Number.MAX_SAFE_INTEGER);
-    const page = repo.listSkipped(t.id, marker, ctx.tasks.limits.successfulTransfersPage);
-    return { DATA_TYPE: 'skipped_errors', marker, next_marker: page.nextMarker, DATA: page.records.map(skippedErrorDocument) };
-  });
 
   app.get<IdParams>('/v0.10/task/:id/pause_info', async (req) => {
     const caller = auth(req);
