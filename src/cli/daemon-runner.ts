@@ -6,10 +6,18 @@ export interface Closable {
 }
 
 /**
- * Keep a daemon running until SIGTERM or SIGINT, then close it (graceful) and exit 0. A second
- * signal while closing exits at once. `onHup` handles SIGHUP when given.
+ * Keep a daemon running until SIGTERM or SIGINT, then close it (graceful), print `farewell`
+ * and exit (0, or 1 if closing failed): once everything is closed, stray handles (idle worker
+ * threads, socket grace timers) must not keep the process alive. A second signal while
+ * closing exits at once. `onHup` handles SIGHUP when given.
  */
-export function runUntilSignalled(parts: Closable[], log: Logger, onHup?: () => void): Promise<void> {
+export async function runUntilSignalled(parts: Closable[], log: Logger, opts: { onHup?: () => void; farewell?: string } = {}): Promise<never> {
+  await closedBySignal(parts, log, opts.onHup);
+  process.stdout.write(opts.farewell ?? '', () => process.exit(process.exitCode ?? 0));
+  return new Promise<never>(() => undefined);
+}
+
+function closedBySignal(parts: Closable[], log: Logger, onHup?: () => void): Promise<void> {
   return new Promise((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {

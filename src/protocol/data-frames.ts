@@ -45,7 +45,7 @@ export const SessionFrameType = {
   BLOCK_SUM_REQUEST: 0x1b,
   /** S->D: the requested blocks' checksums, in order. */
   BLOCK_SUMS: 0x1c,
-  /** S->D: a file changed while it was read (size or mtime); the destination starts it over with the new stat. */
+  /** S->D: a file changed while it was read (size or mtime): the destination drops it from this attempt and the task retries it. */
   FILE_CHANGED: 0x1d,
   /** S->D binary: [u32 file index][u32 offset high][u32 offset low][u32 crc32][data]. */
   CHUNK: 0x20,
@@ -208,7 +208,6 @@ export const FileChangedFrame = Type.Object({
   i: Index,
   size: Size,
   mtimeMs: Type.Number({ minimum: -1e15, maximum: 1e15 }),
-  mode: Mode,
 }, { additionalProperties: false });
 export type FileChangedFrame = Static<typeof FileChangedFrame>;
 

@@ -4,6 +4,7 @@
  * The lead wires it to the link (session.open / session.cancel) and to the channel.
  */
 export { runSession } from './session/run.js';
+export { isAgentStopping } from './session/guard.js';
 export type { PathResolver, SessionReporter, SessionInit } from './session/types.js';
 export { DEFAULT_TUNING, resolveTuning, type TransferTuning } from './tuning.js';
 export { IoPool, sharedIoPool } from './workers/io-pool.js';

@@ -34,7 +34,7 @@ export async function removeTaskPartials(markers: RestartMarkers, taskId: string
  * At agent start: partials whose task has not come back for `retentionDays` (control was
  * never able to tell this agent it ended) are removed with their records.
  */
-export async function removeStalePartials(markers: RestartMarkers & { pruneDone(beforeMs: number): void }, retentionDays: number, now = Date.now()): Promise<number> {
+export async function removeStalePartials(markers: RestartMarkers, retentionDays: number, now = Date.now()): Promise<number> {
   const before = now - retentionDays * 86_400_000;
   let removed = 0;
   for (const rec of markers.staleSince(before)) {

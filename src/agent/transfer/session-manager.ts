@@ -3,7 +3,7 @@ import type { Logger } from '../../common/logger.js';
 import { FerryError, isFerryError, safetyCatch } from '../../common/errors.js';
 import type { SessionOpenResult, SessionSpec, SessionStats } from '../../protocol/session.js';
 import { dialSession, type ChannelCredentials, type DataListener } from '../../transfer/channel/index.js';
-import { runSession, type PathResolver, type TransferTuning } from '../../transfer/index.js';
+import { isAgentStopping, runSession, type PathResolver, type TransferTuning } from '../../transfer/index.js';
 import type { SqliteMarkerStore } from '../../transfer/markers/store.js';
 import { removeTaskPartials } from './partials.js';
 import type { SessionNotice } from '../link/client.js';
@@ -115,9 +115,7 @@ export class SessionManager {
       notify({ type: 'session.done', sessionId: spec.sessionId, role: spec.role, ok: true, error: null, stats });
     } catch (err) {
       const canceled = abort.signal.aborted;
-      const reason: unknown = abort.signal.reason;
-      const stopping = isFerryError(reason) && reason.code === 'Transfer.AgentStopping';
-      const code = stopping ? 'GC_NOT_CONNECTED' : canceled ? 'CANCELED' : eventCodeOf(err);
+      const code = isAgentStopping(abort.signal.reason) ? 'GC_NOT_CONNECTED' : canceled ? 'CANCELED' : eventCodeOf(err);
       const message = err instanceof Error ? err.message : String(err);
       if (isFerryError(err) || canceled) log.warn({ code, reason: message }, 'session failed');
       else log.error({ err }, 'session crashed');

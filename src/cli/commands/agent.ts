@@ -47,8 +47,6 @@ export function registerAgentCommands(program: Command): void {
       const log = daemon.logger;
       await daemon.open();
       process.stdout.write(`Ferry agent for endpoint ${daemon.config.endpointId} started (control ${daemon.config.controlUrl})\n`);
-      await runUntilSignalled([daemon], log, () => { daemon.reload(); });
-      // Everything is closed and flushed: leave now rather than wait for stray handles (idle worker threads, socket grace timers).
-      process.exit(process.exitCode ?? 0);
+      await runUntilSignalled([daemon], log, { onHup: () => { daemon.reload(); } });
     });
 }

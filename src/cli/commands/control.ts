@@ -61,8 +61,6 @@ export function registerControlCommands(program: Command): void {
         `CA SHA-256 fingerprint: ${service.caFingerprint}\n`,
       );
       await runUntilSignalled([service], log);
-      // Everything is closed and flushed: leave now rather than wait for stray handles (idle worker threads, socket grace timers).
-      process.exit(process.exitCode ?? 0);
     });
 
   const identity = control.command('identity').description('manage identities (offline, on the data directory)');

@@ -101,8 +101,6 @@ export async function quickstart(opts: QuickstartOptions): Promise<void> {
     'Press Ctrl-C to stop.',
     '',
   ].join('\n'));
-  await runUntilSignalled([control, agent], log);
-  // Everything is closed: leave now rather than wait for stray handles (idle worker threads, socket grace timers).
-  process.stdout.write('Ferry stopped.\n', () => process.exit(process.exitCode ?? 0));
+  await runUntilSignalled([control, agent], log, { farewell: 'Ferry stopped.\n' });
 }
 

@@ -42,11 +42,10 @@ export class TaskOrchestrator {
     this.now = init.now ?? Date.now;
     const log = init.log.child({ component: 'tasks' });
     const runs = new RunRegistry(this.now);
-    const cancels = new SessionCanceller(init.hub, this.limits.sessionCancelTimeoutMs, log);
     this.deps = {
       repo: init.repo, hub: init.hub, log, now: this.now, limits: this.limits, runs,
       transitions: new TaskTransitions(init.repo, this.now, this.limits, init.random ?? Math.random, (id) => this.ended(id)),
-      cancels,
+      cancels: new SessionCanceller(init.hub, this.limits.sessionCancelTimeoutMs, log),
       onError: safetyCatch((err) => log.error({ err }, 'task step failed')),
     };
     this.transfers = new TransferRunner(this.deps);

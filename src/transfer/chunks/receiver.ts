@@ -3,14 +3,14 @@ import { splitParts, type InFrame } from '../wire/scatter-decoder.js';
 import { decodeSessionJson, parseBatchData, parseChunkParts, frameName } from '../wire/session-frames.js';
 import { dropView, holdViews } from '../batch/held.js';
 import { extractBatch, tarBound } from '../batch/tar-extract.js';
-import { chunkChecksum, chunkChecksumParts } from '../checksum/index.js';
+import { chunkChecksumParts } from '../checksum/index.js';
 import type { SessionContext } from '../session/context.js';
 import type { DestFile, FileTable } from '../session/dest-files.js';
 import { fsError, peerProtocolError } from '../session/errors.js';
 import type { ProgressClock } from '../session/stats.js';
 import { tarEntryName } from '../session/paths.js';
 import { Semaphore } from '../util/waiters.js';
-import { verifyTrackerFor, type VerifyTracker } from './verify-tracker.js';
+import { sessionVerifyTracker } from './verify-tracker.js';
 
 /** Per data stream: its write budget, and the batch whose frames are arriving on it. */
 export interface StreamState {
@@ -101,16 +101,12 @@ export class DataReceiver {
         st.writes.release();
       }
       file.awaiting.remove(c.offset, end);
-      this.verifier(file)?.wrote(c.offset, c.length);
+      sessionVerifyTracker(this.ctx, file)?.wrote(c.offset, c.length);
       this.clock.stats.bytesTransferred += c.length;
       this.files.maybeComplete(file);
     });
   }
 
-  private verifier(file: DestFile): VerifyTracker | null {
-    const { spec, tuning, checksummer } = this.ctx;
-    return verifyTrackerFor(file, { verify: spec.options.verifyChecksum, algorithm: checksummer.algorithm, pool: checksummer.pool, minBytes: tuning.offThreadHashBytes, stepBytes: tuning.verifyStepBytes });
-  }
 
   private batchBegin(frame: InFrame, st: StreamState): void {
     const begin = decodeSessionJson(frame, BatchBeginFrame);

@@ -1,6 +1,7 @@
 import type { ChecksumAlgorithm } from '../../protocol/session.js';
 import type { StreamingHash } from '../checksum/hash.js';
 import type { IoPool } from '../workers/io-pool.js';
+import type { SessionContext } from '../session/context.js';
 import type { DestFile } from '../session/dest-files.js';
 import { fsError } from '../session/errors.js';
 import { RangeSet } from '../util/range-set.js';
@@ -101,6 +102,12 @@ export function verifyTrackerFor(file: DestFile, deps: VerifyTrackerDeps): Verif
     orphans.register(t, hash, t);
   }
   return t;
+}
+
+/** The file's tracker under its session's options (verify_checksum, algorithm, sizes). */
+export function sessionVerifyTracker(ctx: SessionContext, file: DestFile): VerifyTracker | null {
+  const { spec, tuning, checksummer } = ctx;
+  return verifyTrackerFor(file, { verify: spec.options.verifyChecksum, algorithm: checksummer.algorithm, pool: checksummer.pool, minBytes: tuning.offThreadHashBytes, stepBytes: tuning.verifyStepBytes });
 }
 
 /**

@@ -51,6 +51,8 @@ export interface RestartMarkers {
   taskDirectories(taskId: string): string[];
   /** Records not updated since `beforeMs` (epoch ms). */
   staleSince(beforeMs: number): PartialRecord[];
+  /** Forget finished-file records older than `beforeMs` (tasks that ended while this agent was away). */
+  pruneDone(beforeMs: number): void;
   /** Write what is pending now. */
   flush(): void;
 }
@@ -207,7 +209,6 @@ export class SqliteMarkerStore implements RestartMarkers {
     })();
   }
 
-  /** Forget finished-file records older than `beforeMs` (tasks that ended while this agent was away). */
   pruneDone(beforeMs: number): void {
     this.stmts.delStaleDone.run(beforeMs);
   }

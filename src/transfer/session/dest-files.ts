@@ -1,11 +1,10 @@
 import {
   BlockSumRequestFrame, MAX_REQUEST_FILES, MAX_REQUEST_RANGES, RequestFrame, SessionFrameType, SumRequestFrame, type ByteRange, type SkippableCode,
 } from '../../protocol/data-frames.js';
-import { lstatSync } from 'node:fs';
 import type { FinishedFile } from '../../protocol/session.js';
 import { apiJoin } from './paths.js';
 import { PartialFile } from '../chunks/partial-file.js';
-import { verifyTrackerFor } from '../chunks/verify-tracker.js';
+import { sessionVerifyTracker } from '../chunks/verify-tracker.js';
 import { blocksOf, hashBlocks, planBlocks } from '../markers/block-sums.js';
 import { RangeSet } from '../util/range-set.js';
 import { encodeSessionJson } from '../wire/session-frames.js';
@@ -32,7 +31,7 @@ export interface DestFile {
   /** Bytes an earlier attempt left in the partial (restart markers), not yet checked against the source's block sums. */
   readonly unverified: RangeSet;
   /** Resume check under way: the blocks asked for, and each side's sums once known. */
-  resumeCheck: { ranges: ByteRange[]; block: number; theirs: string[] | null; ours: string[] | null } | null;
+  resumeCheck: { blocks: ByteRange[]; theirs: string[] | null; ours: string[] | null } | null;
   /** Restart markers are kept for this file's partial. */
   readonly resumable: boolean;
   /** Requests not yet answered (by FILE_DONE, a batch, or FILE_ERROR). */
@@ -73,6 +72,8 @@ export class FileTable {
   private pending: RequestFrame['files'] = [];
   private sums: number[] = [];
   private blockSums: BlockSumRequestFrame[] = [];
+  /** Files earlier attempts finished, reported again with the next flush. */
+  private doneAgain: FinishedFile[] = [];
   private flushScheduled = false;
 
   /** Whether an earlier attempt of this task finished any file (then each file is looked up). */
@@ -88,28 +89,16 @@ export class FileTable {
    * transferred in this session too (the task's counters take the larger of its attempts'),
    * and is reported again in case the earlier report was lost with its agent.
    */
-  alreadyDone(e: { size: number; mtimeMs: number; item: number; path: string }, finalPath: string, current?: { kind: string; size: number } | null): boolean {
+  alreadyDone(e: { size: number; mtimeMs: number; item: number; path: string }, finalPath: string, current: { kind: string; size: number } | null): boolean {
     const { markers, spec } = this.deps.ctx;
-    if (!this.retrying || !markers?.isFileDone(spec.taskId, finalPath, e.size, e.mtimeMs)) return false;
-    let there: boolean;
-    if (current !== undefined) there = current !== null && current.kind === 'file' && current.size === e.size;
-    else {
-      try {
-        const st = lstatSync(finalPath);
-        there = st.isFile() && st.size === e.size;
-      } catch {
-        there = false;
-      }
-    }
-    if (!there) return false;
+    if (!this.retrying || current?.kind !== 'file' || current.size !== e.size) return false;
+    if (!markers?.isFileDone(spec.taskId, finalPath, e.size, e.mtimeMs)) return false;
     this.deps.clock.stats.filesTransferred += 1;
     const item = spec.items[e.item]!;
     this.doneAgain.push({ sourcePath: apiJoin(item.sourcePath, e.path), destinationPath: apiJoin(item.destinationPath, e.path), size: e.size, checksum: '', checksumAlgorithm: this.deps.ctx.checksummer.algorithm });
     this.scheduleFlush();
     return true;
   }
-
-  private doneAgain: FinishedFile[] = [];
 
   get size(): number {
     return this.active.size;
@@ -171,16 +160,11 @@ export class FileTable {
    * when there is no record or the source changed since (an event says so).
    */
   private keptRanges(init: { partialPath: string; size: number; mtimeMs: number; sourceApi: string; destApi: string }): Array<[number, number]> {
-    const { ctx, clock } = this.deps;
+    const { ctx } = this.deps;
     const rec = ctx.markers!.lookup(init.partialPath);
     if (!rec || rec.taskId !== ctx.spec.taskId || rec.ranges.length === 0) return [];
     if (rec.size !== init.size || rec.mtimeMs !== init.mtimeMs) {
-      clock.stats.faults += 1;
-      ctx.reporter.event(sessionEvent(rec.size !== init.size ? 'FILE_SIZE_CHANGED' : 'FILE_CHANGED', {
-        source_path: init.sourceApi, destination_path: init.destApi,
-        reason: 'the source file changed since an earlier attempt wrote part of it; it is transferred again from the start',
-        was: { size: rec.size, mtime_ms: rec.mtimeMs }, now: { size: init.size, mtime_ms: init.mtimeMs },
-      }));
+      this.sourceChangedEvent(init, rec, init, 'the source file changed since an earlier attempt wrote part of it; it is transferred again from the start');
       return [];
     }
     return rec.ranges.filter(([s]) => s < init.size).map(([s, e]) => [s, Math.min(e, init.size)] as [number, number]);
@@ -197,37 +181,38 @@ export class FileTable {
     }
   }
 
-  /** Ask for what `awaiting` holds, as many requests as the range limit needs. */
+  /** Ask for what `awaiting` holds. */
   private askMissing(file: DestFile): void {
-    const missing = file.awaiting.intervals.map(([s, e]) => ({ offset: s, length: e - s }));
-    for (let k = 0; k < missing.length; k += MAX_REQUEST_RANGES) this.ask(file, missing.slice(k, k + MAX_REQUEST_RANGES));
+    this.askRanges(file, file.awaiting.intervals.map(([s, e]) => ({ offset: s, length: e - s })));
+  }
+
+  /** Ask for `ranges`, in as many requests as the per-request range limit needs. */
+  private askRanges(file: DestFile, ranges: ByteRange[]): void {
+    for (let k = 0; k < ranges.length; k += MAX_REQUEST_RANGES) this.ask(file, ranges.slice(k, k + MAX_REQUEST_RANGES));
   }
 
   /** Trust but verify: both sides hash the kept blocks; matching ones are kept, the rest asked for again. */
   private checkKept(file: DestFile): void {
     const { ctx } = this.deps;
     const plan = planBlocks(file.unverified.intervals);
-    // Ranges left out of the plan (too many fragments) are simply sent again.
-    const planned = new RangeSet();
-    for (const r of plan.ranges) planned.add(r.offset, r.offset + r.length);
-    const dropped = new RangeSet();
-    for (const [s, e] of file.unverified.intervals) dropped.add(s, e);
-    for (const [s, e] of planned.intervals) dropped.remove(s, e);
-    for (const [s, e] of dropped.intervals) {
-      file.unverified.remove(s, e);
-      file.awaiting.add(s, e);
+    // Only the planned ranges stay kept; any left out (too many fragments) are simply sent again.
+    for (const [s, e] of file.unverified.intervals) file.awaiting.add(s, e);
+    file.unverified.clear();
+    for (const r of plan.ranges) {
+      file.awaiting.remove(r.offset, r.offset + r.length);
+      file.unverified.add(r.offset, r.offset + r.length);
     }
-    file.resumeCheck = { ranges: plan.ranges, block: plan.block, theirs: null, ours: null };
+    const check: NonNullable<DestFile['resumeCheck']> = { blocks: blocksOf(plan.ranges, plan.block), theirs: null, ours: null };
+    file.resumeCheck = check;
     this.blockSums.push({ i: file.i, block: plan.block, ranges: plan.ranges });
     this.scheduleFlush();
-    const check = file.resumeCheck;
     ctx.guard.spawn(async () => {
       let ours: string[];
       try {
-        ours = await ctx.guard.track(hashBlocks(file.partial.path, blocksOf(check.ranges, check.block), ctx.guard.signal));
+        ours = await ctx.guard.track(hashBlocks(file.partial.path, check.blocks, ctx.guard.signal));
       } catch {
         // The partial is gone or unreadable: every kept block is sent again.
-        ours = blocksOf(check.ranges, check.block).map(() => '');
+        ours = check.blocks.map(() => '');
       }
       check.ours = ours;
       this.finishCheck(file);
@@ -240,7 +225,7 @@ export class FileTable {
     if (!file) return this.abandoned.has(i);
     const check = file.resumeCheck;
     if (!check || check.theirs !== null) return false;
-    if (sums.length !== blocksOf(check.ranges, check.block).length) throw peerProtocolError(`BLOCK_SUMS for file ${i} has ${sums.length} sums, not one per block`);
+    if (sums.length !== check.blocks.length) throw peerProtocolError(`BLOCK_SUMS for file ${i} has ${sums.length} sums, not one per block`);
     check.theirs = sums;
     this.finishCheck(file);
     return true;
@@ -251,14 +236,11 @@ export class FileTable {
     if (!check || check.theirs === null || check.ours === null || file.abandoned || this.deps.ctx.guard.done) return;
     const { ctx, clock } = this.deps;
     file.resumeCheck = null;
-    const blocks = blocksOf(check.ranges, check.block);
+    const { blocks } = check;
     const bad: ByteRange[] = [];
     let kept = 0;
     // Kept blocks are on disk like freshly written ones: verify_checksum's tracker reads them too.
-    const tracker = verifyTrackerFor(file, {
-      verify: ctx.spec.options.verifyChecksum, algorithm: ctx.checksummer.algorithm, pool: ctx.checksummer.pool,
-      minBytes: ctx.tuning.offThreadHashBytes, stepBytes: ctx.tuning.verifyStepBytes,
-    });
+    const tracker = sessionVerifyTracker(ctx, file);
     blocks.forEach((b, k) => {
       if (check.ours![k] !== '' && check.ours![k] === check.theirs![k]) {
         kept += b.length;
@@ -278,7 +260,7 @@ export class FileTable {
         blocks: bad.length, bytes: bad.reduce((n, b) => n + b.length, 0), resent: true,
       }));
       for (const b of bad) file.awaiting.add(b.offset, b.offset + b.length);
-      for (let k = 0; k < bad.length; k += MAX_REQUEST_RANGES) this.ask(file, bad.slice(k, k + MAX_REQUEST_RANGES));
+      this.askRanges(file, bad);
     }
     this.maybeComplete(file);
   }
@@ -293,15 +275,11 @@ export class FileTable {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => {
+    // Through the guard: a stream closed meanwhile fails the session, not the process.
+    setImmediate(() => this.deps.ctx.guard.spawn(async () => {
       this.flushScheduled = false;
-      // Outside any awaited chain: a closed stream must fail the session, not the process.
-      try {
-        this.flush();
-      } catch (err) {
-        this.deps.ctx.guard.fail(err);
-      }
-    });
+      this.flush();
+    }));
   }
 
   flush(): void {
@@ -371,18 +349,22 @@ export class FileTable {
   sourceChanged(i: number, now: { size: number; mtimeMs: number }): boolean {
     const file = this.active.get(i);
     if (!file) return this.abandoned.has(i);
-    const { ctx, clock } = this.deps;
-    clock.stats.faults += 1;
-    ctx.reporter.event(sessionEvent(now.size !== file.size ? 'FILE_SIZE_CHANGED' : 'FILE_CHANGED', {
-      source_path: file.sourceApi, destination_path: file.destApi,
-      reason: 'the source file changed while it was being read; it is transferred again',
-      was: { size: file.size, mtime_ms: file.mtimeMs }, now: { size: now.size, mtime_ms: now.mtimeMs },
-    }));
+    this.sourceChangedEvent(file, file, now, 'the source file changed while it was being read; it is transferred again');
     this.changed.push(file.sourceApi);
     file.abandoned = true;
     this.abandoned.add(i);
     this.maybeComplete(file);
     return true;
+  }
+
+  /** A fault with FILE_SIZE_CHANGED (or FILE_CHANGED when only the mtime moved) in the event list. */
+  private sourceChangedEvent(paths: { sourceApi: string; destApi: string }, was: { size: number; mtimeMs: number }, now: { size: number; mtimeMs: number }, reason: string): void {
+    const { ctx, clock } = this.deps;
+    clock.stats.faults += 1;
+    ctx.reporter.event(sessionEvent(now.size !== was.size ? 'FILE_SIZE_CHANGED' : 'FILE_CHANGED', {
+      source_path: paths.sourceApi, destination_path: paths.destApi, reason,
+      was: { size: was.size, mtime_ms: was.mtimeMs }, now: { size: now.size, mtime_ms: now.mtimeMs },
+    }));
   }
 
   /** The source skipped the file (it reported the event): forget it, leave the destination as it was. */

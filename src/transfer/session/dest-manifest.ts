@@ -245,7 +245,8 @@ export class ManifestProcessor {
       await rm(host, { recursive: true, force: true });
       dst = null;
     }
-    if (files.alreadyDone(e, host)) {
+    // Restart markers, as in placeFiles (the lstat above tells whether the file is still there).
+    if (files.alreadyDone(e, host, dst ? { kind: dst.isFile() ? 'file' : 'other', size: dst.size } : null)) {
       this.deps.retire(e.i);
       return;
     }

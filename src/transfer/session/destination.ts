@@ -104,7 +104,8 @@ export class DestinationSession {
       markers.flush();
     }
     await Promise.all(files.map((f) => f.partial.close().catch(() => undefined)));
-    if (markers) for (const path of this.partials) markers.forget(path);
+    // Only large files have records; those whose partial still goes lose theirs.
+    for (const f of files) if (f.resumable && this.partials.has(f.partial.path)) markers?.forget(f.partial.path);
     await removePartials(this.partials);
   }
 
@@ -182,14 +183,8 @@ export class DestinationSession {
     if (this.retirePending.length >= MAX_RETIRE_INDEXES) this.flushRetire();
     else if (!this.retireScheduled) {
       this.retireScheduled = true;
-      setImmediate(() => {
-        // Outside any awaited chain: a closed stream must fail the session, not the process.
-        try {
-          this.flushRetire();
-        } catch (err) {
-          this.ctx.guard.fail(err);
-        }
-      });
+      // Through the guard: a stream closed meanwhile fails the session, not the process.
+      setImmediate(() => this.ctx.guard.spawn(async () => this.flushRetire()));
     }
     this.checkDone();
   }

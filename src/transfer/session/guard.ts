@@ -31,7 +31,7 @@ export class SessionGuard {
     this.failed = new Promise<never>((_, reject) => { this.rejectFailed = reject; });
     this.failed.catch(() => undefined);
     // An agent that stops checkpoints and says why (the task waits for it); anything else is a cancel.
-    const onAbort = (): void => this.fail(isStopping(external.reason) ? external.reason : canceledError(external.reason));
+    const onAbort = (): void => this.fail(isAgentStopping(external.reason) ? external.reason : canceledError(external.reason));
     if (external.aborted) onAbort();
     else {
       external.addEventListener('abort', onAbort, { once: true });
@@ -108,7 +108,8 @@ export class SessionGuard {
   }
 }
 
-function isStopping(reason: unknown): reason is FerryError {
+/** The abort reason of an agent that stops (SIGTERM): the session checkpoints and the task waits for it. */
+export function isAgentStopping(reason: unknown): reason is FerryError {
   return isFerryError(reason) && reason.code === 'Transfer.AgentStopping';
 }
 

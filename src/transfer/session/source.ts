@@ -53,7 +53,8 @@ export class SourceSession {
   private readonly jobs: Job[] = [];
   private readonly jobsChanged = new Notifier();
   private readonly sums: number[] = [];
-  private readonly blockSums: BlockSumRequestFrame[] = [];
+  /** Resume checks asked for: the file and the blocks to hash. */
+  private readonly blockSums: Array<{ i: number; blocks: ByteRange[] }> = [];
   private readonly sumsChanged = new Notifier();
   private readonly sender: SendQueue;
   private readonly pool: BufferPool;
@@ -116,9 +117,10 @@ export class SourceSession {
           const req = decodeSessionJson(frame, BlockSumRequestFrame);
           const file = this.files.get(req.i);
           if (!file) throw peerProtocolError(`BLOCK_SUM_REQUEST for unknown file ${req.i}`);
-          if (blocksOf(req.ranges, req.block).length > MAX_SUM_BLOCKS) throw peerProtocolError(`BLOCK_SUM_REQUEST for file ${req.i} names too many blocks`);
+          const blocks = blocksOf(req.ranges, req.block);
+          if (blocks.length > MAX_SUM_BLOCKS) throw peerProtocolError(`BLOCK_SUM_REQUEST for file ${req.i} names too many blocks`);
           if (this.blockSums.length >= this.ctx.tuning.manifestWindow) throw peerProtocolError('too many outstanding BLOCK_SUM_REQUESTs');
-          this.blockSums.push(req);
+          this.blockSums.push({ i: req.i, blocks });
           this.sumsChanged.notify();
           break;
         }
@@ -278,11 +280,11 @@ export class SourceSession {
 
   /** Whether the file's size or mtime differs from what the manifest announced; if so, FILE_CHANGED went out. */
   private async reportIfChanged(job: Job): Promise<boolean> {
-    let now: { size: number; mtimeMs: number; mode: number };
+    let now: { size: number; mtimeMs: number };
     try {
       const st = await lstat(job.file.hostPath);
       if (!st.isFile()) return false;
-      now = { size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777 };
+      now = { size: st.size, mtimeMs: st.mtimeMs };
     } catch {
       return false;
     }
@@ -344,17 +346,17 @@ export class SourceSession {
   }
 
   /** A resuming destination's check of what it kept: sha256 of each block ('' where the file no longer has the bytes). */
-  private async serveBlockSums(req: BlockSumRequestFrame): Promise<void> {
+  private async serveBlockSums(req: { i: number; blocks: ByteRange[] }): Promise<void> {
     const { guard, control } = this.ctx;
     const file = this.files.get(req.i);
     if (!file) return;
     let sums: string[];
     try {
-      sums = await hashBlocks(file.hostPath, blocksOf(req.ranges, req.block), guard.signal);
+      sums = await hashBlocks(file.hostPath, req.blocks, guard.signal);
     } catch (err) {
       if (guard.done) throw err;
       // Unreadable now: every block is rejected and the destination asks for the bytes, which reports the error.
-      sums = blocksOf(req.ranges, req.block).map(() => '');
+      sums = req.blocks.map(() => '');
     }
     control.write([encodeSessionJson(SessionFrameType.BLOCK_SUMS, BlockSumsFrame, { i: req.i, sums })]);
   }
