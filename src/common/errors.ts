@@ -33,6 +33,7 @@ export const ERROR_CATALOG = {
   'ClientError.PayloadTooLarge': { status: 413, action: 'fail', summary: 'The request body is larger than allowed.' },
   InternalError: { status: 500, action: 'retry', summary: 'An unexpected error; the log has details.' },
   ServiceUnavailable: { status: 503, action: 'retry', summary: 'The service is shutting down or not ready.' },
+  'ClientError.BadRequest.InvalidFilterRule': { status: 400, action: 'fail', summary: 'A transfer filter rule is malformed (a bad glob, or a name with a slash).' },
 
   // Errors raised by the endpoint agent while running a file operation.
   'ExternalError.DirListingFailed.NotDirectory': { status: 502, action: 'fail', summary: 'ls was asked to list something that is not a directory.' },

@@ -91,7 +91,13 @@ export const ManifestFile = Type.Object({
 }, { additionalProperties: false });
 export type ManifestFile = Static<typeof ManifestFile>;
 
-export const ManifestDir = Type.Object({ ...Common, kind: Type.Literal('dir'), mode: Mode }, { additionalProperties: false });
+export const ManifestDir = Type.Object({
+  ...Common,
+  kind: Type.Literal('dir'),
+  mode: Mode,
+  /** The source directory's mtime: with preserve_timestamp the destination sets it once the session has filled the directory. */
+  mtimeMs: Type.Optional(Type.Number({ minimum: -1e15, maximum: 1e15 })),
+}, { additionalProperties: false });
 export type ManifestDir = Static<typeof ManifestDir>;
 
 /**

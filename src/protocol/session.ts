@@ -36,6 +36,18 @@ export const TransferItem = Type.Object({
 }, { additionalProperties: false });
 export type TransferItem = Static<typeof TransferItem>;
 
+/**
+ * A Globus filter rule (globus-api.md §1.2): a glob matched against the base name of each entry
+ * found while recursing; the first matching rule decides, no match means include.
+ */
+export const FilterRule = Type.Object({
+  method: Type.Union([Type.Literal('include'), Type.Literal('exclude')]),
+  name: Type.String({ minLength: 1, maxLength: 1024 }),
+  /** Absent: the rule applies to files and directories. */
+  type: Type.Optional(Type.Union([Type.Literal('file'), Type.Literal('dir')])),
+}, { additionalProperties: false });
+export type FilterRule = Static<typeof FilterRule>;
+
 export const SessionRole = Type.Union([Type.Literal('source'), Type.Literal('destination')]);
 export type SessionRole = Static<typeof SessionRole>;
 
@@ -54,6 +66,8 @@ export const SessionSpec = Type.Object({
   secret: Type.String({ minLength: 32, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' }),
   items: Type.Array(TransferItem, { minItems: 1, maxItems: 100_000 }),
   options: TransferOptions,
+  /** Filter rules, in order; absent when the task has none (the source skips what they exclude, the destination keeps excluded extras). */
+  filterRules: Type.Optional(Type.Array(FilterRule, { minItems: 1, maxItems: 1000 })),
 }, { additionalProperties: false });
 export type SessionSpec = Static<typeof SessionSpec>;
 

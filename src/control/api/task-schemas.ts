@@ -1,7 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { FerryError } from '../../common/errors.js';
-import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, type TransferItem, type TransferOptions } from '../../protocol/index.js';
-import type { DeleteTaskItem, DeleteTaskOptions, TransferTaskOptions } from '../store/tasks.js';
+import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, type FilterRule, type TransferItem, type TransferOptions } from '../../protocol/index.js';
+import { compileFilterRules } from '../../transfer/session/filters.js';
+import type { DeleteTaskItem, DeleteTaskOptions, StoredFilterRule, TransferTaskOptions } from '../store/tasks.js';
 
 /**
  * Task submission and update bodies (globus-api.md §1.2, §1.3), declared once. Like the other
@@ -138,7 +139,18 @@ export function transferSpec(body: TransferBody): { items: TransferItem[]; optio
     checksumAlgorithm: checksumAlgorithmOf(body.checksum_algorithm),
     parallelism: body.parallelism ?? body.perf_p ?? DEFAULT_PARALLELISM,
   };
-  return { items, options: { session, encryptData: true, recursiveSymlinks: 'ignore', filterRules: body.filter_rules ?? null } };
+  return { items, options: { session, encryptData: true, recursiveSymlinks: 'ignore', filterRules: filterRulesOf(body.filter_rules) } };
+}
+
+/**
+ * Filter rules as stored and echoed (Globus shape, unknown keys dropped), checked once here so
+ * a bad glob is a 400 (ClientError.BadRequest.InvalidFilterRule) rather than a failed task.
+ */
+function filterRulesOf(rules: TransferBody['filter_rules']): StoredFilterRule[] | null {
+  if (!rules || rules.length === 0) return null;
+  const out = rules.map((r): StoredFilterRule => ({ DATA_TYPE: 'filter_rule', method: r.method, name: r.name, ...(r.type ? { type: r.type } : {}) }));
+  compileFilterRules(out);
+  return out;
 }
 
 const GLOB = /[*?[\]\\]/;

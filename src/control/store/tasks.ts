@@ -1,5 +1,5 @@
 import { newId } from '../../common/ids.js';
-import type { FinishedFile, SessionStats, TransferItem, TransferOptions } from '../../protocol/index.js';
+import type { FilterRule, FinishedFile, SessionStats, TransferItem, TransferOptions } from '../../protocol/index.js';
 import type { Db } from './db.js';
 
 /**
@@ -19,9 +19,10 @@ export interface TransferTaskOptions {
   session: TransferOptions;
   encryptData: boolean;
   recursiveSymlinks: string;
-  /** Stored and echoed; not applied yet. */
-  filterRules: unknown[] | null;
+  /** In the Globus shape the task document echoes; sent to both agents as SessionSpec.filterRules. */
+  filterRules: StoredFilterRule[] | null;
 }
+export type StoredFilterRule = FilterRule & { DATA_TYPE: 'filter_rule' };
 export interface DeleteTaskOptions { recursive: boolean; ignoreMissing: boolean; interpretGlobs: boolean }
 export interface DeleteTaskItem { path: string }
 export interface FatalError { code: string; description: string }

@@ -1,7 +1,7 @@
 import { FerryError } from '../../common/errors.js';
 import { newId, newSecret } from '../../common/ids.js';
 import {
-  SessionOpenResult, type SessionDoneMessage, type SessionRole, type SessionSpec,
+  SessionOpenResult, type FilterRule, type SessionDoneMessage, type SessionRole, type SessionSpec,
 } from '../../protocol/index.js';
 import type { SessionNotice } from '../hub/hub.js';
 import type { TaskPatch, TransferTaskRecord } from '../store/tasks.js';
@@ -10,6 +10,12 @@ import type { RunnerDeps, TransferRun } from './runs.js';
 
 type Node = ReturnType<RunnerDeps['hub']['connectedNodes']>[number];
 const reachable = (n: Node): boolean => (n.hello?.dataAddresses.length ?? 0) > 0;
+
+/** The stored rules in the session's shape (no DATA_TYPE), or undefined when the task has none. */
+function sessionFilterRules(rules: TransferTaskRecord['options']['filterRules']): FilterRule[] | undefined {
+  if (!rules || rules.length === 0) return undefined;
+  return rules.map((r) => ({ method: r.method, name: r.name, ...(r.type ? { type: r.type } : {}) }));
+}
 
 /**
  * Runs a transfer task as a session between its source and destination agents: opens it
@@ -52,9 +58,12 @@ export class TransferRunner {
     const secret = newSecret();
     const nodeOf = (role: SessionRole) => (role === 'source' ? run.sourceNode : run.destinationNode);
     const dialRole: SessionRole = listenRole === 'source' ? 'destination' : 'source';
+    const filterRules = sessionFilterRules(t.options.filterRules);
     const spec = (role: SessionRole, listen: boolean, address: string | null): SessionSpec => ({
       sessionId: run.sessionId, taskId: t.id, role, listen, secret, items: t.items, options: t.options.session,
       peer: { nodeId: nodeOf(role === 'source' ? 'destination' : 'source'), address },
+      // Both sides: the source leaves excluded entries out, the destination spares excluded extras.
+      ...(filterRules ? { filterRules } : {}),
     });
     const timeout = this.d.limits.sessionOpenTimeoutMs;
     try {

@@ -1,13 +1,15 @@
 import type { Stats } from 'node:fs';
-import { lstat, mkdir, rm, stat } from 'node:fs/promises';
+import { chmod, lstat, mkdir, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ManifestEndFrame, ManifestEntry, ManifestFile, SkippableCode } from '../../protocol/data-frames.js';
 import { Notifier, Semaphore } from '../util/waiters.js';
 import type { SessionContext } from './context.js';
 import { decide } from './decide.js';
+import { DirectoryFinisher } from './dest-dirs.js';
 import type { FileTable } from './dest-files.js';
 import { errnoError, errnoOf, fsError, peerProtocolError, transferError } from './errors.js';
 import { deleteExtras } from './extras.js';
+import { compileFilterRules, type FilterMatcher } from './filters.js';
 import { apiJoin, baseName, checkRelPath, hostJoin, parentOf, partialName } from './paths.js';
 import type { ProgressClock } from './stats.js';
 
@@ -28,7 +30,9 @@ export interface ManifestDeps {
  * already placed, and no announced path can lead through a symlink it did not check.
  * run() then places entries in order: directories are created (or replaced, with
  * delete_destination_extra), files are decided by sync level and handed to the file table,
- * each directory's extras are deleted at its dirEnd. Every entry is retired exactly once.
+ * each directory's extras are deleted at its dirEnd (sparing what the filter rules exclude).
+ * Every entry is retired exactly once. Directories get their source mode and mtime at the end
+ * (finishDirectories), once nothing more is written into them.
  */
 export class ManifestProcessor {
   private next = 0;
@@ -44,9 +48,18 @@ export class ManifestProcessor {
   private readonly decisions: Semaphore;
   private readonly sumWaiters = new Map<number, (checksum: string | null) => void>();
   private base = '';
+  private readonly filters: FilterMatcher | null;
+  private readonly dirs: DirectoryFinisher;
 
   constructor(private readonly deps: ManifestDeps) {
     this.decisions = new Semaphore(deps.ctx.tuning.decideConcurrency);
+    this.filters = deps.ctx.spec.options.deleteDestinationExtra ? compileFilterRules(deps.ctx.spec.filterRules) : null;
+    this.dirs = new DirectoryFinisher(deps.ctx.spec.options.preserveTimestamp);
+  }
+
+  /** After every entry is retired (all files durable): directories' modes and mtimes, deepest first. */
+  async finishDirectories(): Promise<void> {
+    await this.dirs.finish(this.deps.ctx.guard.signal);
   }
 
   /** Total entries, once MANIFEST_END has arrived. */
@@ -188,12 +201,12 @@ export class ManifestProcessor {
       const host = hostJoin(this.base, e.path);
       switch (e.kind) {
         case 'dir':
-          await this.prepareDir(host, e.path === '', api);
+          this.dirs.note(host, api, e.mode, e.mtimeMs, await this.prepareDir(host, e.path === '', api));
           clock.stats.directories += 1;
           this.deps.retire(e.i);
           return;
         case 'dirEnd':
-          if (ctx.spec.options.deleteDestinationExtra && e.skipped === null) await deleteExtras(host, e.keep!, ctx.guard.signal);
+          if (ctx.spec.options.deleteDestinationExtra && e.skipped === null) await deleteExtras(host, e.keep!, ctx.guard.signal, this.filters);
           this.deps.retire(e.i);
           return;
         case 'error':
@@ -219,11 +232,22 @@ export class ManifestProcessor {
     }
   }
 
-  /** Make `host` a directory: create it, keep it, or replace a non-directory (delete_destination_extra). */
-  private async prepareDir(host: string, isRoot: boolean, api: string): Promise<void> {
+  /**
+   * Make `host` a directory: create it, keep it, or replace a non-directory (delete_destination_extra).
+   * Returns the mode of a directory that was already there, or null for a new one.
+   */
+  private async prepareDir(host: string, isRoot: boolean, api: string): Promise<number | null> {
     // The item's own destination may be a symlink the resolver approved; below it nothing is followed.
     const st = await statOrNull(host, isRoot);
-    if (st?.isDirectory()) return;
+    if (st?.isDirectory()) {
+      // Left read-only (or unsearchable) by an earlier transfer of a 0555-like directory: the
+      // owner opens it for this session; finishDirectories puts the source's mode back.
+      if ((st.mode & 0o300) !== 0o300 && st.uid === process.getuid?.()) {
+        await chmod(host, (st.mode & 0o7777) | 0o700);
+        return null;
+      }
+      return st.mode & 0o7777;
+    }
     if (st) {
       if (!this.deps.ctx.spec.options.deleteDestinationExtra) throw transferError('Transfer.WrongType', `Not a directory: ${api}`, 'NOT_A_DIRECTORY');
       await rm(host, { recursive: true, force: true });
@@ -233,6 +257,7 @@ export class ManifestProcessor {
     } catch (err) {
       if (errnoOf(err) !== 'EEXIST' || !(await lstat(host)).isDirectory()) throw err;
     }
+    return null;
   }
 
   private async decideFile(e: ManifestFile, host: string, api: string): Promise<void> {

@@ -74,6 +74,8 @@ export class DestinationSession {
       const n = this.files.changed.length;
       throw transferError('Transfer.SourceChanged', `${n} source file${n === 1 ? '' : 's'} changed while being read (first: ${this.files.changed[0]}); the task retries them`, 'FILE_CHANGED');
     }
+    // Every file is durable: only now may directories get their modes and mtimes.
+    await this.manifest.finishDirectories();
     const stats = this.clock.snapshot();
     // END is the last frame: no RETIRE may follow it.
     this.ending = true;

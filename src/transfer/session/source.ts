@@ -14,6 +14,7 @@ import { sessionEvent } from './events.js';
 import type { SessionContext } from './context.js';
 import { apiJoin, tarEntryName } from './paths.js';
 import { walkItems, type WalkEntry } from './walk.js';
+import { compileFilterRules } from './filters.js';
 import { decodeSessionJson, encodeSessionJson } from '../wire/session-frames.js';
 import { Notifier } from '../util/waiters.js';
 import { blocksOf, hashBlocks } from '../markers/block-sums.js';
@@ -167,6 +168,7 @@ export class SourceSession {
       resolver: this.ctx.resolver,
       skipSourceErrors: spec.options.skipSourceErrors,
       groupSize: Math.min(tuning.statBatch, tuning.manifestBatch),
+      filters: compileFilterRules(spec.filterRules),
       lstatMany: (paths) => this.ctx.fs.lstatMany(paths),
       signal: guard.signal,
       onSymlink: () => { this.symlinks += 1; },

@@ -5,6 +5,7 @@ import type { ManifestDir, ManifestDirEnd, ManifestError, ManifestFile, Skippabl
 import type { TransferItem } from '../../protocol/session.js';
 import type { StatResult } from '../workers/io-pool.js';
 import { errnoError, fsError, skippableCode, transferError } from './errors.js';
+import type { FilterMatcher } from './filters.js';
 import { hostJoin, joinRel } from './paths.js';
 import type { PathResolver } from './types.js';
 
@@ -14,6 +15,8 @@ import type { PathResolver } from './types.js';
  * its dirEnd, then each child directory the same way (depth first, a stack of pending
  * directories on both sides). Memory: the stack, plus one directory's subdirectory names.
  * Symlinks met while walking are counted, never followed; special files are left out.
+ * Filter rules apply to the entries found below an item (not to the item itself): an excluded
+ * file is not announced, an excluded directory is neither announced nor entered.
  */
 
 type NoIndex<T> = Omit<T, 'i'>;
@@ -26,6 +29,8 @@ export interface WalkOptions {
   skipSourceErrors: boolean;
   /** Entries per yielded group (one group = one batched lstat in a worker). */
   groupSize: number;
+  /** The task's filter rules, or null when it has none. */
+  filters: FilterMatcher | null;
   lstatMany(paths: readonly string[]): Promise<StatResult[]>;
   signal: AbortSignal;
   onSymlink(): void;
@@ -58,7 +63,7 @@ export async function* walkItems(opts: WalkOptions): AsyncGenerator<WalkEntry[]>
     }
     if (st.isDirectory()) {
       if (spec.recursive === false) throw transferError('Transfer.WrongType', `The source is a directory but the item is not recursive: ${spec.sourcePath}`, 'IS_A_DIRECTORY');
-      yield [{ item, path: '', kind: 'dir', mode: modeOf(st) }];
+      yield [{ item, path: '', kind: 'dir', mode: modeOf(st), mtimeMs: st.mtimeMs }];
       yield* walkDirectory(opts, item, hostPath);
     } else if (st.isFile()) {
       if (spec.recursive === true) throw transferError('Transfer.WrongType', `The source is a file but the item is recursive: ${spec.sourcePath}`, 'NOT_A_DIRECTORY');
@@ -90,6 +95,9 @@ async function* walkDirectory(opts: WalkOptions, item: number, base: string): As
             opts.onSymlink();
             continue;
           }
+          // Leave excluded entries out before their lstat when the listing already tells the
+          // type; entries of unknown type are filtered once describe() knows it.
+          if (opts.filters && (dirent.isFile() || dirent.isDirectory()) && opts.filters.excludes(dirent.name, dirent.isDirectory() ? 'dir' : 'file')) continue;
           names.push(dirent.name);
           if (names.length >= opts.groupSize) {
             yield await describe(opts, item, base, rel, names, subdirs);
@@ -129,9 +137,11 @@ async function describe(opts: WalkOptions, item: number, base: string, parent: s
       out.push({ item, path, kind: 'error', code, isDirectory: false });
     } else if (st.kind === 'symlink') {
       opts.onSymlink();
+    } else if (opts.filters && (st.kind === 'dir' || st.kind === 'file') && opts.filters.excludes(name, st.kind)) {
+      // Excluded (checked again: the listing may not have known the type, or it changed).
     } else if (st.kind === 'dir') {
       subdirs.push(path);
-      out.push({ item, path, kind: 'dir', mode: st.mode! });
+      out.push({ item, path, kind: 'dir', mode: st.mode!, mtimeMs: st.mtimeMs! });
     } else if (st.kind === 'file') {
       out.push({ item, path, kind: 'file', size: st.size!, mtimeMs: st.mtimeMs!, mode: st.mode!, hostPath: hostPaths[k]! });
     }

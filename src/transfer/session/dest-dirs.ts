@@ -1,0 +1,104 @@
+import { chmod, utimes } from 'node:fs/promises';
+import { errnoOf, fsError } from './errors.js';
+
+/**
+ * Destination directories' own metadata: the source directory's permission bits, and with
+ * preserve_timestamp its mtime. Neither can be applied when the directory is placed: writing
+ * its children would move the mtime again, and a source mode without owner write/search
+ * (0555, 0500, ...) would lock the session out of the directory it still has to fill. So
+ * directories are created writable, noted here, and finished once at the end of a successful
+ * session, deepest first: one chmod (only where the mode differs or is unknown) and one utimes
+ * per directory, on libuv's pool, a bounded number at a time.
+ *
+ * Kept bits: rwx for user, group and other, plus setgid (group inheritance) and sticky;
+ * setuid means nothing on a directory and is dropped (as it is for files).
+ */
+
+const DIR_MODE_BITS = 0o3777;
+/** Directories finished at once (each is one or two calls on libuv's thread pool). */
+const FINISH_CONCURRENCY = 16;
+
+interface PendingDir {
+  host: string;
+  /** For error messages. */
+  api: string;
+  /** null: the mode is already right. */
+  mode: number | null;
+  /** null: leave the mtime alone. */
+  mtimeMs: number | null;
+  depth: number;
+}
+
+export class DirectoryFinisher {
+  private readonly dirs: PendingDir[] = [];
+
+  constructor(private readonly preserveTimestamp: boolean) {}
+
+  /**
+   * A directory the session placed at `host` (created, or kept as it was), for the source's
+   * `mode` and `mtimeMs`. `current` is its mode now when it already existed, else null.
+   */
+  note(host: string, api: string, sourceMode: number, sourceMtimeMs: number | undefined, current: number | null): void {
+    const want = sourceMode & DIR_MODE_BITS;
+    const mode = current !== null && (current & DIR_MODE_BITS) === want ? null : want;
+    const mtimeMs = this.preserveTimestamp && sourceMtimeMs !== undefined ? sourceMtimeMs : null;
+    if (mode === null && mtimeMs === null) return;
+    this.dirs.push({ host, api, mode, mtimeMs, depth: depthOf(host) });
+  }
+
+  /** How many directories wait for their metadata. */
+  get pending(): number {
+    return this.dirs.length;
+  }
+
+  /**
+   * Apply what was noted, deepest level first: a parent's mode is set only after everything
+   * below it is done, so a mode without search permission cannot hide a child still to finish.
+   * A directory that has gone, or that this process may not change (EPERM: owned by another
+   * user, e.g. a pre-existing item root), keeps what it has; any other failure fails the session.
+   */
+  async finish(signal: AbortSignal): Promise<void> {
+    const dirs = this.dirs.splice(0);
+    // Stable sort: same-depth directories keep the walk's order.
+    dirs.sort((a, b) => b.depth - a.depth);
+    let at = 0;
+    while (at < dirs.length) {
+      let end = at;
+      while (end < dirs.length && dirs[end]!.depth === dirs[at]!.depth) end++;
+      const level = dirs.slice(at, end);
+      at = end;
+      let next = 0;
+      const lane = async (): Promise<void> => {
+        while (next < level.length) {
+          signal.throwIfAborted();
+          const d = level[next++]!;
+          try {
+            await applyOne(d);
+          } catch (err) {
+            const code = errnoOf(err);
+            if (code === 'ENOENT' || code === 'EPERM') continue;
+            throw fsError(err, 'destination', d.api);
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(FINISH_CONCURRENCY, level.length) }, lane));
+    }
+  }
+}
+
+async function applyOne(d: PendingDir): Promise<void> {
+  // The mtime first: chmod changes only the ctime, so the order is free, and a mode without
+  // owner write would not stop utimes for the owner anyway.
+  if (d.mtimeMs !== null) {
+    const t = d.mtimeMs / 1000;
+    await utimes(d.host, Date.now() / 1000, t);
+  }
+  if (d.mode !== null) await chmod(d.host, d.mode);
+}
+
+function depthOf(host: string): number {
+  let n = 0;
+  for (let k = host.indexOf('/'); k >= 0; k = host.indexOf('/', k + 1)) n++;
+  // A trailing slash (an item root written as '/dst/') does not make it deeper.
+  return host.endsWith('/') && host.length > 1 ? n - 1 : n;
+}
