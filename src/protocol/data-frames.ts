@@ -77,7 +77,8 @@ const RelPath = Type.String({ maxLength: 4096 });
 const Mode = Type.Integer({ minimum: 0, maximum: 0o7777 });
 const Checksum = Type.String({ pattern: '^[0-9a-f]{16,128}$' });
 /** The source errors skip_source_errors may skip (Globus event codes). */
-export const SkippableCode = Type.Union([Type.Literal('FILE_NOT_FOUND'), Type.Literal('PERMISSION_DENIED')]);
+/** Source failures that skip_source_errors may skip (INVALID_PATH_NAME: a name that is not UTF-8). */
+export const SkippableCode = Type.Union([Type.Literal('FILE_NOT_FOUND'), Type.Literal('PERMISSION_DENIED'), Type.Literal('INVALID_PATH_NAME')]);
 export type SkippableCode = Static<typeof SkippableCode>;
 
 const Common = { i: Index, item: Index, path: RelPath };

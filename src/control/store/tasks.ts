@@ -257,6 +257,13 @@ export class TaskRepo {
    * Source paths skipped under skip_source_errors: the agents' events marked `skipped` (one
    * per path, the first time it was seen, since every retry walks the tree again), marker paged.
    */
+  /** How many source paths were skipped with skip_source_errors (each counted once, however often retried). */
+  countSkipped(taskId: string): number {
+    const row = this.db.prepare(`SELECT COUNT(DISTINCT json_extract(details, '$.source_path')) AS n FROM task_events
+      WHERE task_id = ? AND is_error = 1 AND json_valid(details) AND json_extract(details, '$.skipped') = 1`).get(taskId) as { n: number };
+    return row.n;
+  }
+
   listSkipped(taskId: string, marker: number, limit: number): { records: TaskEventRecord[]; nextMarker: number | null } {
     const rows = this.db.prepare(`SELECT MIN(id) AS id, MIN(time) AS time, code, is_error, description, details FROM task_events
       WHERE task_id = ? AND is_error = 1 AND json_valid(details) AND json_extract(details, '$.skipped') = 1

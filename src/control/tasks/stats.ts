@@ -49,7 +49,7 @@ export interface Subtasks {
  * and symlink once the tree is known. What is not done when a task ends counts as canceled,
  * expired or failed by how it ended.
  */
-export function subtasks(t: TaskRecord, s: SessionStats): Subtasks {
+export function subtasks(t: TaskRecord, s: SessionStats, skippedErrors = 0): Subtasks {
   const isDelete = t.type === 'DELETE';
   const total = isDelete ? t.items.length : Math.max(t.items.length, s.files + s.directories + s.symlinks);
   const done = t.status === 'SUCCEEDED' ? total : Math.min(total, isDelete ? t.itemsDone : s.filesTransferred + s.filesSkipped);
@@ -64,6 +64,6 @@ export function subtasks(t: TaskRecord, s: SessionStats): Subtasks {
     subtasks_expired: !active && endedBy === 'EXPIRED' ? rest : 0,
     subtasks_canceled: !active && endedBy === 'CANCELED' ? rest : 0,
     subtasks_failed: !active && endedBy !== undefined && endedBy !== 'EXPIRED' && endedBy !== 'CANCELED' ? rest : 0,
-    subtasks_skipped_errors: 0,
+    subtasks_skipped_errors: skippedErrors,
   };
 }

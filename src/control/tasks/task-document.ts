@@ -14,6 +14,8 @@ export interface TaskView {
   source: EndpointRecord | undefined;
   destination: EndpointRecord | undefined;
   now: number;
+  /** Source paths skipped with skip_source_errors (subtasks_skipped_errors). */
+  skippedErrors: number;
 }
 
 /** The Globus `task` document (globus-api.md §1.3): every field a client may read. */
@@ -60,7 +62,7 @@ export function taskDocument(v: TaskView): Record<string, unknown> {
     symlinks: s.symlinks,
     files_skipped: s.filesSkipped,
     files_transferred: s.filesTransferred,
-    ...subtasks(t, s),
+    ...subtasks(t, s, v.skippedErrors),
     bytes_transferred: s.bytesTransferred,
     bytes_checksummed: s.bytesChecksummed,
     // Ferry extension: total bytes the destination still needed when the session planned it,

@@ -103,7 +103,7 @@ export function fsError(err: unknown, side: 'source' | 'destination', apiPath: s
 /** The skip_source_errors code for a source-side failure, or null when it must not be skipped. */
 export function skippableCode(err: FerryError): SkippableCode | null {
   const event = eventCodeOf(err);
-  return event === 'FILE_NOT_FOUND' || event === 'PERMISSION_DENIED' ? event : null;
+  return event === 'FILE_NOT_FOUND' || event === 'PERMISSION_DENIED' || event === 'INVALID_PATH_NAME' ? event : null;
 }
 
 /** An errno reported by a worker thread, as the Error fsError() expects. */

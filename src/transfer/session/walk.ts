@@ -124,6 +124,19 @@ function skipOrThrow(opts: WalkOptions, item: number, rel: string, err: unknown,
   return code;
 }
 
+/**
+ * Paths travel as JSON strings, so only UTF-8 names can be moved. Node decodes any other byte
+ * in a listed name as U+FFFD, and the decoded name then names nothing: a listed name with
+ * U+FFFD that lstat cannot find was not UTF-8 (a real U+FFFD in a name is found and kept).
+ * Rather than a misleading FILE_NOT_FOUND, say what is wrong; skip_source_errors skips it.
+ */
+const UNDECODABLE = '\uFFFD';
+
+function notUtf8(apiBase: string, rel: string): FerryError {
+  const shown = `${apiBase.replace(/\/+$/, '')}/${rel}`;
+  return transferError('ClientError.BadRequest.InvalidPath', `Name is not valid UTF-8 (Ferry moves only UTF-8 names; undecodable bytes shown as U+FFFD): ${shown}`, 'INVALID_PATH_NAME');
+}
+
 async function describe(opts: WalkOptions, item: number, base: string, parent: string, names: string[], subdirs: string[]): Promise<WalkEntry[]> {
   const apiBase = opts.items[item]!.sourcePath;
   const hostPaths = names.map((name) => hostJoin(base, joinRel(parent, name)));
@@ -133,7 +146,8 @@ async function describe(opts: WalkOptions, item: number, base: string, parent: s
     const st = stats[k]!;
     const path = joinRel(parent, name);
     if (st.errno !== undefined) {
-      const code = skipOrThrow(opts, item, path, errnoError(st.errno, st.message), apiBase, false);
+      const cause = st.errno === 'ENOENT' && name.includes(UNDECODABLE) ? notUtf8(apiBase, path) : errnoError(st.errno, st.message);
+      const code = skipOrThrow(opts, item, path, cause, apiBase, false);
       out.push({ item, path, kind: 'error', code, isDirectory: false });
     } else if (st.kind === 'symlink') {
       opts.onSymlink();

@@ -32,6 +32,7 @@ export function registerTaskRoutes(app: Api, ctx: ApiContext): void {
   const doc = (t: TaskRecord): Record<string, unknown> => taskDocument({
     record: t, now: Date.now(), owner: ctx.store.identities.byId(t.ownerId), source: ctx.store.endpoints.get(t.sourceEndpointId),
     destination: t.destinationEndpointId === null ? undefined : ctx.store.endpoints.get(t.destinationEndpointId),
+    skippedErrors: t.type === 'TRANSFER' ? repo.countSkipped(t.id) : 0,
   });
 
   const ownTask = (caller: Caller, id: string): TaskRecord => {

@@ -64,7 +64,7 @@ describe('transfer orchestration', () => {
     w.hub.notice(DST, { type: 'session.done', sessionId, role: 'destination', ok: true, error: null, stats: stats({ files: 3, directories: 1, filesTransferred: 3, bytesTransferred: 1000 }) });
     task = w.task(t.id);
     expect(task).toMatchObject({ status: 'SUCCEEDED', completionTime: w.clock.t, niceStatus: null, session: null, fatalError: null, statsCur: null });
-    const doc = taskDocument({ record: task, owner: undefined, source: undefined, destination: undefined, now: w.clock.t });
+    const doc = taskDocument({ record: task, owner: undefined, source: undefined, destination: undefined, now: w.clock.t, skippedErrors: 0 });
     expect(doc).toMatchObject({ files: 3, directories: 1, files_transferred: 3, bytes_transferred: 1000, effective_bytes_per_second: 100, faults: 0, nice_status: null, is_ok: null, subtasks_succeeded: 4, subtasks_pending: 0 });
     expect(codes(w, t.id)).toEqual(['STARTED', 'VERIFY_CHECKSUM', 'SUCCEEDED']);
     expect(w.store.tasks.listSuccessful(t.id, 0, 10).records.map((r) => r.destinationPath)).toEqual(['/~/b/x']);
