@@ -78,9 +78,12 @@ export const DEFAULT_TUNING: Readonly<TransferTuning> = Object.freeze({
   // source's page-cache reads refill it within milliseconds, so more would only be RSS.
   sendQueueBytes: 16 * MiB,
   // Writes to one file run one at a time (partial-file.ts): more queued writes per stream only hold
-  // pooled 4 MiB frame buffers (RSS) without feeding the disk any faster.
-  writesPerStream: 2,
-  receiveQueueBytes: 4 * MiB,
+  // pooled 4 MiB frame buffers (RSS) without feeding the disk any faster. Per stream the
+  // destination then holds one chunk being written, one decoded and waiting (a queue of more
+  // than 2 MiB pauses the socket), and one being received: 12 buffers for 4 streams, where 2 and
+  // 4 MiB held 20 (array buffers at the peak of a 2 GiB transfer: 122 -> 72 MB).
+  writesPerStream: 1,
+  receiveQueueBytes: 2 * MiB,
   decideConcurrency: 32,
   commitBatch: 512,
   commitConcurrency: 2,

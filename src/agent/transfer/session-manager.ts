@@ -97,7 +97,9 @@ export class SessionManager {
     const notify = this.init.notify;
     let streams: TLSSocket[] = [];
     try {
+      const waited = Date.now();
       streams = await pending;
+      log.debug({ ms: Date.now() - waited, streams: streams.length }, 'data streams connected');
       const stats = await runSession({
         spec,
         streams,

@@ -11,9 +11,14 @@ import type { SendQueue } from './sender.js';
  * Reuses chunk buffers once the socket and the hash are done with them, so a steady transfer
  * does not allocate (and page-fault in) a fresh multi-megabyte buffer per chunk. Buffers live
  * in SharedArrayBuffers, so a worker thread hashes them in place.
+ *
+ * Each session has its own pool (its own bound on buffers out), but idle buffers go back to a
+ * process-wide spare list that the next session takes from: buffers dropped with a finished
+ * session would wait for a garbage collection that an idle agent may not run for a long time
+ * (the source of an earlier 2 GiB transfer sat on about 70 MB of them), and the next session
+ * would page-fault in new ones.
  */
 export class BufferPool {
-  private readonly free: Buffer[] = [];
   private readonly slots: Semaphore;
 
   /**
@@ -26,14 +31,47 @@ export class BufferPool {
 
   async get(signal: AbortSignal): Promise<Buffer> {
     await this.slots.acquire(1, signal);
-    return this.free.pop() ?? Buffer.from(new SharedArrayBuffer(this.size));
+    return spareBuffers.take(this.size) ?? Buffer.from(new SharedArrayBuffer(this.size));
   }
 
   put(buf: Buffer): void {
-    this.free.push(buf);
+    spareBuffers.give(buf);
     this.slots.release(1);
   }
 }
+
+/** Idle chunk buffers of every session of the process, dropped after a quiet spell. */
+class SpareBuffers {
+  private readonly free: Buffer[] = [];
+  private lastUse = 0;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly maxIdle: number, private readonly idleMs: number) {}
+
+  take(size: number): Buffer | undefined {
+    this.lastUse = Date.now();
+    const k = this.free.findIndex((b) => b.length === size);
+    return k < 0 ? undefined : this.free.splice(k, 1)[0];
+  }
+
+  give(buf: Buffer): void {
+    this.lastUse = Date.now();
+    if (this.free.length >= this.maxIdle) return;
+    this.free.push(buf);
+    if (!this.timer) {
+      this.timer = setInterval(() => {
+        if (Date.now() - this.lastUse < this.idleMs) return;
+        this.free.length = 0;
+        clearInterval(this.timer!);
+        this.timer = null;
+      }, this.idleMs);
+      this.timer.unref();
+    }
+  }
+}
+
+/** About one session's worth (send queue, one per stream, one per reader). */
+const spareBuffers = new SpareBuffers(12, 5000);
 
 export interface ChunkJob {
   i: number;

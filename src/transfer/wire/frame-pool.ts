@@ -64,10 +64,11 @@ export const POOLED_FRAME_MIN = 64 * 1024;
 
 /**
  * Shared by every stream of the process. Sized for the default 4 MiB chunk plus its headers;
- * at most 24 idle buffers (96 MiB, about what a session's streams hold in flight) are kept,
+ * at most 16 idle buffers (64 MiB, about what a session's streams hold in flight: per stream one
+ * being read, one queued, one being written) are kept,
  * dropped after 5 s without use. Keeping fewer looked leaner but measured worse: buffers freed
  * and allocated again mid-transfer raise glibc's mmap threshold, later 4 MiB buffers then come
  * from the heap, which is not given back (case b after case a peaked at 269-307 MB with 8,
  * 245-269 MB with 24).
  */
-export const sharedFramePool = new FrameBufferPool(4 * 1024 * 1024 + 64, 24);
+export const sharedFramePool = new FrameBufferPool(4 * 1024 * 1024 + 64, 16);
