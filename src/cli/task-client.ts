@@ -34,7 +34,11 @@ export interface TransferSubmission {
   delete_destination_extra?: boolean;
   /** Data streams per session (Globus's hidden "parallelism" performance option). */
   perf_p?: number;
+  filter_rules?: FilterRuleDoc[];
 }
+
+/** One Globus filter rule; the first rule whose glob matches a name found while recursing decides. */
+export interface FilterRuleDoc { DATA_TYPE: 'filter_rule'; method: 'include' | 'exclude'; name: string }
 
 export interface DeleteItemDoc { DATA_TYPE: 'delete_item'; path: string }
 

@@ -5,7 +5,7 @@ import { parseBatch, readBatchText, type BatchItem } from '../batch-file.js';
 import { ENDPOINT_PATH_HELP, parseEndpointPath } from '../endpoint-path.js';
 import { EXIT } from '../exit-codes.js';
 import { formatJson, formatOption, safeText, table } from '../output.js';
-import { SYNC_LEVELS, type SyncLevelName, type TransferItemDoc, type TransferSubmission } from '../task-client.js';
+import { SYNC_LEVELS, type FilterRuleDoc, type SyncLevelName, type TransferItemDoc, type TransferSubmission } from '../task-client.js';
 import { addWaitOptions, defaultTaskDeps, intParser, submitAndReport, WAIT_HELP, type SubmitCliOptions, type TaskCommandDeps } from './task.js';
 
 /** `ferry transfer SRC DST`: submit a transfer task (globus-api.md §1.2, §2). */
@@ -60,6 +60,8 @@ export interface TransferCliOptions extends SubmitCliOptions {
   label?: string;
   batch?: string;
   dryRun?: boolean;
+  /** --include and --exclude, in the order given on the command line. */
+  filterRules?: FilterRuleDoc[];
 }
 
 /** Build the submission document; throws FerryError with a usage message on bad input. */
@@ -72,6 +74,9 @@ export function buildTransfer(src: TransferEndpointArg, dst: TransferEndpointArg
   if (opts.delete && DATA.every((d) => d.recursive === false)) {
     throw new FerryError('ClientError.BadRequest', '--delete removes extra files from destination directories, so it needs a directory (recursive) transfer');
   }
+  if (opts.filterRules?.length && DATA.every((d) => d.recursive === false)) {
+    throw new FerryError('ClientError.BadRequest', '--include and --exclude filter the names found in directories, so they need a directory (recursive) transfer');
+  }
   return {
     source_endpoint: src.endpointId,
     destination_endpoint: dst.endpointId,
@@ -82,6 +87,7 @@ export function buildTransfer(src: TransferEndpointArg, dst: TransferEndpointArg
     ...(opts.preserveMtime ? { preserve_timestamp: true } : {}),
     ...(opts.delete ? { delete_destination_extra: true } : {}),
     ...(opts.parallelism === undefined ? {} : { perf_p: opts.parallelism }),
+    ...(opts.filterRules?.length ? { filter_rules: opts.filterRules } : {}),
   };
 }
 
@@ -108,6 +114,12 @@ Sync levels (for files that exist on both sides): exists = copy if missing, size
 sizes differ, mtime = copy if the source is newer, checksum = copy if the contents differ.
 Only checksum is safe for re-running a failed transfer.
 
+--include GLOB and --exclude GLOB filter the names met while copying a directory (files and
+directories alike; * ? [abc] [!abc]). Rules are tried in the order given and the first match
+decides; a name no rule matches is copied, so --include only matters before an --exclude
+(e.g. --include '*.h5' --exclude '*'). An excluded directory is skipped whole, and --delete
+leaves excluded names on the destination alone.
+
 The task ID goes to stdout (the rest to stderr), so scripts can capture it.
 With --wait:\n  ${WAIT_HELP.replace(/\n/g, '\n  ')}
 
@@ -120,6 +132,13 @@ Examples:
 
 export function registerTransferCommand(program: Command, given: Partial<TaskCommandDeps> = {}): void {
   const deps: TaskCommandDeps = { ...defaultTaskDeps, ...given };
+  // --include and --exclude fill one list so that their interleaving (which decides) is kept.
+  const rules: FilterRuleDoc[] = [];
+  const filterRule = (method: FilterRuleDoc['method']) => (name: string): FilterRuleDoc[] => {
+    if (name === '' || name.includes('/')) throw new InvalidArgumentError('a filter glob matches one name, so it must be non-empty and contain no /');
+    rules.push({ DATA_TYPE: 'filter_rule', method, name });
+    return rules;
+  };
   const cmd = program.command('transfer')
     .description('copy files or directories from one endpoint to another (prints the task ID)')
     .addArgument(endpointArg('SRC_ENDPOINT_ID:PATH', 'what to copy (with --batch: the source endpoint ID)'))
@@ -131,6 +150,8 @@ export function registerTransferCommand(program: Command, given: Partial<TaskCom
     .option('--no-verify-checksum', 'do not re-read files after writing')
     .option('--preserve-mtime', 'give copied files the source\'s modification times')
     .option('--delete', 'delete destination files that are not in the source directory')
+    .addOption(new Option('--include <GLOB>', 'copy names matching GLOB (repeatable; rules apply in order, first match wins)').argParser(filterRule('include')))
+    .addOption(new Option('--exclude <GLOB>', 'skip names matching GLOB, and whole directories (repeatable)').argParser(filterRule('exclude')))
     .addOption(new Option('--parallelism <N>', 'data streams between the agents').argParser(intParser('--parallelism', 1, MAX_PARALLELISM)))
     .addOption(new Option('--label <LABEL>', 'a name for the task, shown by `ferry task list`').argParser(checkLabel))
     .option('--batch <FILE>', 'read SOURCE_PATH DEST_PATH lines from FILE (- for standard input)')
@@ -162,7 +183,7 @@ export function registerTransferCommand(program: Command, given: Partial<TaskCom
       }
       let doc: TransferSubmission;
       try {
-        doc = buildTransfer(src, dst, items, opts);
+        doc = buildTransfer(src, dst, items, { ...opts, filterRules: rules });
       } catch (err) {
         if (isFerryError(err)) return usage(err.message);
         throw err;

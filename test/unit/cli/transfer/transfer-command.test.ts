@@ -70,6 +70,24 @@ describe('ferry transfer', () => {
     expect(second).not.toHaveProperty('perf_p');
   });
 
+  it('keeps --include and --exclude in command-line order as filter_rules', async () => {
+    await ferry(['transfer', '-r', '--include', '*.h5', '--exclude', 'tmp*', '--include', 'keep[0-9]', '--exclude', '*', `${SRC}:/~/run`, `${DST}:/~/run`]);
+    await ferry(['transfer', '-r', `${SRC}:/~/run`, `${DST}:/~/run2`]);
+    const [first, second] = bodies('/v0.10/transfer');
+    expect(first!['filter_rules']).toEqual([
+      { DATA_TYPE: 'filter_rule', method: 'include', name: '*.h5' },
+      { DATA_TYPE: 'filter_rule', method: 'exclude', name: 'tmp*' },
+      { DATA_TYPE: 'filter_rule', method: 'include', name: 'keep[0-9]' },
+      { DATA_TYPE: 'filter_rule', method: 'exclude', name: '*' },
+    ]);
+    expect(second).not.toHaveProperty('filter_rules');
+  });
+
+  it('refuses filter globs with a slash, and filters on a single-file transfer', async () => {
+    expectUsageError(await ferry(['transfer', '-r', '--exclude', 'a/b', `${SRC}:/~/run`, `${DST}:/~/run`]), 'contain no /');
+    expectUsageError(await ferry(['transfer', '--no-recursive', '--exclude', '*.tmp', `${SRC}:/~/f`, `${DST}:/~/f`]), 'need a directory (recursive) transfer');
+  });
+
   it('reads a batch file, joining relative paths to the command-line base', async () => {
     const file = join(dir, 'batch.txt');
     writeFileSync(file, '# inputs\n/share/a.txt a.txt\n--recursive "/share/my dir" "my dir"\n');
