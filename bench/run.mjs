@@ -25,7 +25,7 @@ const WAIT_BUDGET_S = 180;
 const HELP = `usage: npm run bench -- [options]   (builds, then runs node bench/run.mjs; as root)
   --reps N            repetitions per tool, medians reported (default $REPS or 3)
   --cases LIST        a,b,c (default all): a = large file on loopback, b = small files, c = WAN
-  --tools LIST        only these tool ids (ferry, ferry-nofsync, rsync-ssh, gridftp-p4, rsyncd, rsyncd-fsync, tls,
+  --tools LIST        only these tool ids (ferry, ferry-nofsync, ferry-lean, rsync-ssh, gridftp-p4, rsyncd, rsyncd-fsync, tls,
                       gridftp-cc4, gridftp-p8, iperf-P8)
   --data DIR          test data and destinations (default /tmp/ferry-bench; needs ~6 GiB free)
   --results DIR       logs, results.json and table.md (default DATA/results)
@@ -197,7 +197,7 @@ async function main() {
     env.servers.gridftp = await startGridftp({ logDir });
     env.servers.rsyncd = await startRsyncd({ root: opts.data, logDir });
     if (has('a') && selected('rsync-ssh')) env.servers.sshd = await startSshd({ workDir: join(env.workDir, 'ssh'), logDir, cipher: opts.sshCipher });
-    if (selected('ferry') || selected('ferry-nofsync')) {
+    if (selected('ferry') || selected('ferry-nofsync') || selected('ferry-lean')) {
       await startFerry(env, { name: 'lo', dir: join(opts.data, 'ferry-lo'), logDir, agents: [
         { key: 'src', root: join(opts.data, 'src') }, { key: 'dst', root: join(opts.data, 'dst') }] });
     }
@@ -216,7 +216,7 @@ async function main() {
       if (selected('iperf-P8')) env.servers.iperf = await startIperf({ host: WAN.ipB, ns: WAN.nsB, logDir });
       info.wanRttMs = await wanRtt(env.servers.gridftp.port);
       log(`WAN: TCP connect RTT (median of 5) ${info.wanRttMs} ms`);
-      if (selected('ferry') || selected('ferry-nofsync')) {
+      if (selected('ferry') || selected('ferry-nofsync') || selected('ferry-lean')) {
         // Control sits on bnA's side; the source agent reaches it across the emulated link.
         await startFerry(env, { name: 'wan', dir: join(opts.data, 'ferry-wan'), logDir, control: { ns: WAN.nsA, host: WAN.ipA }, agents: [
           { key: 'src', root: join(opts.data, 'src'), ns: WAN.nsB, host: WAN.ipB },

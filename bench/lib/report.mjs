@@ -48,7 +48,8 @@ export function judge(rows, { linkMBps, rssLimitMb, maxAgentRssMb }) {
   const out = [];
   // The targets are judged on Ferry's default (durable); the same ratios for Ferry without
   // fsync (like the peers) follow, marked as such, when that row was run.
-  for (const [ferryId, tag] of [['ferry', ''], ['ferry-nofsync', ' [Ferry without fsync, like the peers: for comparison]']]) {
+  for (const [ferryId, tag] of [['ferry', ''], ['ferry-nofsync', ' [Ferry without fsync, like the peers: for comparison]'],
+    ['ferry-lean', ' [Ferry without fsync or verify re-read: for comparison]']]) {
     const ratio = (c, t, min, what, denom) => {
       const f = get(c, ferryId);
       const p = denom !== undefined ? { rate: denom } : get(c, t);
