@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from '../common/logger.js';
 import { FERRY_VERSION } from '../common/version.js';
-import { certFingerprint, loadOrCreateCa, loadOrCreateServerCertificate, type CertAndKey } from '../pki/index.js';
+import { certFingerprint, loadOrCreateCa, loadOrCreateServerCertificate } from '../pki/index.js';
 import { buildApi } from './api/app.js';
 import type { Api, ApiContext } from './api/context.js';
 import type { ControlConfig } from './config.js';
@@ -56,7 +56,6 @@ export class ControlService {
   private hub: AgentHub | undefined;
   private tasks: TaskOrchestrator | undefined;
   private api: Api | undefined;
-  private ca: CertAndKey | undefined;
   url = '';
   port = 0;
   caFingerprint = '';
@@ -68,7 +67,6 @@ export class ControlService {
   async open(): Promise<void> {
     mkdirSync(this.paths.dataDir, { recursive: true, mode: 0o700 });
     const ca = loadOrCreateCa(this.paths.pkiDir);
-    this.ca = ca;
     this.caFingerprint = certFingerprint(ca.certPem);
     const server = this.config.tls.certFile && this.config.tls.keyFile
       ? { certPem: readFileSync(this.config.tls.certFile, 'utf8'), keyPem: readFileSync(this.config.tls.keyFile, 'utf8') }
