@@ -40,30 +40,39 @@ export class BufferPool {
   }
 }
 
-/** Idle chunk buffers of every session of the process, dropped after a quiet spell. */
+/**
+ * Idle chunk buffers of every session of the process. Buffers that stayed idle through a whole
+ * interval (the oldest: buffers are taken from and given back at the end) are let go, so the
+ * list shrinks to what current work uses (see FrameBufferPool for the same rule on receive).
+ */
 class SpareBuffers {
   private readonly free: Buffer[] = [];
-  private lastUse = 0;
+  private lowWater = 0;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly maxIdle: number, private readonly idleMs: number) {}
 
   take(size: number): Buffer | undefined {
-    this.lastUse = Date.now();
-    const k = this.free.findIndex((b) => b.length === size);
-    return k < 0 ? undefined : this.free.splice(k, 1)[0];
+    let k = this.free.length - 1;
+    while (k >= 0 && this.free[k]!.length !== size) k--;
+    if (k < 0) return undefined;
+    const buf = this.free.splice(k, 1)[0];
+    if (this.free.length < this.lowWater) this.lowWater = this.free.length;
+    return buf;
   }
 
   give(buf: Buffer): void {
-    this.lastUse = Date.now();
     if (this.free.length >= this.maxIdle) return;
     this.free.push(buf);
     if (!this.timer) {
+      this.lowWater = this.free.length;
       this.timer = setInterval(() => {
-        if (Date.now() - this.lastUse < this.idleMs) return;
-        this.free.length = 0;
-        clearInterval(this.timer!);
-        this.timer = null;
+        this.free.splice(0, this.lowWater);
+        this.lowWater = this.free.length;
+        if (this.free.length === 0) {
+          clearInterval(this.timer!);
+          this.timer = null;
+        }
       }, this.idleMs);
       this.timer.unref();
     }
@@ -71,7 +80,7 @@ class SpareBuffers {
 }
 
 /** About one session's worth (send queue, one per stream, one per reader). */
-const spareBuffers = new SpareBuffers(12, 5000);
+const spareBuffers = new SpareBuffers(12, 2000);
 
 export interface ChunkJob {
   i: number;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import net from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createCa, issueServerCertificate } from '../../../src/pki/index.js';
 import { encodeFrame } from '../../../src/transfer/wire/frame-codec.js';
 import { FrameAssembler } from '../../../src/transfer/wire/frame-assembler.js';
@@ -24,6 +24,40 @@ function split(bytes: Buffer): Buffer[] {
   }
   return out;
 }
+
+describe('FrameBufferPool', () => {
+  afterEach(() => { vi.useRealTimers(); });
+
+  it('lets go of the buffers that stayed idle through a whole interval, keeping what work still uses', () => {
+    vi.useFakeTimers();
+    const pool = new FrameBufferPool(1000, 8, 1000);
+    const taken = [1, 2, 3, 4].map(() => pool.take(1000));
+    for (const t of taken) t.release();
+    expect(pool.idle).toBe(4);
+    // The first buffer back was idle the whole first interval; the other three came back during it.
+    vi.advanceTimersByTime(1000);
+    expect(pool.idle).toBe(3);
+    // Work keeps using two of them: only the one nobody touched goes.
+    const a = pool.take(10);
+    const b = pool.take(10);
+    a.release();
+    b.release();
+    vi.advanceTimersByTime(1000);
+    expect(pool.idle).toBe(2);
+    // No work at all: the rest goes, and a later take allocates afresh.
+    vi.advanceTimersByTime(1000);
+    expect(pool.idle).toBe(0);
+    expect(pool.take(500).buf.length).toBe(500);
+  });
+
+  it('never keeps more idle buffers than its cap', () => {
+    const pool = new FrameBufferPool(1000, 2, 1000);
+    const taken = [1, 2, 3].map(() => pool.take(1000));
+    for (const t of taken) t.release();
+    taken[0]!.release();
+    expect(pool.idle).toBe(2);
+  });
+});
 
 describe('FrameAssembler', () => {
   it('rebuilds frames fed in arbitrary pieces, each payload in one buffer, big ones pooled and reused', () => {
