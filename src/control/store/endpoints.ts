@@ -1,5 +1,5 @@
 import { newId } from '../../common/ids.js';
-import type { Db } from './db.js';
+import { cachedStatement, type Db } from './db.js';
 
 export interface EndpointRecord {
   id: string;
@@ -59,7 +59,7 @@ export class EndpointRepo {
 
   /** Includes deleted endpoints (callers answer EndpointDeleted for those). */
   get(id: string): EndpointRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM endpoints WHERE id = ?').get(id) as Row | undefined;
+    const row = cachedStatement(this.db, 'SELECT * FROM endpoints WHERE id = ?').get(id) as Row | undefined;
     return row && toRecord(row);
   }
 

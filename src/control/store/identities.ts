@@ -1,6 +1,6 @@
 import { FerryError } from '../../common/errors.js';
 import { newId } from '../../common/ids.js';
-import type { Db } from './db.js';
+import { cachedStatement, type Db } from './db.js';
 
 export interface IdentityRecord {
   id: string;
@@ -32,7 +32,7 @@ export class IdentityRepo {
   }
 
   byId(id: string): IdentityRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM identities WHERE id = ?').get(id) as Row | undefined;
+    const row = cachedStatement(this.db, 'SELECT * FROM identities WHERE id = ?').get(id) as Row | undefined;
     return row && toRecord(row);
   }
 

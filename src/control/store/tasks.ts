@@ -1,6 +1,6 @@
 import { newId } from '../../common/ids.js';
 import type { FilterRule, FinishedFile, SessionStats, TransferItem, TransferOptions } from '../../protocol/index.js';
-import type { Db } from './db.js';
+import { cachedStatement, type Db } from './db.js';
 
 /**
  * Transfer and delete tasks (Globus task documents), their events, the files they finished
@@ -160,7 +160,7 @@ export class TaskRepo {
   }
 
   get(id: string): TaskRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM tasks WHERE id = ?').get(id) as Row | undefined;
+    const row = cachedStatement(this.db, 'SELECT * FROM tasks WHERE id = ?').get(id) as Row | undefined;
     return row && toRecord(row);
   }
 
@@ -171,7 +171,7 @@ export class TaskRepo {
 
   /** The scheduling fields of ACTIVE tasks, without parsing their (possibly large) items. */
   activeSummaries(): TaskSummary[] {
-    return (this.db.prepare(`SELECT id, type, deadline, retry_at, source_endpoint_id, destination_endpoint_id, nice_status
+    return (cachedStatement(this.db, `SELECT id, type, deadline, retry_at, source_endpoint_id, destination_endpoint_id, nice_status
         FROM tasks WHERE status = 'ACTIVE' ORDER BY request_time, id`).all() as Array<{
       id: string; type: TaskType; deadline: number; retry_at: number; source_endpoint_id: string; destination_endpoint_id: string | null; nice_status: string | null;
     }>).map((r) => ({
@@ -224,7 +224,7 @@ export class TaskRepo {
       params.push(encode(value));
     }
     this.db.transaction(() => {
-      if (sets.length > 0) this.db.prepare(`UPDATE tasks SET ${sets.join(', ')} WHERE id = ?`).run(...params, id);
+      if (sets.length > 0) cachedStatement(this.db, `UPDATE tasks SET ${sets.join(', ')} WHERE id = ?`).run(...params, id);
       this.insertEvents(id, events);
     })();
   }
@@ -235,7 +235,7 @@ export class TaskRepo {
 
   private insertEvents(taskId: string, events: readonly NewTaskEvent[]): void {
     if (events.length === 0) return;
-    const ins = this.db.prepare('INSERT INTO task_events (task_id, time, code, is_error, description, details) VALUES (?, ?, ?, ?, ?, ?)');
+    const ins = cachedStatement(this.db, 'INSERT INTO task_events (task_id, time, code, is_error, description, details) VALUES (?, ?, ?, ?, ?, ?)');
     for (const e of events) ins.run(taskId, e.time, e.code, e.isError ? 1 : 0, e.description, e.details);
   }
 
@@ -259,7 +259,7 @@ export class TaskRepo {
    */
   /** How many source paths were skipped with skip_source_errors (each counted once, however often retried). */
   countSkipped(taskId: string): number {
-    const row = this.db.prepare(`SELECT COUNT(DISTINCT json_extract(details, '$.source_path')) AS n FROM task_events
+    const row = cachedStatement(this.db, `SELECT COUNT(DISTINCT json_extract(details, '$.source_path')) AS n FROM task_events
       WHERE task_id = ? AND is_error = 1 AND json_valid(details) AND json_extract(details, '$.skipped') = 1`).get(taskId) as { n: number };
     return row.n;
   }
@@ -281,7 +281,7 @@ export class TaskRepo {
   /** Record files the destination made durable; a file already listed for the task is kept once. */
   addSuccessful(taskId: string, files: readonly FinishedFile[]): void {
     if (files.length === 0) return;
-    const ins = this.db.prepare(`INSERT OR IGNORE INTO successful_transfers (task_id, source_path, destination_path, size, checksum, checksum_algorithm)
+    const ins = cachedStatement(this.db, `INSERT OR IGNORE INTO successful_transfers (task_id, source_path, destination_path, size, checksum, checksum_algorithm)
       VALUES (?, ?, ?, ?, ?, ?)`);
     this.db.transaction(() => {
       for (const f of files) ins.run(taskId, f.sourcePath, f.destinationPath, f.size, f.checksum === '' ? null : f.checksum, f.checksumAlgorithm);

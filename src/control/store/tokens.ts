@@ -1,5 +1,5 @@
 import { hashSecret, newSecret } from '../../common/ids.js';
-import type { Db } from './db.js';
+import { cachedStatement, type Db } from './db.js';
 
 export const TRANSFER_SCOPE = 'urn:globus:auth:scope:transfer.api.globus.org:all';
 
@@ -29,7 +29,7 @@ export class TokenRepo {
   }
 
   lookup(token: string, now = Date.now()): TokenLookup {
-    const row = this.db.prepare('SELECT identity_id, scopes, created_at, expires_at, revoked_at FROM tokens WHERE token_hash = ?')
+    const row = cachedStatement(this.db, 'SELECT identity_id, scopes, created_at, expires_at, revoked_at FROM tokens WHERE token_hash = ?')
       .get(hashSecret(token)) as Row | undefined;
     if (!row) return { status: 'unknown' };
     if (row.revoked_at !== null) return { status: 'revoked' };
