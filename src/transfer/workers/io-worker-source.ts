@@ -28,6 +28,7 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const fsp = require('node:fs/promises');
 const path = require('node:path');
+const { spawn } = require('node:child_process');
 const hashWasm = require(workerData.hashWasmPath);
 
 async function make(algorithm) {
@@ -197,10 +198,92 @@ function readInto(files, target, algorithm) {
   });
 }
 
+// A group of many small files is first written back with one syncfs(2) of their file system,
+// then fsync'ed file by file. The syncfs is only a hint, never the guarantee: every file still
+// gets its own fsync on the descriptor that wrote it, which reports any write-back error of that
+// file and makes it durable if the syncfs did not (or did not run, or is still running). After
+// the syncfs those fsyncs find almost nothing left to write. Per-file fsyncs alone write each
+// file's inode-table block (and, on ext4 without a journal, its directory's blocks) once per
+// file, synchronously, and flush the device each time; one write-back of the whole group writes
+// each shared block once, in large merged writes. Measured for 20,000 files of 4 KiB in 100
+// directories (ext4, no journal, 2 cores; same agents alternating): 2,800-2,900 files/s and
+// 9.8 CPU-s with fsyncs alone, 3,300-4,150 files/s and 6.8-9.0 CPU-s (+0.3 s in the helper)
+// with the syncfs first.
+// Node cannot call syncfs, so a helper shell, started once per worker, runs coreutils'
+// "sync -f DIR" for each line it reads (forking the agent per group would cost its main thread
+// copy-on-write faults). It ends with its stdin, i.e. with the worker or the agent. A "sync" that
+// fails (missing, no -f) turns the hint off for good; plain fsyncs then do all the work.
+const SYNCFS_MIN_FILES = 64;
+// Longest wait for a hint before the fsyncs start anyway: other programs' dirty data on the
+// same file system can make a syncfs slow. After such a wait, groups go without the hint for a
+// while (plain fsyncs only pay for their own files).
+const SYNCFS_WAIT_MS = 1000;
+const SYNCFS_BACKOFF_MS = 60000;
+let syncfsUsable = true;
+let syncfsQuietUntil = 0;
+let syncer = null;
+// Lines written to the helper and not yet answered, oldest first, each with its waiters.
+const syncLines = [];
+
+function startSyncer() {
+  let child;
+  try {
+    child = spawn('sh', ['-c', 'while IFS= read -r d; do sync -f -- "$d" 2>/dev/null; echo $?; done'], { stdio: ['pipe', 'pipe', 'ignore'] });
+  } catch {
+    return null;
+  }
+  child.unref();
+  child.stdin.on('error', () => {});
+  let text = '';
+  child.stdout.on('data', (d) => {
+    text += d.toString();
+    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n')) {
+      if (text.slice(0, nl) !== '0') syncfsUsable = false;
+      text = text.slice(nl + 1);
+      const line = syncLines.shift();
+      if (line) for (const w of line) w();
+    }
+  });
+  const gone = () => {
+    syncfsUsable = false;
+    if (syncer === child) syncer = null;
+    for (const line of syncLines.splice(0)) for (const w of line) w();
+  };
+  child.on('error', gone);
+  child.on('exit', gone);
+  return child;
+}
+
+// Resolves once a syncfs that started after this call has ended (or once that stops being
+// worth waiting for). A request behind one still queued shares it: the queued one has not
+// started yet, since the helper runs one at a time.
+function syncfsHint(dir) {
+  if (!syncfsUsable || dir.includes('\n')) return Promise.resolve();
+  if (!syncer) syncer = startSyncer();
+  if (!syncer) {
+    syncfsUsable = false;
+    return Promise.resolve();
+  }
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      syncfsQuietUntil = Date.now() + SYNCFS_BACKOFF_MS;
+      resolve();
+    }, SYNCFS_WAIT_MS);
+    const done = () => { clearTimeout(timer); resolve(); };
+    if (syncLines.length >= 2) {
+      syncLines[syncLines.length - 1].push(done);
+      return;
+    }
+    syncLines.push([done]);
+    syncer.stdin.write(dir + '\n');
+  });
+}
+
 // Make files durable at their final paths; see Committer in commit.ts. Each file is created,
 // written (small files), verified and given its mode and mtime here, with plain syscalls on
-// this one thread; its fsync then goes to libuv's pool while the next files are prepared, and
-// once that fsync is done the file is closed and renamed, again here. Up to WINDOW fsyncs are
+// this one thread; its fsync then goes to libuv's pool while the next files are prepared (in a
+// group of many files: once all are prepared and the syncfs hint above has written them back),
+// and once that fsync is done the file is closed and renamed, again here. Up to WINDOW fsyncs are
 // in flight at once: the file system merges concurrent flushes into shared journal commits
 // (measured 2x faster than one after the other with libuv's 4 threads, 9x with 16). Creating
 // and renaming stay on this thread on purpose: done from several pool threads at once they
@@ -273,26 +356,33 @@ async function commit(files, durable, data) {
   let inFlight = 0;
   let wake = null;
   const flushes = [];
+  const flush = async (k, fd) => {
+    while (inFlight >= WINDOW) await new Promise((resolve) => { wake = resolve; });
+    inFlight += 1;
+    flushes.push(fsyncAsync(fd).then(() => place(k, fd), (err) => {
+      results[k] = failure(err);
+      try { fs.closeSync(fd); } catch { /* reported above */ }
+    }).finally(() => {
+      inFlight -= 1;
+      if (wake) { const w = wake; wake = null; w(); }
+    }));
+  };
+  // Many files: all prepared (descriptors kept open), one write-back of the file system, then
+  // the per-file fsyncs. Few files: each one's fsync starts as soon as it is prepared.
+  const hinted = durable && syncfsUsable && files.length >= SYNCFS_MIN_FILES && Date.now() >= syncfsQuietUntil;
+  const ready = [];
   for (let k = 0; k < files.length; k++) {
     const p = prepare(files[k], bytes, now);
     if (p.result) {
       results[k] = p.result;
       continue;
     }
-    if (!durable) {
-      place(k, p.fd);
-      continue;
-    }
-    while (inFlight >= WINDOW) await new Promise((resolve) => { wake = resolve; });
-    inFlight += 1;
-    flushes.push(fsyncAsync(p.fd).then(() => place(k, p.fd), (err) => {
-      results[k] = failure(err);
-      try { fs.closeSync(p.fd); } catch { /* reported above */ }
-    }).finally(() => {
-      inFlight -= 1;
-      if (wake) { const w = wake; wake = null; w(); }
-    }));
+    if (!durable) place(k, p.fd);
+    else if (hinted) ready.push(k, p.fd);
+    else await flush(k, p.fd);
   }
+  if (ready.length >= 2 * SYNCFS_MIN_FILES) await syncfsHint(path.dirname(files[ready[0]].partial));
+  for (let j = 0; j < ready.length; j += 2) await flush(ready[j], ready[j + 1]);
   await Promise.all(flushes);
   let dirError = null;
   if (durable) {
