@@ -87,3 +87,32 @@ export async function startAgent(client: ApiClient, dataDir: string, roots: stri
   await handle.start();
   return handle;
 }
+
+/** Control, one user and two agents exporting `srcRoot` and `dstRoot` read-write: what a transfer test starts from. */
+export interface TransferPair {
+  control: ControlHandle;
+  client: ApiClient;
+  token: string;
+  src: AgentHandle;
+  dst: AgentHandle;
+  /** Stops the agents, then control. */
+  stop(): Promise<void>;
+}
+
+export async function startTransferPair(baseDir: string, username: string, srcRoot: string, dstRoot: string): Promise<TransferPair> {
+  const control = await startControl(join(baseDir, 'control'));
+  const started: AgentHandle[] = [];
+  const stop = async (): Promise<void> => {
+    for (const a of started) await a.stop();
+    await control.stop();
+  };
+  try {
+    const { client, token } = await control.user(username);
+    started.push(await startAgent(client, join(baseDir, 'agent-src'), [`${srcRoot}:rw`], 'source endpoint'));
+    started.push(await startAgent(client, join(baseDir, 'agent-dst'), [`${dstRoot}:rw`], 'destination endpoint'));
+    return { control, client, token, src: started[0]!, dst: started[1]!, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, readdirSync, readFileSync, lstatSync, statSync, u
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiClient } from '../../src/cli/api-client.js';
-import { startAgent, startControl, tempDir, type AgentHandle, type ControlHandle } from '../helpers/cluster.js';
+import { startTransferPair, tempDir, type TransferPair } from '../helpers/cluster.js';
 import { partialFiles, submitTransfer, treeDigest, waitForTask } from '../helpers/tasks.js';
 
 /** Every path below `dir` ('a/b' for files, 'a/' for directories), sorted. */
@@ -35,30 +35,24 @@ describe('transfer filter rules and directory metadata', () => {
   const dir = tempDir();
   const srcRoot = join(dir.path, 'src');
   const dstRoot = join(dir.path, 'dst');
-  let control: ControlHandle;
+  let pair: TransferPair;
   let client: ApiClient;
-  let src: AgentHandle;
-  let dst: AgentHandle;
 
   beforeAll(async () => {
     mkdirSync(srcRoot);
     mkdirSync(dstRoot);
-    control = await startControl(join(dir.path, 'control'));
-    client = (await control.user('fiona@example.org')).client;
-    src = await startAgent(client, join(dir.path, 'agent-src'), [`${srcRoot}:rw`], 'source endpoint');
-    dst = await startAgent(client, join(dir.path, 'agent-dst'), [`${dstRoot}:rw`], 'destination endpoint');
+    pair = await startTransferPair(dir.path, 'fiona@example.org', srcRoot, dstRoot);
+    client = pair.client;
   });
   afterAll(async () => {
-    await src?.stop();
-    await dst?.stop();
-    await control?.stop();
+    await pair?.stop();
     // The read-only directories must not stop the cleanup (even when not run as root).
     try { chmodSync(join(dstRoot, 'mtree-copy', 'readonly', 'inner'), 0o755); chmodSync(join(dstRoot, 'mtree-copy', 'readonly'), 0o755); } catch { /* not created */ }
     try { chmodSync(join(srcRoot, 'mtree', 'readonly', 'inner'), 0o755); chmodSync(join(srcRoot, 'mtree', 'readonly'), 0o755); } catch { /* not created */ }
     dir.cleanup();
   });
 
-  const transfer = (body: Record<string, unknown>) => submitTransfer(client, { source_endpoint: src.endpointId, destination_endpoint: dst.endpointId, ...body });
+  const transfer = (body: Record<string, unknown>) => submitTransfer(client, { source_endpoint: pair.src.endpointId, destination_endpoint: pair.dst.endpointId, ...body });
   const rule = (method: 'include' | 'exclude', name: string, type?: 'file' | 'dir') => ({ DATA_TYPE: 'filter_rule', method, name, ...(type ? { type } : {}) });
 
   it('applies filter rules in order while recursing: types, globs, excluded subtrees', async () => {

@@ -2,7 +2,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiClient } from '../../src/cli/api-client.js';
-import { startAgent, startControl, tempDir, type AgentHandle, type ControlHandle } from '../helpers/cluster.js';
+import { startTransferPair, tempDir, type TransferPair } from '../helpers/cluster.js';
 import { submitTransfer, waitForTask } from '../helpers/tasks.js';
 
 /** A path under `dir` whose last name is raw bytes (Latin-1 'café': 0xE9 is not UTF-8). */
@@ -16,10 +16,8 @@ describe('names that are not UTF-8', () => {
   const dir = tempDir();
   const srcRoot = join(dir.path, 'src');
   const dstRoot = join(dir.path, 'dst');
-  let control: ControlHandle;
+  let pair: TransferPair;
   let client: ApiClient;
-  let src: AgentHandle;
-  let dst: AgentHandle;
 
   beforeAll(async () => {
     const tree = join(srcRoot, 'tree');
@@ -30,19 +28,15 @@ describe('names that are not UTF-8', () => {
     writeFileSync(rawName(tree, [...CAFE_LATIN1, 0x2e, 0x74, 0x78, 0x74]), 'latin-1 name');
     mkdirSync(rawName(tree, CAFE_LATIN1));
     writeFileSync(Buffer.concat([rawName(tree, CAFE_LATIN1), Buffer.from('/inside.txt')]), 'under a latin-1 directory');
-    control = await startControl(join(dir.path, 'control'));
-    client = (await control.user('nadia@example.org')).client;
-    src = await startAgent(client, join(dir.path, 'agent-src'), [`${srcRoot}:rw`], 'source endpoint');
-    dst = await startAgent(client, join(dir.path, 'agent-dst'), [`${dstRoot}:rw`], 'destination endpoint');
+    pair = await startTransferPair(dir.path, 'nadia@example.org', srcRoot, dstRoot);
+    client = pair.client;
   });
   afterAll(async () => {
-    await src?.stop();
-    await dst?.stop();
-    await control?.stop();
+    await pair?.stop();
     dir.cleanup();
   });
 
-  const transfer = (body: Record<string, unknown>) => submitTransfer(client, { source_endpoint: src.endpointId, destination_endpoint: dst.endpointId, ...body });
+  const transfer = (body: Record<string, unknown>) => submitTransfer(client, { source_endpoint: pair.src.endpointId, destination_endpoint: pair.dst.endpointId, ...body });
   const item = (to: string) => [{ DATA_TYPE: 'transfer_item', source_path: '/~/tree/', destination_path: `/~/${to}/`, recursive: true }];
 
   it('fails the task with INVALID_PATH_NAME naming the path, not FILE_NOT_FOUND', async () => {
