@@ -22,8 +22,15 @@ interface CompiledRule {
   type: EntryType | null;
   /** The name itself when the glob has no special characters (a string compare is enough). */
   literal: string | null;
-  re: RegExp | null;
+  tokens: GlobToken[] | null;
 }
+
+/** One step of a glob: a code point, `?`, `*`, or a bracket class (inclusive code-point ranges). */
+type GlobToken =
+  | { kind: 'char'; cp: number }
+  | { kind: 'any' }
+  | { kind: 'star' }
+  | { kind: 'class'; negate: boolean; ranges: Array<[number, number]> };
 
 export interface FilterMatcher {
   /** True when the rules leave `name` (a base name) of this type out of the transfer. */
@@ -32,19 +39,18 @@ export interface FilterMatcher {
 
 const invalid = (message: string) => new FerryError('ClientError.BadRequest.InvalidFilterRule', message);
 
-/** One code point as a regular-expression atom that means exactly itself (flag `u`). */
-const lit = (ch: string) => `\\u{${ch.codePointAt(0)!.toString(16)}}`;
-
 /**
- * The glob as an anchored RegExp, or its literal text when it has no special characters.
- * Throws ClientError.BadRequest.InvalidFilterRule for a malformed glob.
+ * The glob as tokens, or its literal text when it has no special characters. Throws
+ * ClientError.BadRequest.InvalidFilterRule for a malformed glob. Matching walks the tokens
+ * (globMatch), never a backtracking RegExp: `*a*a*a*b` against a long name of `a`s would take a
+ * RegExp exponential time, on the agent's main thread.
  */
-export function compileGlob(glob: string): { literal: string | null; re: RegExp | null } {
+export function compileGlob(glob: string): { literal: string | null; tokens: GlobToken[] | null } {
   if (glob.length === 0) throw invalid('a filter rule name must not be empty');
   if (glob.includes('/')) throw invalid(`filter rule name '${glob}' contains '/': rules match a single file or directory name, not a path`);
   if (glob.includes('\0')) throw invalid('a filter rule name must not contain a NUL character');
   const chars = Array.from(glob);
-  let src = '^';
+  const tokens: GlobToken[] = [];
   let special = false;
   let text = '';
   for (let k = 0; k < chars.length; k++) {
@@ -52,37 +58,36 @@ export function compileGlob(glob: string): { literal: string | null; re: RegExp 
     if (c === '*') {
       special = true;
       while (chars[k + 1] === '*') k++;
-      src += '.*';
+      tokens.push({ kind: 'star' });
     } else if (c === '?') {
       special = true;
-      src += '.';
+      tokens.push({ kind: 'any' });
     } else if (c === '\\') {
       const next = chars[k + 1];
       if (next === undefined) throw invalid(`filter rule name '${glob}' ends with a lone '\\'`);
       k++;
-      src += lit(next);
+      tokens.push({ kind: 'char', cp: next.codePointAt(0)! });
       text += next;
     } else if (c === '[') {
       special = true;
       const parsed = parseClass(glob, chars, k);
-      src += parsed.source;
+      tokens.push(parsed.token);
       k = parsed.end;
     } else {
-      src += lit(c);
+      tokens.push({ kind: 'char', cp: c.codePointAt(0)! });
       text += c;
     }
   }
-  if (!special) return { literal: text, re: null };
-  return { literal: null, re: new RegExp(`${src}$`, 'su') };
+  return special ? { literal: null, tokens } : { literal: text, tokens: null };
 }
 
-/** A bracket expression starting at chars[open] === '[': its RegExp source and the index of its ']'. */
-function parseClass(glob: string, chars: string[], open: number): { source: string; end: number } {
+/** A bracket expression starting at chars[open] === '[': its token and the index of its ']'. */
+function parseClass(glob: string, chars: string[], open: number): { token: GlobToken; end: number } {
   let k = open + 1;
   const negate = chars[k] === '!';
   if (negate) k++;
   const first = k;
-  let body = '';
+  const ranges: Array<[number, number]> = [];
   const unterminated = () => invalid(`filter rule name '${glob}' has an unterminated '[' (at character ${open + 1})`);
   const member = (): string => {
     const c = chars[k];
@@ -98,17 +103,56 @@ function parseClass(glob: string, chars: string[], open: number): { source: stri
     const c = chars[k];
     if (c === undefined) throw unterminated();
     if (c === ']' && k > first) break;
-    const lo = member();
+    const lo = member().codePointAt(0)!;
     if (chars[k] === '-' && chars[k + 1] !== undefined && chars[k + 1] !== ']') {
       k++;
-      const hi = member();
-      if (hi.codePointAt(0)! < lo.codePointAt(0)!) throw invalid(`filter rule name '${glob}' has an empty range '${lo}-${hi}'`);
-      body += `${lit(lo)}-${lit(hi)}`;
+      const hiChar = member();
+      const hi = hiChar.codePointAt(0)!;
+      if (hi < lo) throw invalid(`filter rule name '${glob}' has an empty range '${String.fromCodePoint(lo)}-${hiChar}'`);
+      ranges.push([lo, hi]);
     } else {
-      body += lit(lo);
+      ranges.push([lo, lo]);
     }
   }
-  return { source: `[${negate ? '^' : ''}${body}]`, end: k };
+  return { token: { kind: 'class', negate, ranges }, end: k };
+}
+
+function tokenMatches(t: GlobToken, cp: number): boolean {
+  switch (t.kind) {
+    case 'char': return t.cp === cp;
+    case 'any': return true;
+    case 'class': return t.ranges.some(([lo, hi]) => cp >= lo && cp <= hi) !== t.negate;
+    case 'star': return false;
+  }
+}
+
+/**
+ * Whether the whole `name` matches: the classic wildcard walk that, on a mismatch, only goes back
+ * to the last `*` (letting it take one more character). O(name x glob) at worst.
+ */
+export function globMatch(tokens: readonly GlobToken[], name: string): boolean {
+  const cps = Array.from(name, (ch) => ch.codePointAt(0)!);
+  let t = 0;
+  let n = 0;
+  let starT = -1;
+  let starN = 0;
+  while (n < cps.length) {
+    const tok = tokens[t];
+    if (tok && tok.kind === 'star') {
+      starT = t++;
+      starN = n;
+    } else if (tok && tokenMatches(tok, cps[n]!)) {
+      t++;
+      n++;
+    } else if (starT >= 0) {
+      t = starT + 1;
+      n = ++starN;
+    } else {
+      return false;
+    }
+  }
+  while (tokens[t]?.kind === 'star') t++;
+  return t === tokens.length;
 }
 
 /**
@@ -130,7 +174,7 @@ export function compileFilterRules(rules: readonly FilterRule[] | null | undefin
     excludes(name: string, type: EntryType): boolean {
       for (const r of compiled) {
         if (r.type !== null && r.type !== type) continue;
-        if (r.literal !== null ? r.literal === name : r.re!.test(name)) return r.exclude;
+        if (r.literal !== null ? r.literal === name : globMatch(r.tokens!, name)) return r.exclude;
       }
       return false;
     },
