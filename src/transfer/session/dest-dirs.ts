@@ -1,4 +1,5 @@
-import { chmod, utimes } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { errnoOf, fsError } from './errors.js';
 
 /**
@@ -15,6 +16,13 @@ import { errnoOf, fsError } from './errors.js';
  */
 
 const DIR_MODE_BITS = 0o3777;
+/**
+ * Failures that leave a directory's metadata as it is rather than failing a session whose files
+ * are all durable: gone, not ours (EPERM, EACCES), or a file system that cannot (read-only,
+ * FUSE/CIFS without chmod or utimes).
+ */
+const KEEPS_METADATA = new Set(['ENOENT', 'EPERM', 'EACCES', 'EROFS', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
 /** Directories finished at once (each is one or two calls on libuv's thread pool). */
 const FINISH_CONCURRENCY = 16;
 
@@ -54,8 +62,9 @@ export class DirectoryFinisher {
   /**
    * Apply what was noted, deepest level first: a parent's mode is set only after everything
    * below it is done, so a mode without search permission cannot hide a child still to finish.
-   * A directory that has gone, or that this process may not change (EPERM: owned by another
-   * user, e.g. a pre-existing item root), keeps what it has; any other failure fails the session.
+   * A directory that has gone (or become a symlink), that this process may not change (owned by
+   * another user, e.g. a pre-existing item root) or whose file system cannot, keeps what it has
+   * (KEEPS_METADATA); any other failure fails the session.
    */
   async finish(signal: AbortSignal): Promise<void> {
     const dirs = this.dirs.splice(0);
@@ -76,7 +85,7 @@ export class DirectoryFinisher {
             await applyOne(d);
           } catch (err) {
             const code = errnoOf(err);
-            if (code === 'ENOENT' || code === 'EPERM') continue;
+            if (code !== undefined && KEEPS_METADATA.has(code)) continue;
             throw fsError(err, 'destination', d.api);
           }
         }
@@ -86,14 +95,29 @@ export class DirectoryFinisher {
   }
 }
 
+/**
+ * Through a descriptor opened without following a symlink: the directory was checked with
+ * lstat when it was placed, possibly hours ago, and someone with write access to the tree may
+ * have swapped it for a link since; chmod/utimes by path would then change the link's target.
+ * A directory that is now a link (ELOOP, ENOTDIR) counts as gone.
+ */
 async function applyOne(d: PendingDir): Promise<void> {
-  // The mtime first: chmod changes only the ctime, so the order is free, and a mode without
-  // owner write would not stop utimes for the owner anyway.
-  if (d.mtimeMs !== null) {
-    const t = d.mtimeMs / 1000;
-    await utimes(d.host, Date.now() / 1000, t);
+  let fh;
+  try {
+    fh = await open(d.host, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch (err) {
+    const code = errnoOf(err);
+    if (code === 'ELOOP' || code === 'ENOTDIR') return;
+    throw err;
   }
-  if (d.mode !== null) await chmod(d.host, d.mode);
+  try {
+    // The mtime first: chmod changes only the ctime, so the order is free, and a mode without
+    // owner write would not stop utimes for the owner anyway.
+    if (d.mtimeMs !== null) await fh.utimes(Date.now() / 1000, d.mtimeMs / 1000);
+    if (d.mode !== null) await fh.chmod(d.mode);
+  } finally {
+    await fh.close();
+  }
 }
 
 function depthOf(host: string): number {
