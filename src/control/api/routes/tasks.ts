@@ -32,7 +32,8 @@ export function registerTaskRoutes(app: Api, ctx: ApiContext): void {
   const doc = (t: TaskRecord): Record<string, unknown> => taskDocument({
     record: t, now: Date.now(), owner: ctx.store.identities.byId(t.ownerId), source: ctx.store.endpoints.get(t.sourceEndpointId),
     destination: t.destinationEndpointId === null ? undefined : ctx.store.endpoints.get(t.destinationEndpointId),
-    skippedErrors: t.type === 'TRANSFER' ? repo.countSkipped(t.id) : 0,
+    // Only tasks that may skip pay for the count (task_list builds up to 1000 documents a page).
+    skippedErrors: t.type === 'TRANSFER' && t.options.session.skipSourceErrors ? repo.countSkipped(t.id) : 0,
   });
 
   const ownTask = (caller: Caller, id: string): TaskRecord => {
