@@ -214,6 +214,7 @@ function readInto(files, target, algorithm) {
 // copy-on-write faults). It ends with its stdin, i.e. with the worker or the agent. A "sync" that
 // fails (missing, no -f) turns the hint off for good; plain fsyncs then do all the work.
 const SYNCFS_MIN_FILES = 64;
+const SYNCFS_MAX_OPEN = 256;
 // Longest wait for a hint before the fsyncs start anyway: other programs' dirty data on the
 // same file system can make a syncfs slow. After such a wait, groups go without the hint for a
 // while (plain fsyncs only pay for their own files).
@@ -370,7 +371,15 @@ async function commit(files, durable, data) {
   // Many files: all prepared (descriptors kept open), one write-back of the file system, then
   // the per-file fsyncs. Few files: each one's fsync starts as soon as it is prepared.
   const hinted = durable && syncfsUsable && files.length >= SYNCFS_MIN_FILES && Date.now() >= syncfsQuietUntil;
-  const ready = [];
+  // [index, fd] pairs prepared and waiting for the hint; at most SYNCFS_MAX_OPEN files are held
+  // open at once (a commit group may be larger), so a low RLIMIT_NOFILE is not exhausted.
+  let ready = [];
+  const flushReady = async () => {
+    const batch = ready;
+    ready = [];
+    if (batch.length >= 2 * SYNCFS_MIN_FILES) await syncfsHint(path.dirname(files[batch[0]].partial));
+    for (let j = 0; j < batch.length; j += 2) await flush(batch[j], batch[j + 1]);
+  };
   for (let k = 0; k < files.length; k++) {
     const p = prepare(files[k], bytes, now);
     if (p.result) {
@@ -378,11 +387,12 @@ async function commit(files, durable, data) {
       continue;
     }
     if (!durable) place(k, p.fd);
-    else if (hinted) ready.push(k, p.fd);
-    else await flush(k, p.fd);
+    else if (hinted) {
+      ready.push(k, p.fd);
+      if (ready.length >= 2 * SYNCFS_MAX_OPEN) await flushReady();
+    } else await flush(k, p.fd);
   }
-  if (ready.length >= 2 * SYNCFS_MIN_FILES) await syncfsHint(path.dirname(files[ready[0]].partial));
-  for (let j = 0; j < ready.length; j += 2) await flush(ready[j], ready[j + 1]);
+  await flushReady();
   await Promise.all(flushes);
   let dirError = null;
   if (durable) {
