@@ -11,7 +11,12 @@ export const FRAME_HEADER_BYTES = 5;
 /** Largest payload either side accepts; a bigger length prefix is a protocol error. */
 export const MAX_FRAME_PAYLOAD = 16 * 1024 * 1024 + 4096;
 export const DATA_MAGIC = 'ferry-data';
-export const DATA_PROTOCOL_VERSION = 1;
+/**
+ * Bumped whenever a session frame's schema changes in a way the other version would refuse
+ * (schemas are closed): mixed agents then fail with Channel.VersionMismatch, not a protocol
+ * error mid-session. 2: directory entries carry mtimeMs, INVALID_PATH_NAME is skippable.
+ */
+export const DATA_PROTOCOL_VERSION = 2;
 
 export const HandshakeFrameType = {
   HELLO: 0x01,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DataError } from '../../../../src/protocol/frames.js';
+import { DATA_PROTOCOL_VERSION, DataError } from '../../../../src/protocol/frames.js';
 import { dialSession } from '../../../../src/transfer/channel/index.js';
 import { sessionProof } from '../../../../src/transfer/channel/proof.js';
 import { checkSchema } from '../../../../src/common/validate.js';
@@ -171,7 +171,7 @@ describe('data listener refuses and logs', () => {
       { bytes: (s) => encodeFrame(HandshakeFrameType.HELLO, json({ ...hello(s, exp), extra: 1 })), code: 'Channel.BadHandshake', message: /unknown key 'extra'/ },
       { bytes: (s) => encodeFrame(HandshakeFrameType.HELLO, json({ ...hello(s, exp), magic: 'ferry-dota' })), code: 'Channel.BadHandshake', message: /magic/ },
       { bytes: (s) => encodeFrame(HandshakeFrameType.HELLO, json({ ...hello(s, exp), proof: 'A'.repeat(64) })), code: 'Channel.BadHandshake', message: /proof/ },
-      { bytes: (s) => encodeFrame(HandshakeFrameType.HELLO, json({ ...hello(s, exp), version: 2, newField: true })), code: 'Channel.VersionMismatch', message: /version 2/ },
+      { bytes: (s) => encodeFrame(HandshakeFrameType.HELLO, json({ ...hello(s, exp), version: DATA_PROTOCOL_VERSION + 1, newField: true })), code: 'Channel.VersionMismatch', message: new RegExp(`version ${DATA_PROTOCOL_VERSION + 1}`) },
     ];
     for (const c of cases) {
       const s = await connect(pki.b, port);
