@@ -57,9 +57,13 @@ describe('resuming from restart markers', () => {
     const second = await runPair(base);
     const stats = ok(second.dst);
     expect(readFileSync(join(roots.dst, 'big.bin')).equals(data)).toBe(true);
-    expect(stats.bytesTransferred).toBe(data.length - kept);
     const resumed = second.dstRep.events.find((e) => e.code === 'RESUMED');
-    expect(JSON.parse(resumed!.details)).toMatchObject({ bytes_kept: kept, blocks_rejected: 0 });
+    const details = JSON.parse(resumed!.details) as { bytes_kept: number; blocks_rejected: number };
+    // A chunk the first attempt was still writing when it stopped may be made durable and
+    // recorded a moment after runPair returned: the second attempt keeps at least what was read.
+    expect(details.bytes_kept).toBeGreaterThanOrEqual(kept);
+    expect(details.blocks_rejected).toBe(0);
+    expect(stats.bytesTransferred).toBe(data.length - details.bytes_kept);
     expect(partialsIn(roots.dst)).toEqual([]);
     expect(markers.ofTask(taskId)).toEqual([]);
   });
