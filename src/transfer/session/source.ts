@@ -16,7 +16,7 @@ import { apiJoin, tarEntryName } from './paths.js';
 import { walkItems, type WalkEntry } from './walk.js';
 import { compileFilterRules } from './filters.js';
 import { decodeSessionJson, encodeSessionJson } from '../wire/session-frames.js';
-import { Notifier } from '../util/waiters.js';
+import { Notifier, Semaphore } from '../util/waiters.js';
 import { blocksOf, hashBlocks } from '../markers/block-sums.js';
 
 /**
@@ -59,6 +59,12 @@ export class SourceSession {
   private readonly sumsChanged = new Notifier();
   private readonly sender: SendQueue;
   private readonly pool: BufferPool;
+  /**
+   * Batches being read at once. Each holds a pooled 4 MiB buffer from before its read starts,
+   * and the fs workers read one batch each at a time: more readers than workers + 1 only hold
+   * buffers (RSS) while they queue, and build emptier batches.
+   */
+  private readonly batchReads: Semaphore;
   private nextBatch = 0;
   private symlinks = 0;
   private announced = 0;
@@ -70,6 +76,7 @@ export class SourceSession {
     this.sender = new SendQueue(ctx.data, ctx.tuning.sendQueueBytes, ctx.guard);
     // Enough buffers to fill the send queue, one per stream in its socket, one per reader.
     this.pool = new BufferPool(ctx.tuning.chunkSize, Math.ceil(ctx.tuning.sendQueueBytes / ctx.tuning.chunkSize) + ctx.data.length + ctx.tuning.readConcurrency);
+    this.batchReads = new Semaphore(Math.min(ctx.tuning.readConcurrency, ctx.tuning.fsWorkers + 1));
   }
 
   async run(): Promise<SessionStats> {
@@ -237,28 +244,39 @@ export class SourceSession {
   }
 
   private async readLoop(): Promise<void> {
-    const { tuning } = this.ctx;
     for (;;) {
       const job = await this.nextJob();
       if (!this.isSmallWhole(job)) {
         await this.serveChunks(job);
         continue;
       }
-      // Greedily take the small whole-file requests queued right behind this one, as long as
-      // the batch's tar still fits one pooled buffer.
-      const batch = [job];
-      let bytes = job.file.size;
-      let tar = batchTarBytes([{ entryName: tarEntryName(job.file), size: job.file.size }]);
-      while (batch.length < tuning.batchMaxFiles && this.jobs.length > 0 && this.isSmallWhole(this.jobs[0]!) && bytes + this.jobs[0]!.file.size <= tuning.batchBytes) {
-        const more = entryBytes(tarEntryName(this.jobs[0]!.file), this.jobs[0]!.file.size);
-        if (tar + more > tuning.chunkSize) break;
-        const next = this.jobs.shift()!;
-        bytes += next.file.size;
-        tar += more;
-        batch.push(next);
+      await this.batchReads.acquire(1, this.ctx.guard.signal);
+      try {
+        await this.serveBatch(this.fillBatch(job));
+      } finally {
+        this.batchReads.release(1);
       }
-      await this.serveBatch(batch);
     }
+  }
+
+  /**
+   * The small whole-file requests queued right behind `job`, taken greedily as long as the
+   * batch's tar still fits one pooled buffer.
+   */
+  private fillBatch(job: Job): Job[] {
+    const { tuning } = this.ctx;
+    const batch = [job];
+    let bytes = job.file.size;
+    let tar = batchTarBytes([{ entryName: tarEntryName(job.file), size: job.file.size }]);
+    while (batch.length < tuning.batchMaxFiles && this.jobs.length > 0 && this.isSmallWhole(this.jobs[0]!) && bytes + this.jobs[0]!.file.size <= tuning.batchBytes) {
+      const more = entryBytes(tarEntryName(this.jobs[0]!.file), this.jobs[0]!.file.size);
+      if (tar + more > tuning.chunkSize) break;
+      const next = this.jobs.shift()!;
+      bytes += next.file.size;
+      tar += more;
+      batch.push(next);
+    }
+    return batch;
   }
 
   private async serveChunks(job: Job): Promise<void> {
