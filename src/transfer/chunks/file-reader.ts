@@ -3,6 +3,7 @@ import type { ByteRange } from '../../protocol/data-frames.js';
 import type { Checksummer, StreamingHash } from '../checksum/index.js';
 import { chunkChecksum } from '../checksum/index.js';
 import { transferError } from '../session/errors.js';
+import { IdleBuffers } from '../util/idle-buffers.js';
 import { Semaphore } from '../util/waiters.js';
 import { encodeChunkHead } from '../wire/session-frames.js';
 import type { SendQueue } from './sender.js';
@@ -40,47 +41,8 @@ export class BufferPool {
   }
 }
 
-/**
- * Idle chunk buffers of every session of the process. Buffers that stayed idle through a whole
- * interval (the oldest: buffers are taken from and given back at the end) are let go, so the
- * list shrinks to what current work uses (see FrameBufferPool for the same rule on receive).
- */
-class SpareBuffers {
-  private readonly free: Buffer[] = [];
-  private lowWater = 0;
-  private timer: NodeJS.Timeout | null = null;
-
-  constructor(private readonly maxIdle: number, private readonly idleMs: number) {}
-
-  take(size: number): Buffer | undefined {
-    let k = this.free.length - 1;
-    while (k >= 0 && this.free[k]!.length !== size) k--;
-    if (k < 0) return undefined;
-    const buf = this.free.splice(k, 1)[0];
-    if (this.free.length < this.lowWater) this.lowWater = this.free.length;
-    return buf;
-  }
-
-  give(buf: Buffer): void {
-    if (this.free.length >= this.maxIdle) return;
-    this.free.push(buf);
-    if (!this.timer) {
-      this.lowWater = this.free.length;
-      this.timer = setInterval(() => {
-        this.free.splice(0, this.lowWater);
-        this.lowWater = this.free.length;
-        if (this.free.length === 0) {
-          clearInterval(this.timer!);
-          this.timer = null;
-        }
-      }, this.idleMs);
-      this.timer.unref();
-    }
-  }
-}
-
-/** About one session's worth (send queue, one per stream, one per reader). */
-const spareBuffers = new SpareBuffers(12, 2000);
+/** Idle chunk buffers of every session of the process: about one session's worth (send queue, one per stream, one per reader). */
+const spareBuffers = new IdleBuffers(12, 2000);
 
 export interface ChunkJob {
   i: number;
