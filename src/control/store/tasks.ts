@@ -23,6 +23,9 @@ export interface TransferTaskOptions {
   filterRules: StoredFilterRule[] | null;
 }
 export type StoredFilterRule = FilterRule & { DATA_TYPE: 'filter_rule' };
+
+/** A task's events that record a source path skipped under skip_source_errors (first parameter: the task id). */
+const SKIPPED_EVENTS = "task_id = ? AND is_error = 1 AND json_valid(details) AND json_extract(details, '$.skipped') = 1";
 export interface DeleteTaskOptions { recursive: boolean; ignoreMissing: boolean; interpretGlobs: boolean }
 export interface DeleteTaskItem { path: string }
 export interface FatalError { code: string; description: string }
@@ -253,20 +256,20 @@ export class TaskRepo {
     return { records: rows.map((r) => ({ id: r.id, time: r.time, code: r.code, isError: r.is_error === 1, description: r.description, details: r.details })), total };
   }
 
+  /** How many source paths were skipped with skip_source_errors (each counted once, however often retried). */
+  countSkipped(taskId: string): number {
+    const row = cachedStatement(this.db, `SELECT COUNT(DISTINCT json_extract(details, '$.source_path')) AS n FROM task_events
+      WHERE ${SKIPPED_EVENTS}`).get(taskId) as { n: number };
+    return row.n;
+  }
+
   /**
    * Source paths skipped under skip_source_errors: the agents' events marked `skipped` (one
    * per path, the first time it was seen, since every retry walks the tree again), marker paged.
    */
-  /** How many source paths were skipped with skip_source_errors (each counted once, however often retried). */
-  countSkipped(taskId: string): number {
-    const row = cachedStatement(this.db, `SELECT COUNT(DISTINCT json_extract(details, '$.source_path')) AS n FROM task_events
-      WHERE task_id = ? AND is_error = 1 AND json_valid(details) AND json_extract(details, '$.skipped') = 1`).get(taskId) as { n: number };
-    return row.n;
-  }
-
   listSkipped(taskId: string, marker: number, limit: number): { records: TaskEventRecord[]; nextMarker: number | null } {
-    const rows = this.db.prepare(`SELECT MIN(id) AS id, MIN(time) AS time, code, is_error, description, details FROM task_events
-      WHERE task_id = ? AND is_error = 1 AND json_valid(details) AND json_extract(details, '$.skipped') = 1
+    const rows = cachedStatement(this.db, `SELECT MIN(id) AS id, MIN(time) AS time, code, is_error, description, details FROM task_events
+      WHERE ${SKIPPED_EVENTS}
       GROUP BY json_extract(details, '$.source_path') HAVING MIN(id) > ? ORDER BY MIN(id) LIMIT ?`).all(taskId, marker, limit + 1) as Array<{
       id: number; time: number; code: string; is_error: number; description: string; details: string;
     }>;

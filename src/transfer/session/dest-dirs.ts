@@ -1,5 +1,6 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { Semaphore } from '../util/waiters.js';
 import { errnoOf, fsError } from './errors.js';
 
 /**
@@ -70,27 +71,22 @@ export class DirectoryFinisher {
     const dirs = this.dirs.splice(0);
     // Stable sort: same-depth directories keep the walk's order.
     dirs.sort((a, b) => b.depth - a.depth);
+    const slots = new Semaphore(FINISH_CONCURRENCY);
     let at = 0;
     while (at < dirs.length) {
       let end = at;
       while (end < dirs.length && dirs[end]!.depth === dirs[at]!.depth) end++;
       const level = dirs.slice(at, end);
       at = end;
-      let next = 0;
-      const lane = async (): Promise<void> => {
-        while (next < level.length) {
-          signal.throwIfAborted();
-          const d = level[next++]!;
-          try {
-            await applyOne(d);
-          } catch (err) {
-            const code = errnoOf(err);
-            if (code !== undefined && KEEPS_METADATA.has(code)) continue;
-            throw fsError(err, 'destination', d.api);
-          }
+      await Promise.all(level.map((d) => slots.run(async () => {
+        signal.throwIfAborted();
+        try {
+          await applyOne(d);
+        } catch (err) {
+          const code = errnoOf(err);
+          if (code === undefined || !KEEPS_METADATA.has(code)) throw fsError(err, 'destination', d.api);
         }
-      };
-      await Promise.all(Array.from({ length: Math.min(FINISH_CONCURRENCY, level.length) }, lane));
+      }, signal)));
     }
   }
 }

@@ -250,12 +250,7 @@ export class SourceSession {
         await this.serveChunks(job);
         continue;
       }
-      await this.batchReads.acquire(1, this.ctx.guard.signal);
-      try {
-        await this.serveBatch(this.fillBatch(job));
-      } finally {
-        this.batchReads.release(1);
-      }
+      await this.batchReads.run(() => this.serveBatch(this.fillBatch(job)), this.ctx.guard.signal);
     }
   }
 
