@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../src/cli/api-client.js';
 import { startAgent, startControl, tempDir, type AgentHandle, type ControlHandle } from '../helpers/cluster.js';
-import { events, getTask, submitTransfer, treeDigest, waitForTask } from '../helpers/tasks.js';
+import { events, getTask, partialFiles, submitTransfer, treeDigest, waitForTask } from '../helpers/tasks.js';
 
 /**
  * Faults during a transfer: an agent killed with SIGKILL mid-transfer and restarted, and a
@@ -56,10 +56,24 @@ describe('transfers survive killed agents and a control restart', () => {
     }
   }
 
+  /**
+   * Until the destination is writing (a partial file exists under `dest`): progress reaches
+   * control only once a second, by which time a fast engine may have moved most of the tree,
+   * and a kill after the end would test nothing.
+   */
+  async function waitForWriting(taskId: string, dest: string): Promise<void> {
+    for (;;) {
+      const inside = (() => { try { return partialFiles(dest).length > 0; } catch { return false; } })();
+      if (inside) return;
+      if ((await getTask(client, taskId)).status !== 'ACTIVE') throw new Error('the task ended before the destination was seen writing');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
   for (const victim of ['destination', 'source'] as const) {
     it(`finishes after the ${victim} agent is SIGKILLed mid-transfer and restarted`, async () => {
       const taskId = await submit(`after-${victim}-kill`);
-      await waitForBytes(taskId);
+      await waitForWriting(taskId, join(dstRoot, `after-${victim}-kill`));
       const agent = victim === 'destination' ? dst : src;
       await agent.proc.stop('SIGKILL');
       await agent.start();
