@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -194,8 +194,19 @@ describe('fault injection: nothing lost, nothing corrupted', () => {
   it('SIGTERM on the destination checkpoints: the task waits for it and resumes from its markers', async () => {
     const wireBefore = proxy.bytesUp;
     const taskId = await submit('sigterm');
-    // A quarter of the way through (the proxy sees the bytes as they go; task progress lags by up to a second).
-    while (proxy.bytesUp - wireBefore < treeBytes / 4) await pause(2);
+    // A quarter of the way through (the proxy sees the bytes as they go; task progress lags by up to a second),
+    // and a large file's partial past its first flush (flushMiB 1), so there is something to resume from.
+    const writing = (): boolean => {
+      try {
+        return partialFiles(join(dstRoot, 'sigterm')).some((p) => statSync(p).size > 2 * 1024 * 1024);
+      } catch {
+        return false;
+      }
+    };
+    while (proxy.bytesUp - wireBefore < treeBytes / 4 || !writing()) {
+      if (proxy.bytesUp - wireBefore >= treeBytes) break;
+      await pause(2);
+    }
     const before = (await getTask(client, taskId)).status;
     const exit = await Promise.race([dst.proc.stop('SIGTERM'), pause(15_000).then(() => {
       throw new Error(`the agent did not exit within 15 s of SIGTERM\n${dst.proc.stderr().split('\n').slice(-12).join('\n')}`);
