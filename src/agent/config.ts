@@ -44,6 +44,8 @@ export const AgentConfig = Type.Object({
     durable: Type.Boolean({ default: true }),
     /** Flush as you go: a large file's partial is fdatasync'ed and its restart marker recorded after this many MiB. */
     flushMiB: Type.Integer({ minimum: 1, maximum: 1_048_576, default: 64 }),
+    /** Write large files with O_DIRECT (and verify them by reading the disk, not the page cache). false: through the page cache, e.g. where a file system handles O_DIRECT badly. */
+    directIo: Type.Boolean({ default: true }),
     /** Partial files (and records) of tasks that never came back are removed after this many days. */
     partialRetentionDays: Type.Number({ minimum: 0, maximum: 3650, default: 14 }),
   }, { additionalProperties: false, default: {} }),

@@ -102,7 +102,7 @@ export class AgentDaemon {
       log: this.log.child({ component: 'sessions' }),
       markers: this.markers,
       // Read at session start, like the roots.
-      tuning: () => ({ durable: this.config.transfer.durable, flushBytes: this.config.transfer.flushMiB * 1024 * 1024 }),
+      tuning: () => ({ durable: this.config.transfer.durable, flushBytes: this.config.transfer.flushMiB * 1024 * 1024, directIo: this.config.transfer.directIo }),
     });
     this.link = link;
     link.open();

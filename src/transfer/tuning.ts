@@ -52,6 +52,8 @@ export interface TransferTuning {
   flushBytes: number;
   /** fsync files and directories before reporting them (benchmarks against tools that do not fsync may turn it off). */
   durable: boolean;
+  /** Destination: write large files' aligned chunks with O_DIRECT, bypassing the page cache (partial-file.ts); with verify_checksum they are read back the same way. */
+  directIo: boolean;
   /** After a failure, how long to let the peer read our ERROR before the sockets are destroyed. */
   closeGraceMs: number;
   /** Test hook (source): corrupt the chunk of `fileIndex` at `offset` after its checksum is taken. Batch frames pass the first file of the batch and the offset in its tar bytes. */
@@ -95,6 +97,7 @@ export const DEFAULT_TUNING: Readonly<TransferTuning> = Object.freeze({
   hashWorkers: Math.max(1, Math.min(4, availableParallelism() - 1)),
   fsWorkers: Math.max(1, Math.min(4, availableParallelism() - 1)),
   flushBytes: 64 * MiB,
+  directIo: true,
   durable: true,
   closeGraceMs: 2000,
 });

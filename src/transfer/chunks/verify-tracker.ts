@@ -30,6 +30,8 @@ export class VerifyTracker {
     private readonly hash: StreamingHash & Required<Pick<StreamingHash, 'updateFromFile'>>,
     /** Hash once at least this many new contiguous bytes are on disk. */
     private readonly step: number,
+    /** Read back with O_DIRECT (the file was written that way: reading it through the page cache would only fill the cache). */
+    private readonly direct = false,
   ) {}
 
   /** Bytes [offset, offset+length) are written (the write resolved). */
@@ -50,7 +52,7 @@ export class VerifyTracker {
     if (end - this.hashedTo < this.step) return;
     const offset = this.hashedTo;
     this.hashedTo = end;
-    this.busy = this.hash.updateFromFile(this.path, offset, end - offset).then(
+    this.busy = this.hash.updateFromFile(this.path, offset, end - offset, this.direct).then(
       () => { this.busy = null; this.kick(); },
       (err: unknown) => { this.busy = null; this.failure = err; },
     );
@@ -65,7 +67,7 @@ export class VerifyTracker {
     this.finished = true;
     if (this.busy) await this.busy;
     if (this.failure) throw this.failure;
-    if (this.hashedTo < this.size) await this.hash.updateFromFile(this.path, this.hashedTo, this.size - this.hashedTo);
+    if (this.hashedTo < this.size) await this.hash.updateFromFile(this.path, this.hashedTo, this.size - this.hashedTo, this.direct);
     this.hashedTo = this.size;
     return this.hash.digest();
   }
@@ -88,6 +90,8 @@ export interface VerifyTrackerDeps {
   minBytes: number;
   /** Hash the written prefix each time it grew by this much. */
   stepBytes: number;
+  /** Read back with O_DIRECT (files written with it). */
+  direct?: boolean;
 }
 
 /** The file's tracker, made on its first write when the session verifies and the file is big enough; null otherwise. */
@@ -97,7 +101,7 @@ export function verifyTrackerFor(file: DestFile, deps: VerifyTrackerDeps): Verif
   if (!t) {
     const hash = deps.pool.createHash(deps.algorithm);
     if (!hash.updateFromFile) return null;
-    t = new VerifyTracker(file.partial.path, file.size, hash as StreamingHash & Required<Pick<StreamingHash, 'updateFromFile'>>, deps.stepBytes);
+    t = new VerifyTracker(file.partial.path, file.size, hash as StreamingHash & Required<Pick<StreamingHash, 'updateFromFile'>>, deps.stepBytes, deps.direct === true);
     trackers.set(file, t);
     orphans.register(t, hash, t);
   }
@@ -107,7 +111,7 @@ export function verifyTrackerFor(file: DestFile, deps: VerifyTrackerDeps): Verif
 /** The file's tracker under its session's options (verify_checksum, algorithm, sizes). */
 export function sessionVerifyTracker(ctx: SessionContext, file: DestFile): VerifyTracker | null {
   const { spec, tuning, checksummer } = ctx;
-  return verifyTrackerFor(file, { verify: spec.options.verifyChecksum, algorithm: checksummer.algorithm, pool: checksummer.pool, minBytes: tuning.offThreadHashBytes, stepBytes: tuning.verifyStepBytes });
+  return verifyTrackerFor(file, { verify: spec.options.verifyChecksum, algorithm: checksummer.algorithm, pool: checksummer.pool, minBytes: tuning.offThreadHashBytes, stepBytes: tuning.verifyStepBytes, direct: tuning.directIo });
 }
 
 /**

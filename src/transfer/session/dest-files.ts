@@ -134,6 +134,7 @@ export class FileTable {
         resume: kept.length > 0,
         flushBytes: markers ? ctx.tuning.flushBytes : 0,
         durable: ctx.tuning.durable,
+        directIo: large && ctx.tuning.directIo,
         onDurable: markers ? (ranges) => markers.durable(init.partialPath, ranges) : undefined,
       }),
       awaiting: new RangeSet(),

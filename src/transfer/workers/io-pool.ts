@@ -162,8 +162,8 @@ export class IoPool {
         worker.post({ op: 'update', stream, data: copy }, [copy.buffer]);
         release?.();
       },
-      updateFromFile: async (path: string, offset: number, length: number) => {
-        await worker.call(this.nextId++, { op: 'updateFile', stream, path, offset, length });
+      updateFromFile: async (path: string, offset: number, length: number, direct?: boolean) => {
+        await worker.call(this.nextId++, { op: 'updateFile', stream, path, offset, length, direct: direct === true });
       },
       digest: async () => (await worker.call(this.nextId++, { op: 'digest', stream })).checksum as string,
       dispose: () => worker.post({ op: 'drop', stream }),

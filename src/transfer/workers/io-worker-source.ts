@@ -13,7 +13,7 @@
  *    small files), and one message carries hundreds of files.
  *
  * In:  {op:'open', stream, algorithm} | {op:'update', stream, data, id?} | {op:'digest', stream, id}
- *      {op:'updateFile', stream, id, path, offset, length}
+ *      {op:'updateFile', stream, id, path, offset, length, direct?}
  *      {op:'drop', stream} | {op:'file', id, path, algorithm}
  *      {op:'lstat', id, paths} | {op:'read', id, files:[{path,size}], algorithm}
  *      {op:'readInto', id, files:[{path,size,at}], target: SharedArrayBuffer, algorithm}
@@ -80,22 +80,66 @@ async function hashFile(file, algorithm) {
 }
 
 // Feed bytes [offset, offset+length) of a file to a streaming hash (verify as a file is
-// written: verify-tracker.ts). A file shorter than that is an error.
+// written: verify-tracker.ts). A file shorter than that is an error. With direct, the bytes
+// are read with O_DIRECT (from the device, not the page cache: a file written with O_DIRECT,
+// partial-file.ts, is not in the cache, and reading it through the cache would fill it for
+// nothing) into a page-aligned buffer (a WebAssembly.Memory: Node has no aligned allocation),
+// in whole 4 KiB blocks; where that cannot be (an unaligned offset, a file system without
+// O_DIRECT) it reads through the cache.
 let rangeScratch = null;
-function hashRange(h, file, offset, length) {
-  rangeScratch = rangeScratch || Buffer.allocUnsafe(4 * 1024 * 1024);
-  const fd = fs.openSync(file, 'r');
+let directScratch = null;
+const DIRECT_ALIGN = 4096;
+function hashRange(h, file, offset, length, direct) {
+  let fd = -1;
+  let useDirect = false;
+  if (direct && offset % DIRECT_ALIGN === 0 && fs.constants.O_DIRECT !== undefined) {
+    try {
+      fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_DIRECT);
+      useDirect = true;
+    } catch (err) {
+      if (err.code !== 'EINVAL') throw err;
+    }
+  }
+  if (fd < 0) fd = fs.openSync(file, 'r');
   try {
     let pos = offset;
     const end = offset + length;
     while (pos < end) {
-      const n = fs.readSync(fd, rangeScratch, 0, Math.min(rangeScratch.length, end - pos), pos);
+      let n;
+      let buf;
+      if (useDirect && pos % DIRECT_ALIGN === 0) {
+        directScratch = directScratch || Buffer.from(new WebAssembly.Memory({ initial: 64, maximum: 64 }).buffer);
+        buf = directScratch;
+        const want = Math.min(buf.length, Math.ceil((end - pos) / DIRECT_ALIGN) * DIRECT_ALIGN);
+        try {
+          n = fs.readSync(fd, buf, 0, want, pos);
+        } catch (err) {
+          if (err.code !== 'EINVAL') throw err;
+          useDirect = false;
+          fs.closeSync(fd);
+          fd = -1;
+          fd = fs.openSync(file, 'r');
+          continue;
+        }
+        n = Math.min(n, end - pos);
+      } else {
+        if (useDirect) {
+          // A short direct read ended off a block boundary: the rest through the cache.
+          useDirect = false;
+          fs.closeSync(fd);
+          fd = -1;
+          fd = fs.openSync(file, 'r');
+        }
+        rangeScratch = rangeScratch || Buffer.allocUnsafe(4 * 1024 * 1024);
+        buf = rangeScratch;
+        n = fs.readSync(fd, buf, 0, Math.min(buf.length, end - pos), pos);
+      }
       if (n === 0) throw Object.assign(new Error('file is shorter than what was written to it'), { code: 'ESHORT' });
-      h.update(rangeScratch.subarray(0, n));
+      h.update(buf.subarray(0, n));
       pos += n;
     }
   } finally {
-    fs.closeSync(fd);
+    if (fd >= 0) fs.closeSync(fd);
   }
 }
 
@@ -426,7 +470,7 @@ parentPort.on('message', async (m) => {
         if (!p) { replyError(m.id, new Error('unknown hash stream')); return; }
         streams.set(m.stream, p.then((h) => {
           try {
-            hashRange(h, m.path, m.offset, m.length);
+            hashRange(h, m.path, m.offset, m.length, m.direct === true);
             reply(m.id, {});
           } catch (err) {
             replyError(m.id, err);
