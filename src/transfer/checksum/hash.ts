@@ -19,9 +19,10 @@ export interface StreamingHash {
   /**
    * Feed bytes [offset, offset+length) of the file at `path`, read by the hash itself (worker
    * hashes only): how the destination verifies a file while it is still being written.
-   * `direct`: read with O_DIRECT where possible (a file written with O_DIRECT).
+   * `direct`: read with O_DIRECT where possible (a file written with O_DIRECT). Resolves to the
+   * bytes that were read with O_DIRECT.
    */
-  updateFromFile?(path: string, offset: number, length: number, direct?: boolean): Promise<void>;
+  updateFromFile?(path: string, offset: number, length: number, direct?: boolean): Promise<number>;
   digest(): Promise<string>;
   /** Forget an unfinished hash (the session failed). */
   dispose(): void;

@@ -19,7 +19,8 @@ export interface PartialFileOptions {
  * The hidden file a destination writes before it is verified, made durable and renamed into
  * place (DESIGN.md "Never a half file"). Created private (0600); the final mode is set at
  * commit. Chunks from several streams write at their own offsets through one descriptor,
- * opened on first use. Every partial's path is registered with the session, which removes
+ * opened on first use (and aligned ones through a second, O_DIRECT descriptor on the same
+ * file: writeDirect). Every partial's path is registered with the session, which removes
  * whatever is left of them when the session fails or is canceled.
  */
 export class PartialFile {
@@ -139,7 +140,9 @@ export class PartialFile {
    * it off for this file, which then carries on through the cache. Returns whether it wrote.
    */
   private async writeDirect(data: Buffer, offset: number): Promise<boolean> {
-    this.direct ??= this.track(open(this.path, constants.O_WRONLY | constants.O_DIRECT).catch(() => null));
+    // Opened through the first descriptor's /proc entry, not the path: both are then surely the
+    // same file, even if the path was replaced meanwhile. No /proc: no direct I/O.
+    this.direct ??= this.fd().then((h) => this.track(open(`/proc/self/fd/${h.fd}`, constants.O_WRONLY | constants.O_DIRECT))).catch(() => null);
     const fh = await this.direct;
     if (!fh) {
       this.directOff = true;
@@ -153,6 +156,7 @@ export class PartialFile {
         done += bytesWritten;
       }
       this.directWritten += done;
+      directIoTotals.bytesWritten += done;
       return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
@@ -178,8 +182,9 @@ export class PartialFile {
     const d = this.direct;
     this.handle = null;
     this.direct = null;
-    if (d) await (await d)?.close();
-    if (h) await (await h).close();
+    // Both are closed even if one close fails (NFS can report EIO at close); the first failure is thrown.
+    const closed = await Promise.allSettled([d?.then((fh) => fh?.close()), h?.then((fh) => fh.close())]);
+    for (const c of closed) if (c.status === 'rejected') throw c.reason;
   }
 
   /** Start over: every later write lands in a freshly truncated file (set synchronously, so no write can slip in between). */
@@ -193,7 +198,7 @@ export class PartialFile {
     // The direct descriptor is opened again, on whatever file the new handle created.
     this.direct = null;
     this.handle = this.track(flushing.catch(() => undefined)
-      .then(() => Promise.all([old?.then((h) => h.close()), oldDirect?.then((h) => h?.close())]))
+      .then(() => Promise.allSettled([old?.then((h) => h.close()), oldDirect?.then((h) => h?.close())]))
       .then(() => open(this.path, 'w', 0o600)));
     this.created = true;
   }
@@ -209,6 +214,9 @@ export class PartialFile {
     this.registry.delete(this.path);
   }
 }
+
+/** Bytes written with O_DIRECT by every partial file of this process (a figure for tests and diagnostics). */
+export const directIoTotals = { bytesWritten: 0 };
 
 /** Open for writing without truncating; create (0600) when it does not exist. */
 async function openKeeping(path: string): Promise<FileHandle> {

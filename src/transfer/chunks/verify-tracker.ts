@@ -23,6 +23,8 @@ export class VerifyTracker {
   private busy: Promise<void> | null = null;
   private failure: unknown = null;
   private finished = false;
+  /** Bytes read back with O_DIRECT so far. */
+  directBytes = 0;
 
   constructor(
     private readonly path: string,
@@ -53,7 +55,7 @@ export class VerifyTracker {
     const offset = this.hashedTo;
     this.hashedTo = end;
     this.busy = this.hash.updateFromFile(this.path, offset, end - offset, this.direct).then(
-      () => { this.busy = null; this.kick(); },
+      (direct) => { this.directBytes += direct; this.busy = null; this.kick(); },
       (err: unknown) => { this.busy = null; this.failure = err; },
     );
   }
@@ -67,7 +69,7 @@ export class VerifyTracker {
     this.finished = true;
     if (this.busy) await this.busy;
     if (this.failure) throw this.failure;
-    if (this.hashedTo < this.size) await this.hash.updateFromFile(this.path, this.hashedTo, this.size - this.hashedTo, this.direct);
+    if (this.hashedTo < this.size) this.directBytes += await this.hash.updateFromFile(this.path, this.hashedTo, this.size - this.hashedTo, this.direct);
     this.hashedTo = this.size;
     return this.hash.digest();
   }

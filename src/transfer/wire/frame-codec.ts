@@ -4,6 +4,8 @@ import { FRAME_HEADER_BYTES, MAX_FRAME_PAYLOAD } from '../../protocol/frames.js'
 export interface Frame {
   type: number;
   payload: Buffer;
+  /** Give a pooled payload buffer back (received frames, see frame-pool.ts); the payload is unusable afterwards. */
+  release?: () => void;
 }
 
 /** Header + payload as one buffer (callers may write header and payload separately instead). */

@@ -28,6 +28,10 @@ export function decodeSessionJson<S extends TSchema>(frame: Frame, schema: S): S
     value = JSON.parse(frame.payload.toString('utf8'));
   } catch {
     throw peerProtocolError(`${frameName(frame.type)} frame is not JSON`);
+  } finally {
+    // A big JSON frame (a MANIFEST of many entries) may sit in a pooled buffer: the parsed value
+    // is all that is needed from here on, and the buffer can take the next chunk.
+    frame.release?.();
   }
   const problems = checkSchema(schema, value);
   if (problems !== null) throw peerProtocolError(`${frameName(frame.type)} frame is invalid: ${problems}`);

@@ -163,7 +163,7 @@ export class IoPool {
         release?.();
       },
       updateFromFile: async (path: string, offset: number, length: number, direct?: boolean) => {
-        await worker.call(this.nextId++, { op: 'updateFile', stream, path, offset, length, direct: direct === true });
+        return (await worker.call(this.nextId++, { op: 'updateFile', stream, path, offset, length, direct: direct === true })).direct as number;
       },
       digest: async () => (await worker.call(this.nextId++, { op: 'digest', stream })).checksum as string,
       dispose: () => worker.post({ op: 'drop', stream }),

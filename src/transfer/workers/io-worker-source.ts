@@ -85,13 +85,27 @@ async function hashFile(file, algorithm) {
 // partial-file.ts, is not in the cache, and reading it through the cache would fill it for
 // nothing) into a page-aligned buffer (a WebAssembly.Memory: Node has no aligned allocation),
 // in whole 4 KiB blocks; where that cannot be (an unaligned offset, a file system without
-// O_DIRECT) it reads through the cache.
+// O_DIRECT) it reads through the cache. Returns the bytes read with O_DIRECT.
 let rangeScratch = null;
 let directScratch = null;
+let directScratchFailedAt = -Infinity;
 const DIRECT_ALIGN = 4096;
 function hashRange(h, file, offset, length, direct) {
+  let directBytes = 0;
   let fd = -1;
   let useDirect = false;
+  if (direct && offset % DIRECT_ALIGN === 0 && fs.constants.O_DIRECT !== undefined) {
+    // No aligned memory to be had (an address-space limit): through the cache, without asking
+    // again for a minute (each failed attempt costs V8 a garbage collection first).
+    if (!directScratch && Date.now() - directScratchFailedAt >= 60000) {
+      try {
+        directScratch = Buffer.from(new WebAssembly.Memory({ initial: 64, maximum: 64 }).buffer);
+      } catch {
+        directScratchFailedAt = Date.now();
+      }
+    }
+    if (!directScratch) direct = false;
+  }
   if (direct && offset % DIRECT_ALIGN === 0 && fs.constants.O_DIRECT !== undefined) {
     try {
       fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_DIRECT);
@@ -108,7 +122,6 @@ function hashRange(h, file, offset, length, direct) {
       let n;
       let buf;
       if (useDirect && pos % DIRECT_ALIGN === 0) {
-        directScratch = directScratch || Buffer.from(new WebAssembly.Memory({ initial: 64, maximum: 64 }).buffer);
         buf = directScratch;
         const want = Math.min(buf.length, Math.ceil((end - pos) / DIRECT_ALIGN) * DIRECT_ALIGN);
         try {
@@ -122,6 +135,7 @@ function hashRange(h, file, offset, length, direct) {
           continue;
         }
         n = Math.min(n, end - pos);
+        directBytes += n;
       } else {
         if (useDirect) {
           // A short direct read ended off a block boundary: the rest through the cache.
@@ -138,6 +152,7 @@ function hashRange(h, file, offset, length, direct) {
       h.update(buf.subarray(0, n));
       pos += n;
     }
+    return directBytes;
   } finally {
     if (fd >= 0) fs.closeSync(fd);
   }
@@ -470,8 +485,7 @@ parentPort.on('message', async (m) => {
         if (!p) { replyError(m.id, new Error('unknown hash stream')); return; }
         streams.set(m.stream, p.then((h) => {
           try {
-            hashRange(h, m.path, m.offset, m.length, m.direct === true);
-            reply(m.id, {});
+            reply(m.id, { direct: hashRange(h, m.path, m.offset, m.length, m.direct === true) });
           } catch (err) {
             replyError(m.id, err);
           }

@@ -4,7 +4,7 @@ import { open, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CHUNK_HEADER_BYTES } from '../../../src/protocol/data-frames.js';
-import { PartialFile } from '../../../src/transfer/chunks/partial-file.js';
+import { directIoTotals, PartialFile } from '../../../src/transfer/chunks/partial-file.js';
 import { VerifyTracker } from '../../../src/transfer/chunks/verify-tracker.js';
 import type { StreamingHash } from '../../../src/transfer/checksum/hash.js';
 import { allocAligned, DIRECT_IO_ALIGN, isDirectIoAligned } from '../../../src/transfer/util/aligned-buffers.js';
@@ -121,12 +121,23 @@ describe('verify reading back with O_DIRECT', () => {
     const path = join(dst, 'p');
     await writeFile(path, data);
     const expected = createHash('sha256').update(data).digest('hex');
-    // Steps of whole MiB: aligned reads (direct); steps of 100,000 bytes: unaligned ones (through the cache).
-    for (const piece of [MiB, 100_000]) {
-      const tracker = new VerifyTracker(path, data.length, workerHash(), piece, true);
-      for (let o = 0; o < data.length; o += piece) tracker.wrote(o, Math.min(piece, data.length - o));
-      expect(await tracker.finish()).toBe(expected);
-    }
+    const direct = await directSupported(dst);
+    // Steps of whole MiB: every read starts aligned and goes direct (the last one past the end
+    // of the file, rounded up to a block); steps of 100,000 bytes: only the first read starts
+    // aligned, the others go through the cache.
+    const aligned = new VerifyTracker(path, data.length, workerHash(), MiB, true);
+    for (let o = 0; o < data.length; o += MiB) aligned.wrote(o, Math.min(MiB, data.length - o));
+    expect(await aligned.finish()).toBe(expected);
+    expect(aligned.directBytes).toBe(direct ? data.length : 0);
+    const unaligned = new VerifyTracker(path, data.length, workerHash(), 100_000, true);
+    for (let o = 0; o < data.length; o += 100_000) unaligned.wrote(o, Math.min(100_000, data.length - o));
+    expect(await unaligned.finish()).toBe(expected);
+    if (direct) expect(unaligned.directBytes).toBeGreaterThan(0);
+    expect(unaligned.directBytes).toBeLessThan(data.length);
+    const cached = new VerifyTracker(path, data.length, workerHash(), MiB, false);
+    cached.wrote(0, data.length);
+    expect(await cached.finish()).toBe(expected);
+    expect(cached.directBytes).toBe(0);
     const short = new VerifyTracker(path, data.length + DIRECT_IO_ALIGN, workerHash(), MiB, true);
     short.wrote(0, data.length + DIRECT_IO_ALIGN);
     await expect(short.finish()).rejects.toMatchObject({ code: 'ESHORT' });
@@ -137,6 +148,7 @@ describe('transfer session with default chunks (direct writes)', () => {
   it('moves a file of several 4 MiB chunks and an odd tail intact, verified', async () => {
     const data = randomBytes(13 * MiB + 4097);
     await writeFile(join(src, 'big'), data);
+    const before = directIoTotals.bytesWritten;
     const r = await runPair({
       srcRoot: src, dstRoot: dst, items: [{ sourcePath: '/big', destinationPath: '/big', recursive: false }],
       options: { verifyChecksum: true, parallelism: 3 },
@@ -144,5 +156,7 @@ describe('transfer session with default chunks (direct writes)', () => {
     const stats = ok(r.dst);
     expect((await readFile(join(dst, 'big'))).equals(data)).toBe(true);
     expect(stats).toMatchObject({ faults: 0, filesTransferred: 1 });
+    // Received chunks lie aligned in the frame pool, so all but the last byte went direct.
+    expect(directIoTotals.bytesWritten - before).toBe((await directSupported(dst)) ? 13 * MiB + 4096 : 0);
   });
 });
