@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient } from '../../src/cli/api-client.js';
-import { runFerry, startFerry, type FerryProcess } from './process.js';
+import { runFerry, startFerry, type FerryProcess, type LaunchOptions } from './process.js';
 
 /** A temp directory removed by `cleanup()`. */
 export function tempDir(prefix = 'ferry-test-'): { path: string; cleanup(): void } {
@@ -57,7 +57,7 @@ export interface AgentHandle {
 }
 
 /** Create an endpoint through the API, set up an agent for it with the CLI, and run it. */
-export async function startAgent(client: ApiClient, dataDir: string, roots: string[], displayName = 'test endpoint', configPatch: Record<string, unknown> = {}): Promise<AgentHandle> {
+export async function startAgent(client: ApiClient, dataDir: string, roots: string[], displayName = 'test endpoint', configPatch: Record<string, unknown> = {}, launch: LaunchOptions = {}): Promise<AgentHandle> {
   const created = await client.endpointCreate({ display_name: displayName, is_globus_connect: true });
   const setup = await runFerry(['agent', 'setup', '--setup-key', created.globus_connect_setup_key!, '--data-dir', dataDir, ...roots.flatMap((r) => ['--root', r])]);
   if (setup.code !== 0) throw new Error(`agent setup failed: ${setup.stderr}`);
@@ -76,7 +76,7 @@ export async function startAgent(client: ApiClient, dataDir: string, roots: stri
     endpointId: created.id,
     dataDir,
     async start() {
-      handle.proc = startFerry(['agent', 'run', '--data-dir', dataDir]);
+      handle.proc = startFerry(['agent', 'run', '--data-dir', dataDir], {}, launch);
       await handle.proc.waitForLog(/"msg":"connected to control"/);
       return handle.proc;
     },

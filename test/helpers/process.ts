@@ -15,12 +15,19 @@ export interface FerryProcess {
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+export interface LaunchOptions {
+  /** Run under `ulimit -v` of this many KiB (an address-space limit, as `LimitAS=` sets). */
+  addressSpaceKiB?: number;
+}
+
 /** Start `ferry ARGS` as a real child process. */
-export function startFerry(args: string[], env: Record<string, string> = {}): FerryProcess {
-  const proc = spawn(process.execPath, [FERRY_BIN, ...args], {
-    env: { ...process.env, FERRY_LOG_LEVEL: 'debug', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export function startFerry(args: string[], env: Record<string, string> = {}, launch: LaunchOptions = {}): FerryProcess {
+  const command = [process.execPath, FERRY_BIN, ...args];
+  const options = { env: { ...process.env, FERRY_LOG_LEVEL: 'debug', ...env }, stdio: ['ignore', 'pipe', 'pipe'] as Array<'ignore' | 'pipe'> };
+  // The shell sets the limit and execs node, so the child's pid stays the agent's own.
+  const proc = launch.addressSpaceKiB === undefined
+    ? spawn(command[0]!, command.slice(1), options)
+    : spawn('/bin/sh', ['-c', 'ulimit -v "$0" && exec "$@"', String(launch.addressSpaceKiB), ...command], options);
   let out = '';
   let err = '';
   const watchers: Array<() => void> = [];

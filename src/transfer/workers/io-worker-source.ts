@@ -41,9 +41,17 @@ async function make(algorithm) {
   return { update: (d) => h.update(d), digest: () => h.digest('hex') };
 }
 
-// One xxh128 instance for synchronous use (init..digest never spans an await).
+// One xxh128 instance for synchronous use (init..digest never spans an await), made the first
+// time an op needs xxh128, not at start: a WebAssembly instance reserves about 10 GiB of address
+// space, which an agent under an address-space limit (ulimit -v, LimitAS=) may not have, and
+// sha256 and md5 never need it.
 let xxhSync = null;
-const ready = hashWasm.createXXHash128().then((h) => { xxhSync = h; });
+let xxhReady = null;
+function needXxh(algorithm) {
+  if (algorithm !== 'xxh128' || xxhSync) return null;
+  xxhReady = xxhReady || hashWasm.createXXHash128().then((h) => { xxhSync = h; }, (err) => { xxhReady = null; throw err; });
+  return xxhReady;
+}
 
 function syncHasher(algorithm) {
   if (algorithm === 'xxh128') {
@@ -510,17 +518,17 @@ parentPort.on('message', async (m) => {
         reply(m.id, { stats: lstatMany(m.paths) });
         return;
       case 'read': {
-        await ready;
+        await needXxh(m.algorithm);
         const r = readFiles(m.files, m.algorithm);
         reply(m.id, r, [r.buffer]);
         return;
       }
       case 'readInto':
-        await ready;
+        await needXxh(m.algorithm);
         reply(m.id, { results: readInto(m.files, m.target, m.algorithm) });
         return;
       case 'commit':
-        await ready;
+        await needXxh(m.files.some((f) => f.verify === 'xxh128') ? 'xxh128' : null);
         reply(m.id, await commit(m.files, m.durable, m.data));
         return;
       default:
