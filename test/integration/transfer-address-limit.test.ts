@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ApiClient } from '../../src/cli/api-client.js';
-import { startAgent, startControl, tempDir, type AgentHandle, type ControlHandle } from '../helpers/cluster.js';
+import { startTransferPair, tempDir, type TransferPair } from '../helpers/cluster.js';
 import { submitTransfer, waitForTask } from '../helpers/tasks.js';
 
 /**
@@ -21,21 +20,15 @@ describe('transfers under an address-space limit', () => {
   const dir = tempDir();
   const srcRoot = join(dir.path, 'src');
   const dstRoot = join(dir.path, 'dst');
-  let control: ControlHandle;
-  let client: ApiClient;
-  const agents: AgentHandle[] = [];
+  let pair: TransferPair;
 
   beforeAll(async () => {
     mkdirSync(srcRoot);
     mkdirSync(dstRoot);
-    control = await startControl(join(dir.path, 'control'));
-    ({ client } = await control.user('lim@example.org'));
-    agents.push(await startAgent(client, join(dir.path, 'agent-src'), [`${srcRoot}:rw`], 'source', {}, { addressSpaceKiB: LIMIT_KIB }));
-    agents.push(await startAgent(client, join(dir.path, 'agent-dst'), [`${dstRoot}:rw`], 'destination', {}, { addressSpaceKiB: LIMIT_KIB }));
+    pair = await startTransferPair(dir.path, 'lim@example.org', srcRoot, dstRoot, { addressSpaceKiB: LIMIT_KIB });
   });
   afterAll(async () => {
-    for (const a of agents) await a.stop();
-    await control?.stop();
+    await pair?.stop();
     dir.cleanup();
   });
 
@@ -43,13 +36,13 @@ describe('transfers under an address-space limit', () => {
     // 48 MiB: 12 chunks of 4 MiB, more receive buffers than the limit leaves room for.
     const data = randomBytes(48 * MiB + 123);
     writeFileSync(join(srcRoot, 'big.bin'), data);
-    const id = await submitTransfer(client, {
-      source_endpoint: agents[0]!.endpointId, destination_endpoint: agents[1]!.endpointId, verify_checksum: true,
+    const id = await submitTransfer(pair.client, {
+      source_endpoint: pair.src.endpointId, destination_endpoint: pair.dst.endpointId, verify_checksum: true,
       DATA: [{ DATA_TYPE: 'transfer_item', source_path: '/~/big.bin', destination_path: '/~/big.bin' }],
     });
-    const task = await waitForTask(client, id);
+    const task = await waitForTask(pair.client, id);
     expect(task.status).toBe('SUCCEEDED');
     expect(readFileSync(join(dstRoot, 'big.bin')).equals(data)).toBe(true);
-    for (const a of agents) expect(a.proc.stderr()).not.toMatch(/could not allocate memory/);
+    for (const a of [pair.src, pair.dst]) expect(a.proc.stderr()).not.toMatch(/could not allocate memory/);
   });
 });
