@@ -24,8 +24,6 @@ export interface TransferTaskOptions {
 }
 export type StoredFilterRule = FilterRule & { DATA_TYPE: 'filter_rule' };
 
-/** A task's events that record a source path skipped under skip_source_errors (first parameter: the task id). */
-const SKIPPED_EVENTS = "task_id = ? AND is_error = 1 AND json_valid(details) AND json_extract(details, '$.skipped') = 1";
 export interface DeleteTaskOptions { recursive: boolean; ignoreMissing: boolean; interpretGlobs: boolean }
 export interface DeleteTaskItem { path: string }
 export interface FatalError { code: string; description: string }
@@ -122,6 +120,9 @@ const toRecord = (r: Row): TaskRecord => ({
   statsBase: JSON.parse(r.stats_base) as SessionStats, statsCur: parse<SessionStats>(r.stats_cur),
   attempts: r.attempts, failures: r.failures, itemsDone: r.items_done, retryAt: r.retry_at, session: parse<OpenSession>(r.session),
 }) as TaskRecord;
+
+/** A task's events that record a source path skipped under skip_source_errors (first parameter: the task id). */
+const SKIPPED_EVENTS = "task_id = ? AND is_error = 1 AND json_valid(details) AND json_extract(details, '$.skipped') = 1";
 
 /** Patch field -> column, and how its value is stored. */
 const PATCH_COLUMNS: { [K in keyof Required<TaskPatch>]: [string, (v: TaskPatch[K]) => unknown] } = {

@@ -14,7 +14,7 @@ export class FrameBufferPool {
   private readonly spare: IdleBuffers;
   /** Bytes before a payload's start in its pooled buffer (see alignAt). */
   private readonly prefix: number;
-  private readonly aligned: boolean;
+  private readonly alloc: (size: number) => Buffer;
 
   /**
    * @param capacity bytes of each pooled buffer; bigger payloads get a buffer of their own
@@ -27,14 +27,14 @@ export class FrameBufferPool {
   constructor(readonly capacity: number, maxIdle: number, idleMs = 2000, alignAt?: number) {
     this.spare = new IdleBuffers(maxIdle, idleMs);
     this.prefix = alignAt === undefined ? 0 : (DIRECT_IO_ALIGN - (alignAt % DIRECT_IO_ALIGN)) % DIRECT_IO_ALIGN;
-    this.aligned = alignAt !== undefined;
+    this.alloc = alignAt === undefined ? Buffer.allocUnsafe : allocPreferAligned;
   }
 
   /** A buffer of exactly `length` bytes (contents undefined) and the function that gives it back. */
   take(length: number): { buf: Buffer; release: () => void } {
     if (length > this.capacity) return { buf: Buffer.allocUnsafe(length), release: noop };
     const size = this.prefix + this.capacity;
-    const whole = this.spare.take(size) ?? (this.aligned ? allocPreferAligned(size) : Buffer.allocUnsafe(size));
+    const whole = this.spare.take(size) ?? this.alloc(size);
     let given = false;
     return {
       buf: whole.subarray(this.prefix, this.prefix + length),
@@ -62,9 +62,9 @@ export const POOLED_FRAME_MIN = 64 * 1024;
  * at most 16 idle buffers (64 MiB, about what a session's streams hold in flight: per stream one
  * being read, one queued, one being written) are kept; those
  * unused for 2 s go (IdleBuffers). Buffers are page-aligned with a CHUNK's data on a page
- * boundary, for the destination's direct writes (partial-file.ts); a chunkSize above the
- * pool's capacity gets ordinary buffers, and those chunks go through the page cache. A smaller cap looked leaner but measured worse (case b after
- * case a peaked at 269-307 MB with 8 idle, 245-269 MB with 24; with the trimming, 8 still peaked
- * higher than 16 or 24).
+ * boundary, for the destination's direct writes (partial-file.ts); a chunkSize above the pool's
+ * capacity gets ordinary buffers, and those chunks go through the page cache. A smaller cap
+ * looked leaner but measured worse (case b after case a peaked at 269-307 MB with 8 idle,
+ * 245-269 MB with 24; with the trimming, 8 still peaked higher than 16 or 24).
  */
 export const sharedFramePool = new FrameBufferPool(4 * 1024 * 1024 + 64, 16, 2000, CHUNK_HEADER_BYTES);

@@ -87,6 +87,36 @@ async function hashFile(file, algorithm) {
   }
 }
 
+let rangeScratch = null;
+let directScratch = null;
+let directScratchFailedAt = -Infinity;
+const DIRECT_ALIGN = 4096;
+
+// The aligned scratch buffer, or null where none can be had (an address-space limit). As with
+// allocPreferAligned (aligned-buffers.ts, which this eval'd worker cannot import), a failure is
+// not retried for a minute: each failed attempt costs V8 a garbage collection first.
+function alignedScratch() {
+  if (!directScratch && Date.now() - directScratchFailedAt >= 60000) {
+    try {
+      directScratch = Buffer.from(new WebAssembly.Memory({ initial: 64, maximum: 64 }).buffer);
+    } catch {
+      directScratchFailedAt = Date.now();
+    }
+  }
+  return directScratch;
+}
+
+// An O_DIRECT descriptor for reading the file, or -1 where the file system refuses O_DIRECT.
+function openDirect(file) {
+  if (fs.constants.O_DIRECT === undefined) return -1;
+  try {
+    return fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_DIRECT);
+  } catch (err) {
+    if (err.code !== 'EINVAL') throw err;
+    return -1;
+  }
+}
+
 // Feed bytes [offset, offset+length) of a file to a streaming hash (verify as a file is
 // written: verify-tracker.ts). A file shorter than that is an error. With direct, the bytes
 // are read with O_DIRECT (from the device, not the page cache: a file written with O_DIRECT,
@@ -94,62 +124,32 @@ async function hashFile(file, algorithm) {
 // nothing) into a page-aligned buffer (a WebAssembly.Memory: Node has no aligned allocation),
 // in whole 4 KiB blocks; where that cannot be (an unaligned offset, a file system without
 // O_DIRECT) it reads through the cache. Returns the bytes read with O_DIRECT.
-let rangeScratch = null;
-let directScratch = null;
-let directScratchFailedAt = -Infinity;
-const DIRECT_ALIGN = 4096;
 function hashRange(h, file, offset, length, direct) {
+  const end = offset + length;
   let directBytes = 0;
-  let fd = -1;
-  let useDirect = false;
-  if (direct && offset % DIRECT_ALIGN === 0 && fs.constants.O_DIRECT !== undefined) {
-    // No aligned memory to be had (an address-space limit): through the cache, without asking
-    // again for a minute (each failed attempt costs V8 a garbage collection first).
-    if (!directScratch && Date.now() - directScratchFailedAt >= 60000) {
-      try {
-        directScratch = Buffer.from(new WebAssembly.Memory({ initial: 64, maximum: 64 }).buffer);
-      } catch {
-        directScratchFailedAt = Date.now();
-      }
-    }
-    if (!directScratch) direct = false;
-  }
-  if (direct && offset % DIRECT_ALIGN === 0 && fs.constants.O_DIRECT !== undefined) {
-    try {
-      fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_DIRECT);
-      useDirect = true;
-    } catch (err) {
-      if (err.code !== 'EINVAL') throw err;
-    }
-  }
+  let pos = offset;
+  let fd = direct && offset % DIRECT_ALIGN === 0 && alignedScratch() ? openDirect(file) : -1;
+  let isDirect = fd >= 0;
   if (fd < 0) fd = fs.openSync(file, 'r');
   try {
-    let pos = offset;
-    const end = offset + length;
     while (pos < end) {
-      let n;
-      let buf;
-      if (useDirect && pos % DIRECT_ALIGN === 0) {
-        buf = directScratch;
-        const want = Math.min(buf.length, Math.ceil((end - pos) / DIRECT_ALIGN) * DIRECT_ALIGN);
+      let n = -1;
+      let buf = directScratch;
+      if (isDirect && pos % DIRECT_ALIGN === 0) {
         try {
-          n = fs.readSync(fd, buf, 0, want, pos);
+          n = Math.min(fs.readSync(fd, buf, 0, Math.min(buf.length, Math.ceil((end - pos) / DIRECT_ALIGN) * DIRECT_ALIGN), pos), end - pos);
+          directBytes += n;
         } catch (err) {
           if (err.code !== 'EINVAL') throw err;
-          useDirect = false;
-          fs.closeSync(fd);
-          fd = -1;
-          fd = fs.openSync(file, 'r');
-          continue;
         }
-        n = Math.min(n, end - pos);
-        directBytes += n;
-      } else {
-        if (useDirect) {
-          // A short direct read ended off a block boundary: the rest through the cache.
-          useDirect = false;
-          fs.closeSync(fd);
+      }
+      if (n < 0) {
+        if (isDirect) {
+          // Refused, or a short direct read ended off a block boundary: the rest through the cache.
+          isDirect = false;
+          const old = fd;
           fd = -1;
+          fs.closeSync(old);
           fd = fs.openSync(file, 'r');
         }
         rangeScratch = rangeScratch || Buffer.allocUnsafe(4 * 1024 * 1024);
