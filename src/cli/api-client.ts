@@ -70,9 +70,10 @@ const STATUS_FALLBACK: Record<number, ErrorCode> = {
 };
 
 export function catalogCodeFor(remoteCode: string, httpStatus: number): ErrorCode {
-  if (isErrorCode(remoteCode)) return remoteCode;
-  // Globus nests the cause under the operation ('ExternalError.DirListingFailed.GCDisconnected').
+  // Globus nests the cause under the operation ('ExternalError.DirListingFailed.GCDisconnected');
+  // the CLI treats them all as the one "agent not connected" condition (exit code, retries).
   if (remoteCode.endsWith('.GCDisconnected')) return 'ExternalError.GCDisconnected';
+  if (isErrorCode(remoteCode)) return remoteCode;
   return STATUS_FALLBACK[httpStatus] ?? (httpStatus >= 400 && httpStatus < 500 ? 'BadRequest' : 'InternalError');
 }
 

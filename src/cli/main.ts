@@ -9,6 +9,8 @@ import { registerQuickstart } from './commands/quickstart-command.js';
 import { registerTransferCommand } from './commands/transfer.js';
 import { registerRmCommand } from './commands/rm.js';
 import { registerTaskCommands } from './commands/task.js';
+import { registerLoginCommands } from './commands/login.js';
+import { registerGroupCommands } from './commands/group.js';
 import { exitCodeFor, EXIT } from './exit-codes.js';
 import { RemoteError } from './api-client.js';
 import { FERRY_VERSION } from '../common/version.js';
@@ -35,6 +37,15 @@ registerTaskCommands(program);
 registerEndpointCommands(program);
 registerAgentCommands(program);
 registerControlCommands(program);
+registerLoginCommands(program);
+registerGroupCommands(program);
+// Client commands refresh the token from `ferry login` when it is about to expire.
+const NO_REFRESH = new Set(['login', 'logout', 'control', 'agent', 'quickstart']);
+program.hook('preAction', async (_program, action) => {
+  let top = action;
+  while (top.parent && top.parent !== program) top = top.parent;
+  if (!NO_REFRESH.has(top.name())) await (await import('./commands/login.js')).refreshIfNeeded();
+});
 
 try {
   await program.parseAsync(process.argv);

@@ -1,4 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { DEFAULT_HTTP_LIMITS } from './api/server-options.js';
+import { DEFAULT_USER_LIMITS } from './api/user-limits.js';
+import { DEFAULT_AUTH_TUNING } from './auth/tuning.js';
+import { DEFAULT_TASK_LIMITS } from './tasks/limits.js';
 
 /** The control service's config file, declared once (see config/control.example.json). */
 export const ControlConfig = Type.Object({
@@ -35,6 +39,50 @@ export const ControlConfig = Type.Object({
     stallTimeoutMs: Type.Integer({ minimum: 100, default: 600_000 }),
     /** How often deadlines, retries and stalls are checked. */
     tickMs: Type.Integer({ minimum: 10, default: 1000 }),
+    /** Unexpected errors (InternalError, a peer's protocol error, …) are retried this many times in a row, then the task fails. */
+    unexpectedErrorRetries: Type.Integer({ minimum: 0, maximum: 1000, default: DEFAULT_TASK_LIMITS.unexpectedErrorRetries }),
+  }, { additionalProperties: false, default: {} }),
+  /** Per-identity limits, so one user cannot starve the others (Globus has the same kind). */
+  limits: Type.Object({
+    /** File operations (ls, stat, mkdir, rename) one identity may have in flight on one endpoint. */
+    fileOpsPerEndpoint: Type.Integer({ minimum: 1, maximum: 10_000, default: DEFAULT_USER_LIMITS.fileOpsPerEndpoint }),
+    /** File operations one identity may have in flight on all endpoints together. */
+    fileOpsPerUser: Type.Integer({ minimum: 1, maximum: 100_000, default: DEFAULT_USER_LIMITS.fileOpsPerUser }),
+    /** Active (not yet finished) tasks one account (its linked identities together) may have; Globus allows 100 pending tasks. */
+    activeTasksPerUser: Type.Integer({ minimum: 1, maximum: 1_000_000, default: DEFAULT_USER_LIMITS.activeTasksPerUser }),
+  }, { additionalProperties: false, default: {} }),
+  /** Ferry Auth's lifetimes and login rate limit (FERRY_AUTH_TUNING, for tests, goes on top). */
+  auth: Type.Object({
+    /** Access tokens (Transfer, Groups, Auth, resource servers'); Globus issues 48-hour ones. */
+    accessTokenTtlSeconds: Type.Integer({ minimum: 1, maximum: 31_536_000, default: DEFAULT_AUTH_TUNING.accessTokenTtlSeconds }),
+    /** Refresh tokens (rotated on every use); null: they end only by revocation. */
+    refreshTokenTtlSeconds: Type.Union([Type.Integer({ minimum: 1, maximum: 315_360_000 }), Type.Null()], { default: DEFAULT_AUTH_TUNING.refreshTokenTtlSeconds }),
+    /** Authorization codes (single use). */
+    codeTtlSeconds: Type.Integer({ minimum: 1, maximum: 600, default: DEFAULT_AUTH_TUNING.codeTtlSeconds }),
+    /** OpenID Connect id_tokens. */
+    idTokenTtlSeconds: Type.Integer({ minimum: 1, maximum: 31_536_000, default: DEFAULT_AUTH_TUNING.idTokenTtlSeconds }),
+    /** The browser sign-in session at the login pages. */
+    sessionTtlSeconds: Type.Integer({ minimum: 1, maximum: 31_536_000, default: DEFAULT_AUTH_TUNING.sessionTtlSeconds }),
+    /** An authorize request waiting on the login and consent pages. */
+    interactionTtlSeconds: Type.Integer({ minimum: 1, maximum: 86_400, default: DEFAULT_AUTH_TUNING.interactionTtlSeconds }),
+    /** Login attempts (POSTs to the login page) per client address per window. */
+    loginRateLimit: Type.Object({
+      max: Type.Integer({ minimum: 1, maximum: 1_000_000, default: DEFAULT_AUTH_TUNING.loginRateLimit.max }),
+      windowMs: Type.Integer({ minimum: 1000, maximum: 86_400_000, default: DEFAULT_AUTH_TUNING.loginRateLimit.windowMs }),
+    }, { additionalProperties: false, default: {} }),
+  }, { additionalProperties: false, default: {} }),
+  /** The HTTPS server's protection against idle, slow and too many connections. */
+  http: Type.Object({
+    /** A client must send a request's headers within this (slow-loris). At most requestTimeoutMs. */
+    headersTimeoutMs: Type.Integer({ minimum: 100, default: DEFAULT_HTTP_LIMITS.headersTimeoutMs }),
+    /** A client must send a whole request (headers and body) within this. */
+    requestTimeoutMs: Type.Integer({ minimum: 100, default: DEFAULT_HTTP_LIMITS.requestTimeoutMs }),
+    /** An idle keep-alive connection is closed after this. */
+    keepAliveTimeoutMs: Type.Integer({ minimum: 100, default: DEFAULT_HTTP_LIMITS.keepAliveTimeoutMs }),
+    /** A TLS handshake must complete within this. */
+    tlsHandshakeTimeoutMs: Type.Integer({ minimum: 100, default: DEFAULT_HTTP_LIMITS.tlsHandshakeTimeoutMs }),
+    /** Open connections (API clients and agent links together); more are closed at once. */
+    maxConnections: Type.Integer({ minimum: 1, default: DEFAULT_HTTP_LIMITS.maxConnections }),
   }, { additionalProperties: false, default: {} }),
   log: Type.Object({
     level: Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('fatal'), Type.Literal('silent')], { default: 'info' }),

@@ -7,6 +7,8 @@ import { FERRY_VERSION } from '../common/version.js';
 import { certFingerprint, loadOrCreateCa, loadOrCreateServerCertificate } from '../pki/index.js';
 import { buildApi } from './api/app.js';
 import type { Api, ApiContext } from './api/context.js';
+import { OperationLimiter } from './api/user-limits.js';
+import { authFor, tuningFromEnv } from './auth/service.js';
 import type { ControlConfig } from './config.js';
 import { AgentHub } from './hub/hub.js';
 import { ControlStore } from './store/index.js';
@@ -73,6 +75,9 @@ export class ControlService {
       : loadOrCreateServerCertificate(this.paths.pkiDir, ca, serverNames(this.config));
     const store = ControlStore.open(this.paths.database);
     this.store = store;
+    // Ferry Auth first, so the API's bearer check and Auth routes share this one, tuned by
+    // control.json's `auth` (and FERRY_AUTH_TUNING, which tests set, on top).
+    authFor(store.db, tuningFromEnv(process.env, this.config.auth));
     const hub = new AgentHub(store.nodes, {
       helloTimeoutMs: this.tuning.helloTimeoutMs,
       heartbeatIntervalMs: this.config.heartbeatIntervalMs,
@@ -85,14 +90,18 @@ export class ControlService {
     const t = this.config.tasks;
     const tasks = new TaskOrchestrator({
       repo: store.tasks, hub, log: this.log,
-      limits: { retryBaseMs: t.retryInitialMs, retryMaxMs: t.retryMaxMs, stallTimeoutMs: t.stallTimeoutMs, tickMs: t.tickMs },
+      limits: {
+        retryBaseMs: t.retryInitialMs, retryMaxMs: t.retryMaxMs, stallTimeoutMs: t.stallTimeoutMs, tickMs: t.tickMs,
+        unexpectedErrorRetries: t.unexpectedErrorRetries,
+      },
     });
     this.tasks = tasks;
     const ctx: ApiContext = {
       store, hub, tasks, ca, caFingerprint: this.caFingerprint, publicUrl: this.config.publicUrl ?? '',
       setupKeyTtlSeconds: this.config.setupKeyTtlSeconds, log: this.log,
+      userLimits: this.config.limits, opLimiter: new OperationLimiter(this.config.limits),
     };
-    const api = buildApi(ctx, { key: server.keyPem, cert: server.certPem, ca: ca.certPem });
+    const api = buildApi(ctx, { key: server.keyPem, cert: server.certPem, ca: ca.certPem }, this.config.http);
     this.api = api;
     await api.listen({ host: this.config.listen.host, port: this.config.listen.port });
     const addr = api.server.address();

@@ -163,8 +163,14 @@ export const SessionDoneMessage = Type.Object({
   sessionId: Uuid,
   role: SessionRole,
   ok: Type.Boolean(),
-  /** Why it failed: a Globus event code (FILE_NOT_FOUND, PERMISSION_DENIED, CANCELED, ...). */
-  error: Type.Union([Type.Object({ code: Type.String({ maxLength: 64 }), message: Type.String({ maxLength: 4096 }) }, { additionalProperties: false }), Type.Null()]),
+  /**
+   * Why it failed: `code` is a Globus event code (FILE_NOT_FOUND, PERMISSION_DENIED, CANCELED,
+   * ...); `ferryCode` the Ferry error code (src/common/errors.ts), from which control decides
+   * whether the task retries or fails (agents before it sent only `code`).
+   */
+  error: Type.Union([Type.Object({
+    code: Type.String({ maxLength: 64 }), message: Type.String({ maxLength: 4096 }), ferryCode: Type.Optional(Type.String({ maxLength: 64 })),
+  }, { additionalProperties: false }), Type.Null()]),
   stats: SessionStats,
 }, { additionalProperties: false });
 export type SessionDoneMessage = Static<typeof SessionDoneMessage>;

@@ -125,7 +125,7 @@ describe('control REST API', () => {
     const created = await alice.client.endpointCreate({ display_name: 'offline endpoint' });
     const err = await alice.client.ls(created.id, { path: '/~/' }).catch((e: unknown) => e);
     expect(isRemoteError(err)).toBe(true);
-    expect(err).toMatchObject({ remoteCode: 'ExternalError.GCDisconnected', httpStatus: 502 });
+    expect(err).toMatchObject({ remoteCode: 'ExternalError.DirListingFailed.GCDisconnected', httpStatus: 502 });
   });
 });
 

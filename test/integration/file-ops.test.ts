@@ -86,7 +86,7 @@ describe('file operations through control to the agent', () => {
     await expect(client.rename(ep, '/~/renamed', '/~/data')).rejects.toMatchObject({ remoteCode: 'ExternalError.RenameFailed.Exists' });
     const st = await client.stat(ep, '/~/renamed');
     expect(st).toMatchObject({ DATA_TYPE: 'file', name: 'renamed', type: 'dir' });
-    await expect(client.stat(ep, '/~/missing')).rejects.toMatchObject({ remoteCode: 'ClientError.NotFound', httpStatus: 404 });
+    await expect(client.stat(ep, '/~/missing')).rejects.toMatchObject({ remoteCode: 'NotFound', httpStatus: 404 });
     await expect(client.ls(ep, { path: '/~/data/a.txt' })).rejects.toMatchObject({ remoteCode: 'ExternalError.DirListingFailed.NotDirectory' });
   });
 

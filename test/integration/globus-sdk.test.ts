@@ -74,7 +74,7 @@ describe('@globus/sdk against Ferry control', () => {
     expect(step('stat.renamed')).toMatchObject({ status: 200, body: { DATA_TYPE: 'file', name: 'sdk-test-renamed', type: 'dir' } });
     const noHidden = (step('ls.parent.no-hidden').body!['DATA'] as Array<{ name: string }>).map((f) => f.name);
     expect(noHidden).not.toContain('.dotfile');
-    expect(step('stat.missing')).toMatchObject({ status: 404, ok: false, body: { code: 'ClientError.NotFound' } });
+    expect(step('stat.missing')).toMatchObject({ status: 404, ok: false, body: { code: 'NotFound' } });
     expect(typeof step('stat.missing').body!['request_id']).toBe('string');
   });
 

@@ -34,6 +34,9 @@ describe('ferry quickstart', () => {
     const endpointId = ready[1]!;
     await running.waitForStdout(/Press Ctrl-C to stop/);
     expect(statSync(join(home, 'client.json')).mode & 0o777).toBe(0o600);
+    // The log and the state databases name users, paths and tasks: owner-only.
+    expect(statSync(join(home, 'logs')).mode & 0o777).toBe(0o700);
+    for (const f of ['logs/ferry.log', 'control/control.db', 'agent/state.db']) expect(statSync(join(home, f)).mode & 0o777, f).toBe(0o600);
 
     const ls = await runFerry(['ls', `${endpointId}:/~/`], env);
     expect(ls.code, ls.stderr).toBe(0);

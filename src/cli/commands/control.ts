@@ -1,8 +1,10 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { FerryError } from '../../common/errors.js';
-import type { ControlConfig } from '../../control/index.js';
+import type { ControlConfig, TokenInfo } from '../../control/index.js';
 import { ferryHome } from '../client-config.js';
+import { safeText, table } from '../output.js';
+import { registerAuthAdminCommands } from './auth-admin.js';
 
 // Heavy modules (fastify, SQLite, forge) load only when a command needs them, so that
 // `ferry --help` and the client commands start fast.
@@ -63,39 +65,20 @@ export function registerControlCommands(program: Command): void {
       await runUntilSignalled([service], log);
     });
 
-  const identity = control.command('identity').description('manage identities (offline, on the data directory)');
-  identity.command('create')
-    .description('create an identity and print it as JSON')
-    .requiredOption('--username <name>', 'unique user name, e.g. alice@example.org')
-    .option('--email <email>', 'e-mail address')
-    .option('--display-name <name>', 'full name')
-    .option('--organization <org>', 'organization')
-    .option('--data-dir <dir>', 'control data directory (default $FERRY_HOME/control)')
-    .action(async (opts: { username: string; email?: string; displayName?: string; organization?: string; dataDir?: string }) => {
-      const { createIdentity, identityDocument } = await loadControl();
-      const rec = createIdentity(opts.dataDir ?? defaultDataDir(), {
-        username: opts.username,
-        ...(opts.email ? { email: opts.email } : {}),
-        ...(opts.displayName ? { name: opts.displayName } : {}),
-        ...(opts.organization ? { organization: opts.organization } : {}),
-      });
-      process.stdout.write(`${JSON.stringify(identityDocument(rec), null, 2)}\n`);
-    });
+  registerAuthAdminCommands(control, defaultDataDir);
 
   const token = control.command('token').description('manage bearer tokens (offline, on the data directory)');
   token.command('issue')
     .description('issue a bearer token for the transfer API and print it (shown once; stored only as a hash)')
     .requiredOption('--username <name>', 'identity that owns the token')
-    .option('--expires-in <seconds>', `lifetime in seconds (default ${DEFAULT_TOKEN_TTL_SECONDS}; 0 = never expires)`)
+    .option('--expires-in <seconds>', `lifetime in seconds, at least 1 (default ${DEFAULT_TOKEN_TTL_SECONDS})`)
+    .option('--never-expires', 'issue a token that never expires (revoke it with `ferry control token revoke` when it is no longer needed)')
     .option('--format <format>', 'text (just the token) or json', 'text')
     .option('--data-dir <dir>', 'control data directory (default $FERRY_HOME/control)')
-    .action(async (opts: { username: string; expiresIn?: string; format: string; dataDir?: string }) => {
+    .addHelpText('after', '\nA token that never expires must be asked for explicitly with --never-expires; --expires-in 0 is refused.\n')
+    .action(async (opts: { username: string; expiresIn?: string; neverExpires?: boolean; format: string; dataDir?: string }) => {
       const { issueToken } = await loadControl();
-      let ttl: number | null = DEFAULT_TOKEN_TTL_SECONDS;
-      if (opts.expiresIn !== undefined) {
-        if (!/^\d+$/.test(opts.expiresIn)) throw new FerryError('Config.Invalid', '--expires-in must be a whole number of seconds');
-        ttl = Number(opts.expiresIn) === 0 ? null : Number(opts.expiresIn);
-      }
+      const ttl = tokenTtl(opts);
       const issued = issueToken(opts.dataDir ?? defaultDataDir(), opts.username, ttl);
       if (opts.format === 'json') {
         process.stdout.write(`${JSON.stringify({
@@ -104,6 +87,80 @@ export function registerControlCommands(program: Command): void {
         }, null, 2)}\n`);
       } else {
         process.stdout.write(`${issued.token}\n`);
+        if (ttl === null) process.stderr.write('ferry: note: this token never expires; revoke it with `ferry control token revoke` when it is no longer needed\n');
       }
     });
+
+  token.command('list')
+    .description('list tokens without their secrets: id (a prefix of the token\'s SHA-256), owner, scopes, created, expires, revoked')
+    .option('--username <name>', 'only the tokens of this identity')
+    .option('--format <format>', 'text or json', 'text')
+    .option('--data-dir <dir>', 'control data directory (default $FERRY_HOME/control)')
+    .action(async (opts: { username?: string; format: string; dataDir?: string }) => {
+      const { listTokens } = await loadControl();
+      const tokens = listTokens(opts.dataDir ?? defaultDataDir(), opts.username === undefined ? {} : { username: opts.username });
+      process.stdout.write(opts.format === 'json' ? `${JSON.stringify(tokens.map(tokenJson), null, 2)}\n` : formatTokens(tokens));
+    });
+
+  token.command('revoke')
+    .description('revoke a token at once: by its id from `token list` (8 or more leading hex digits), or by the token itself with --token')
+    .argument('[id]', 'token id (hash prefix) as `ferry control token list` shows it')
+    .option('--token <token>', 'the token itself; "-" reads it from standard input (keeps it out of the process list)')
+    .option('--data-dir <dir>', 'control data directory (default $FERRY_HOME/control)')
+    .addHelpText('after', '\nA running control refuses the token from its next request on.\n\nExamples:\n  ferry control token list --username alice@example.org\n  ferry control token revoke 3f9a2c41d07b5e88\n  echo "$TOKEN" | ferry control token revoke --token -\n')
+    .action(async (id: string | undefined, opts: { token?: string; dataDir?: string }) => {
+      if ((id === undefined) === (opts.token === undefined)) throw new FerryError('ClientError.BadRequest', 'name the token to revoke: give its id, or --token TOKEN (not both)');
+      const { revokeToken } = await loadControl();
+      const secret = opts.token === '-' ? (await readStdin()).trim() : opts.token;
+      const result = revokeToken(opts.dataDir ?? defaultDataDir(), secret !== undefined ? { token: secret } : { id: id! });
+      process.stdout.write(result.revoked ? `Revoked token ${result.id}\n` : `Token ${result.id} was already revoked\n`);
+    });
+}
+
+/** --expires-in / --never-expires as a lifetime in seconds, or null for never. */
+export function tokenTtl(opts: { expiresIn?: string; neverExpires?: boolean }): number | null {
+  if (opts.neverExpires) {
+    if (opts.expiresIn !== undefined) throw new FerryError('Config.Invalid', '--never-expires and --expires-in exclude each other');
+    return null;
+  }
+  if (opts.expiresIn === undefined) return DEFAULT_TOKEN_TTL_SECONDS;
+  if (!/^\d+$/.test(opts.expiresIn)) throw new FerryError('Config.Invalid', '--expires-in must be a whole number of seconds');
+  const ttl = Number(opts.expiresIn);
+  if (ttl === 0) throw new FerryError('Config.Invalid', '--expires-in 0 is refused: for a token that never expires, say --never-expires');
+  return ttl;
+}
+
+function isoOrNull(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+function tokenJson(t: TokenInfo): Record<string, unknown> {
+  return {
+    id: t.id, identity_id: t.identityId, username: t.username, scopes: t.scopes, status: t.status,
+    created: isoOrNull(t.createdAt), expires: isoOrNull(t.expiresAt), revoked: isoOrNull(t.revokedAt),
+  };
+}
+
+/** One row per token; secrets are never stored, so they cannot be shown. */
+export function formatTokens(tokens: readonly TokenInfo[]): string {
+  if (tokens.length === 0) return 'No tokens.\n';
+  const time = (ms: number | null, none: string) => (ms === null ? none : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z'));
+  const scope = (s: string) => (s === TRANSFER_SCOPE_URN ? 'transfer' : s);
+  const rows = [['ID', 'USERNAME', 'STATUS', 'SCOPES', 'CREATED', 'EXPIRES', 'REVOKED']];
+  for (const t of tokens) {
+    rows.push([t.id, safeText(t.username ?? t.identityId), t.status, t.scopes.map(scope).join(','), time(t.createdAt, '-'), time(t.expiresAt, 'never'), time(t.revokedAt, '-')]);
+  }
+  return table(rows);
+}
+
+const TRANSFER_SCOPE_URN = 'urn:globus:auth:scope:transfer.api.globus.org:all';
+
+function readStdin(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (d: string) => { text += d; if (text.length > 8192) reject(new FerryError('ClientError.BadRequest', 'standard input is too long for a token')); });
+    process.stdin.on('end', () => resolve(text));
+    process.stdin.on('error', reject);
+  });
 }

@@ -6,6 +6,7 @@ import { writePrivateFile } from '../../pki/index.js';
 import { loadConfigFile, parseConfig } from '../../common/config-file.js';
 import { FerryError } from '../../common/errors.js';
 import { createLogger } from '../../common/logger.js';
+import { PRIVATE_FILE_MODE, tightenMode } from '../../common/private-files.js';
 import { pino } from 'pino';
 import { ControlConfig, ControlService, createIdentity, issueToken } from '../../control/index.js';
 import { ApiClient } from '../api-client.js';
@@ -33,10 +34,12 @@ function currentUser(): string {
 export async function quickstart(opts: QuickstartOptions): Promise<void> {
   const home = ferryHome();
   mkdirSync(home, { recursive: true, mode: 0o700 });
-  mkdirSync(join(home, 'logs'), { recursive: true });
+  mkdirSync(join(home, 'logs'), { recursive: true, mode: 0o700 });
   if (!/^\d{1,5}$/.test(opts.port) || Number(opts.port) > 65535) throw new FerryError('Config.Invalid', '--port must be a TCP port number');
   const logFile = join(home, 'logs', 'ferry.log');
-  const log = createLogger({ name: 'ferry-quickstart', destination: pino.destination({ dest: logFile, mkdir: true, sync: false }) });
+  // Logs name users, paths and tasks: owner-only, like the state databases.
+  const log = createLogger({ name: 'ferry-quickstart', destination: pino.destination({ dest: logFile, mkdir: true, sync: false, mode: PRIVATE_FILE_MODE }) });
+  tightenMode(logFile);
 
   const controlDir = join(home, 'control');
   const config = parseConfig({ version: 1, dataDir: controlDir, listen: { host: '127.0.0.1', port: Number(opts.port) } }, ControlConfig, 'quickstart');

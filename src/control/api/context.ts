@@ -3,6 +3,7 @@ import type { CertAndKey } from '../../pki/index.js';
 import type { AgentHub } from '../hub/hub.js';
 import type { ControlStore } from '../store/index.js';
 import type { TaskOrchestrator } from '../tasks/index.js';
+import type { OperationLimiter, UserLimits } from './user-limits.js';
 
 /** What the REST routes need from the control service. */
 export interface ApiContext {
@@ -16,6 +17,10 @@ export interface ApiContext {
   publicUrl: string;
   setupKeyTtlSeconds: number;
   log: Logger;
+  /** Per-identity limits; DEFAULT_USER_LIMITS when absent. */
+  userLimits?: UserLimits;
+  /** Counts file operations in flight per identity; the operation routes make one from userLimits when absent. */
+  opLimiter?: OperationLimiter;
 }
 
 /** The fastify instance type every route module registers on (HTTPS server, pino logger). */

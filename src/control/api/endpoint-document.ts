@@ -4,13 +4,14 @@ export interface EndpointView {
   record: EndpointRecord;
   owner: IdentityRecord | undefined;
   connected: boolean;
-  callerId: string;
+  /** Whether the endpoint belongs to the caller's account (any of its identities owns it). */
+  isOwner: boolean;
 }
 
 /** The Globus `endpoint` document (globus-api.md §1.4) for one of Ferry's endpoints. */
 export function endpointDocument(v: EndpointView): Record<string, unknown> {
   const e = v.record;
-  const isOwner = v.callerId === e.ownerId;
+  const isOwner = v.isOwner;
   const ownerName = v.owner?.username ?? e.ownerId;
   return {
     DATA_TYPE: 'endpoint',

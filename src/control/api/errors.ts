@@ -18,6 +18,9 @@ export function resourceOf(req: FastifyRequest): string {
 export function sendError(req: FastifyRequest, reply: FastifyReply, err: FerryError): FastifyReply {
   const doc: ErrorDocument = { code: err.code, message: err.message, request_id: newRequestId(), resource: resourceOf(req) };
   if (err.status === 401) void reply.header('WWW-Authenticate', 'Bearer');
+  // 429 and 503 may say when to come back; the Globus SDKs honour Retry-After.
+  const retryAfter = err.details?.['retryAfterSeconds'];
+  if (typeof retryAfter === 'number' && Number.isInteger(retryAfter) && retryAfter >= 0) void reply.header('Retry-After', String(retryAfter));
   return reply.code(err.status).type('application/json').send(doc);
 }
 

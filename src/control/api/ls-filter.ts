@@ -3,7 +3,7 @@ import type { FileDoc } from '../../protocol/index.js';
 
 /**
  * Globus `filter` and `orderby` for ls (globus-api.md §0): clauses joined by '/', values
- * by ',', `~` for globs, `>`/`<`/`>=`/`<=` for numbers, `a,b` ranges for last_modified.
+ * by ',', `=`/`!=` for exact (not) equal, `~`/`!~` for globs, `>`/`<`/`>=`/`<=` for numbers, `a,b` ranges for last_modified.
  * Applied by control on the agent's full listing, as Globus does over GridFTP.
  */
 type Predicate = (f: FileDoc) => boolean;
@@ -29,7 +29,7 @@ function globToRegExp(glob: string): RegExp {
 }
 
 function numberPredicate(field: 'size', value: string): Predicate {
-  const m = /^(>=|<=|>|<|=)?(\d+)$/.exec(value);
+  const m = /^(>=|<=|!=|>|<|=)?(\d+)$/.exec(value);
   if (!m) throw new FerryError('ClientError.BadRequest', `filter ${field}:${value} is not a number comparison`);
   const n = Number(m[2]);
   switch (m[1]) {
@@ -37,6 +37,7 @@ function numberPredicate(field: 'size', value: string): Predicate {
     case '<': return (f) => f.size < n;
     case '>=': return (f) => f.size >= n;
     case '<=': return (f) => f.size <= n;
+    case '!=': return (f) => f.size !== n;
     default: return (f) => f.size === n;
   }
 }
@@ -65,6 +66,14 @@ function clausePredicate(clause: string): Predicate {
     const re = globToRegExp(value.slice(2));
     return (f) => !re.test(String(f[field as keyof FileDoc] ?? ''));
   }
+  if (value.startsWith('!=')) {
+    const values = new Set(value.slice(2).split(','));
+    return (f) => !values.has(String(f[field as keyof FileDoc] ?? ''));
+  }
+  if (value.startsWith('=')) {
+    const values = new Set(value.slice(1).split(','));
+    return (f) => values.has(String(f[field as keyof FileDoc] ?? ''));
+  }
   if (value.startsWith('!')) {
     const values = new Set(value.slice(1).split(','));
     return (f) => !values.has(String(f[field as keyof FileDoc] ?? ''));
@@ -73,10 +82,14 @@ function clausePredicate(clause: string): Predicate {
   return (f) => values.has(String(f[field as keyof FileDoc] ?? ''));
 }
 
-/** Each `filter` query value may hold several '/'-joined clauses; all must match. */
+/**
+ * Each `filter` query value may hold several '/'-joined clauses, all of which must match; when
+ * `filter` is repeated, an entry matching any one of them is listed (ORed, as Globus does).
+ */
 export function compileFilter(filters: readonly string[]): Predicate {
-  const preds = filters.flatMap((f) => f.split('/').filter((c) => c !== '')).map(clausePredicate);
-  return (f) => preds.every((p) => p(f));
+  const groups = filters.map((f) => f.split('/').filter((c) => c !== '').map(clausePredicate)).filter((g) => g.length > 0);
+  if (groups.length === 0) return () => true;
+  return (f) => groups.some((preds) => preds.every((p) => p(f)));
 }
 
 const ORDER_FIELDS = new Set(['name', 'type', 'size', 'last_modified', 'permissions', 'user', 'group']);

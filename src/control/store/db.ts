@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { FerryError } from '../../common/errors.js';
+import { preparePrivateDbFile } from '../../common/private-files.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 
 export type Db = Database.Database;
@@ -28,8 +29,12 @@ export function cachedStatement(db: Db, sql: string): Database.Statement {
   return stmt;
 }
 
-/** Open (creating if needed) the control database in WAL mode and bring its schema up to date. */
+/**
+ * Open (creating if needed, mode 0600, as its -wal and -shm files) the control database in
+ * WAL mode and bring its schema up to date.
+ */
 export function openDatabase(file: string, migrations: readonly Migration[] = MIGRATIONS): Db {
+  preparePrivateDbFile(file);
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
@@ -61,4 +66,18 @@ function migrate(db: Db, migrations: readonly Migration[]): void {
       throw new FerryError('Store.MigrationFailed', `migration ${m.version} (${m.name}) failed: ${(err as Error).message}`, { cause: err });
     }
   }
+}
+
+/**
+ * Owners an object may have to match: one identity id, or every identity of an account
+ * (identity sets are small, so an `IN` list of bound parameters).
+ */
+export type OwnerIds = string | readonly string[];
+
+/** `column = ?` or `column IN (?, …)` with its parameters; an empty list matches nothing. */
+export function ownerMatch(column: string, owners: OwnerIds): { sql: string; params: string[] } {
+  const ids = typeof owners === 'string' ? [owners] : [...new Set(owners)];
+  if (ids.length === 0) return { sql: '0', params: [] };
+  if (ids.length === 1) return { sql: `${column} = ?`, params: ids };
+  return { sql: `${column} IN (${ids.map(() => '?').join(', ')})`, params: ids };
 }

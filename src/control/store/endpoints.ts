@@ -1,5 +1,5 @@
 import { newId } from '../../common/ids.js';
-import { cachedStatement, type Db } from './db.js';
+import { cachedStatement, ownerMatch, type Db, type OwnerIds } from './db.js';
 
 export interface EndpointRecord {
   id: string;
@@ -37,9 +37,10 @@ const toRecord = (r: Row): EndpointRecord => ({
 
 export interface EndpointSearch {
   text?: string | undefined;
-  ownerId?: string | undefined;
-  /** Only endpoints visible to this identity: its own, or public ones. */
-  visibleTo?: string | undefined;
+  /** Only endpoints owned by this identity, or by any of these (an account's identities). */
+  ownerId?: OwnerIds | undefined;
+  /** Only endpoints visible to this identity (or account): its own, or public ones. */
+  visibleTo?: OwnerIds | undefined;
   limit: number;
   offset: number;
 }
@@ -66,8 +67,16 @@ export class EndpointRepo {
   search(q: EndpointSearch): { records: EndpointRecord[]; hasNextPage: boolean } {
     const where = ['deleted_at IS NULL'];
     const params: unknown[] = [];
-    if (q.ownerId) { where.push('owner_id = ?'); params.push(q.ownerId); }
-    if (q.visibleTo) { where.push('(owner_id = ? OR public = 1)'); params.push(q.visibleTo); }
+    if (q.ownerId !== undefined && q.ownerId !== '') {
+      const m = ownerMatch('owner_id', q.ownerId);
+      where.push(m.sql);
+      params.push(...m.params);
+    }
+    if (q.visibleTo !== undefined && q.visibleTo !== '') {
+      const m = ownerMatch('owner_id', q.visibleTo);
+      where.push(`(${m.sql} OR public = 1)`);
+      params.push(...m.params);
+    }
     if (q.text) {
       // Full-text in the Globus sense: every word must appear in a searchable field.
       for (const word of q.text.split(/\s+/).filter(Boolean)) {

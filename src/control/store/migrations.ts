@@ -134,4 +134,116 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'Ferry Auth: identity providers, accounts, passwords, clients, codes, tokens, consents, sessions, signing keys',
+    sql: `
+      CREATE TABLE identity_providers (
+        id            TEXT PRIMARY KEY,
+        kind          TEXT NOT NULL CHECK (kind IN ('local', 'oidc', 'clients')),
+        domain        TEXT NOT NULL UNIQUE,
+        display_name  TEXT NOT NULL,
+        config        TEXT NOT NULL,
+        created_at    INTEGER NOT NULL,
+        disabled_at   INTEGER
+      );
+      -- account_id names the account's primary identity; NULL rows are adopted on start.
+      ALTER TABLE identities ADD COLUMN provider_id TEXT REFERENCES identity_providers(id);
+      ALTER TABLE identities ADD COLUMN account_id TEXT;
+      ALTER TABLE identities ADD COLUMN subject TEXT;
+      ALTER TABLE identities ADD COLUMN status TEXT NOT NULL DEFAULT 'used';
+      CREATE INDEX identities_account ON identities(account_id);
+      CREATE UNIQUE INDEX identities_provider_subject ON identities(provider_id, subject) WHERE subject IS NOT NULL;
+      CREATE TABLE local_passwords (
+        identity_id   TEXT PRIMARY KEY REFERENCES identities(id),
+        hash          TEXT NOT NULL,
+        updated_at    INTEGER NOT NULL
+      );
+      CREATE TABLE oauth_clients (
+        id                TEXT PRIMARY KEY,
+        name              TEXT NOT NULL,
+        public            INTEGER NOT NULL,
+        secret_hash       TEXT,
+        redirect_uris     TEXT NOT NULL,
+        resource_server   INTEGER NOT NULL DEFAULT 0,
+        dependent_scopes  TEXT NOT NULL DEFAULT '',
+        owner_id          TEXT,
+        created_at        INTEGER NOT NULL,
+        disabled_at       INTEGER
+      );
+      CREATE TABLE oauth_codes (
+        code_hash       TEXT PRIMARY KEY,
+        client_id       TEXT NOT NULL REFERENCES oauth_clients(id),
+        identity_id     TEXT NOT NULL REFERENCES identities(id),
+        scopes          TEXT NOT NULL,
+        redirect_uri    TEXT NOT NULL,
+        code_challenge  TEXT,
+        nonce           TEXT,
+        offline         INTEGER NOT NULL,
+        auth_time       INTEGER NOT NULL,
+        created_at      INTEGER NOT NULL,
+        expires_at      INTEGER NOT NULL,
+        used_at         INTEGER,
+        family_id       TEXT NOT NULL
+      );
+      CREATE TABLE oauth_tokens (
+        token_hash       TEXT PRIMARY KEY,
+        kind             TEXT NOT NULL CHECK (kind IN ('access', 'refresh')),
+        client_id        TEXT NOT NULL,
+        identity_id      TEXT NOT NULL REFERENCES identities(id),
+        resource_server  TEXT NOT NULL,
+        scopes           TEXT NOT NULL,
+        family_id        TEXT NOT NULL,
+        created_at       INTEGER NOT NULL,
+        expires_at       INTEGER,
+        used_at          INTEGER,
+        revoked_at       INTEGER
+      );
+      CREATE INDEX oauth_tokens_family ON oauth_tokens(family_id);
+      CREATE INDEX oauth_tokens_identity ON oauth_tokens(identity_id);
+      CREATE TABLE oauth_consents (
+        identity_id   TEXT NOT NULL REFERENCES identities(id),
+        client_id     TEXT NOT NULL REFERENCES oauth_clients(id),
+        scopes        TEXT NOT NULL,
+        created_at    INTEGER NOT NULL,
+        PRIMARY KEY (identity_id, client_id)
+      );
+      CREATE TABLE auth_sessions (
+        session_hash  TEXT PRIMARY KEY,
+        identity_id   TEXT NOT NULL REFERENCES identities(id),
+        created_at    INTEGER NOT NULL,
+        expires_at    INTEGER NOT NULL,
+        revoked_at    INTEGER
+      );
+      CREATE TABLE auth_signing_keys (
+        kid           TEXT PRIMARY KEY,
+        private_jwk   TEXT NOT NULL,
+        created_at    INTEGER NOT NULL
+      );
+    `,
+  },
+  {
+    version: 5,
+    name: 'Groups: groups and memberships',
+    sql: `
+      CREATE TABLE groups (
+        id            TEXT PRIMARY KEY,
+        name          TEXT NOT NULL,
+        description   TEXT,
+        parent_id     TEXT REFERENCES groups(id),
+        policies      TEXT NOT NULL,
+        created_at    INTEGER NOT NULL
+      );
+      CREATE TABLE group_memberships (
+        group_id      TEXT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+        identity_id   TEXT NOT NULL REFERENCES identities(id),
+        role          TEXT NOT NULL CHECK (role IN ('member', 'manager', 'admin')),
+        status        TEXT NOT NULL CHECK (status IN ('active', 'invited', 'pending', 'rejected', 'removed', 'left', 'declined')),
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL,
+        PRIMARY KEY (group_id, identity_id)
+      );
+      CREATE INDEX group_memberships_identity ON group_memberships(identity_id);
+    `,
+  },
 ];

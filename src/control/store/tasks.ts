@@ -1,6 +1,6 @@
 import { newId } from '../../common/ids.js';
 import type { FilterRule, FinishedFile, SessionStats, TransferItem, TransferOptions } from '../../protocol/index.js';
-import { cachedStatement, type Db } from './db.js';
+import { cachedStatement, ownerMatch, type Db, type OwnerIds } from './db.js';
 
 /**
  * Transfer and delete tasks (Globus task documents), their events, the files they finished
@@ -82,13 +82,18 @@ export const TASK_ORDER_FIELDS = {
 export type TaskOrderField = keyof typeof TASK_ORDER_FIELDS;
 
 export interface TaskListQuery {
-  ownerId: string;
+  /** The owner, or every identity of an account (tasks of any of them are listed). */
+  ownerId: OwnerIds;
   taskIds?: string[] | undefined;
   statuses?: TaskStatus[] | undefined;
   types?: TaskType[] | undefined;
   labels?: string[] | undefined;
   /** Case-insensitive substring of the label. */
   labelLike?: string | undefined;
+  /** Labels to leave out (tasks without a label stay). */
+  labelsNot?: string[] | undefined;
+  /** Case-insensitive substring the label must not contain (tasks without a label stay). */
+  labelNotLike?: string | undefined;
   requestTime?: { from?: number | undefined; to?: number | undefined } | undefined;
   completionTime?: { from?: number | undefined; to?: number | undefined } | undefined;
   orderBy: Array<{ field: TaskOrderField; desc: boolean }>;
@@ -156,10 +161,11 @@ export class TaskRepo {
     })();
   }
 
-  /** The task this owner already submitted with this submission id, if any. */
-  bySubmission(ownerId: string, submissionId: string): TaskRecord | undefined {
-    const seen = this.db.prepare('SELECT task_id FROM submission_ids WHERE owner_id = ? AND submission_id = ?')
-      .get(ownerId, submissionId) as { task_id: string } | undefined;
+  /** The task this owner (or any identity of this account) already submitted with this submission id, if any. */
+  bySubmission(ownerId: OwnerIds, submissionId: string): TaskRecord | undefined {
+    const m = ownerMatch('owner_id', ownerId);
+    const seen = cachedStatement(this.db, `SELECT task_id FROM submission_ids WHERE ${m.sql} AND submission_id = ? ORDER BY created_at, task_id LIMIT 1`)
+      .get(...m.params, submissionId) as { task_id: string } | undefined;
     return seen && this.get(seen.task_id);
   }
 
@@ -184,13 +190,15 @@ export class TaskRepo {
     }));
   }
 
-  activeForOwner(ownerId: string, type: TaskType): TaskRecord[] {
-    return (this.db.prepare("SELECT * FROM tasks WHERE owner_id = ? AND type = ? AND status = 'ACTIVE'").all(ownerId, type) as Row[]).map(toRecord);
+  activeForOwner(ownerId: OwnerIds, type: TaskType): TaskRecord[] {
+    const m = ownerMatch('owner_id', ownerId);
+    return (cachedStatement(this.db, `SELECT * FROM tasks WHERE ${m.sql} AND type = ? AND status = 'ACTIVE'`).all(...m.params, type) as Row[]).map(toRecord);
   }
 
   list(q: TaskListQuery): { records: TaskRecord[]; total: number } {
-    const where = ['owner_id = ?'];
-    const params: unknown[] = [q.ownerId];
+    const owner = ownerMatch('owner_id', q.ownerId);
+    const where = [owner.sql];
+    const params: unknown[] = [...owner.params];
     const anyOf = (column: string, values: readonly unknown[] | undefined) => {
       if (values === undefined) return;
       where.push(values.length === 0 ? '0' : `${column} IN (${values.map(() => '?').join(', ')})`);
@@ -207,6 +215,14 @@ export class TaskRepo {
     if (q.labelLike !== undefined) {
       where.push("label LIKE ? ESCAPE '\\'");
       params.push(`%${q.labelLike.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    }
+    if (q.labelsNot !== undefined && q.labelsNot.length > 0) {
+      where.push(`(label IS NULL OR label NOT IN (${q.labelsNot.map(() => '?').join(', ')}))`);
+      params.push(...q.labelsNot);
+    }
+    if (q.labelNotLike !== undefined) {
+      where.push("(label IS NULL OR label NOT LIKE ? ESCAPE '\\')");
+      params.push(`%${q.labelNotLike.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
     }
     range('request_time', q.requestTime);
     range('completion_time', q.completionTime);

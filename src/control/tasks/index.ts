@@ -4,5 +4,5 @@ export { DEFAULT_TASK_LIMITS, backoffMs, type TaskLimits } from './limits.js';
 export type { TaskHub } from './runs.js';
 export { taskDocument, eventDocument, successfulTransferDocument, skippedErrorDocument, pickFields, globusTime, type TaskView } from './task-document.js';
 export { parseTaskFilter, parseTaskOrder, parseEventFilter } from './task-query.js';
-export { classifyCode, classifyError, describeCode, type Failure, type FailureAction } from './failures.js';
+export { classifyCode, classifyError, classifyFerryCode, classifySessionError, describeCode, type Failure, type FailureAction } from './failures.js';
 export { combineStats } from './stats.js';

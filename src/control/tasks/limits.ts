@@ -23,6 +23,12 @@ export interface TaskLimits {
   deleteTimeoutMs: number;
   /** Successful transfers per page (marker paging). */
   successfulTransfersPage: number;
+  /**
+   * How many times in a row (without progress in between) a task retries an unexpected error
+   * (catalog `bounded` codes: InternalError, a peer's protocol error, a refused data
+   * connection) before it fails; other retryable errors are retried until the deadline.
+   */
+  unexpectedErrorRetries: number;
 }
 
 export const DEFAULT_TASK_LIMITS: Readonly<TaskLimits> = Object.freeze({
@@ -36,6 +42,7 @@ export const DEFAULT_TASK_LIMITS: Readonly<TaskLimits> = Object.freeze({
   stallTimeoutMs: 10 * 60_000,
   deleteTimeoutMs: 30 * 60_000,
   successfulTransfersPage: 1000,
+  unexpectedErrorRetries: 3,
 });
 
 /** Delay before attempt `failures + 1`: capped exponential backoff with optional jitter. */

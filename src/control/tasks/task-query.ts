@@ -63,7 +63,11 @@ export function parseTaskFilter(filters: readonly string[]): TaskListFilter {
   if (type !== undefined) f.types = enumList<TaskType>('type', type, TASK_TYPES);
   const label = c.get('label');
   if (label !== undefined) {
-    if (label.startsWith('~')) f.labelLike = label.slice(1);
+    // Globus's label operators: ~ (contains), !~ (does not contain), ! (not equal), = or none (equal).
+    if (label.startsWith('!~')) f.labelNotLike = label.slice(2);
+    else if (label.startsWith('~')) f.labelLike = label.slice(1);
+    else if (label.startsWith('!')) f.labelsNot = list(label.slice(1));
+    else if (label.startsWith('=')) f.labels = list(label.slice(1));
     else f.labels = list(label);
   }
   const rt = c.get('request_time');

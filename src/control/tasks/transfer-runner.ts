@@ -5,7 +5,7 @@ import {
 } from '../../protocol/index.js';
 import type { SessionNotice } from '../hub/hub.js';
 import type { TaskPatch, TransferTaskRecord } from '../store/tasks.js';
-import { classifyCode, classifyError, type Failure } from './failures.js';
+import { classifyError, classifySessionError, type Failure } from './failures.js';
 import type { RunnerDeps, TransferRun } from './runs.js';
 
 type Node = ReturnType<RunnerDeps['hub']['connectedNodes']>[number];
@@ -132,7 +132,7 @@ export class TransferRunner {
     run.done[notice.role] = true;
     if (!notice.ok) {
       const err = notice.error ?? { code: 'UNKNOWN', message: 'the session failed without saying why' };
-      this.abort(run, classifyCode(err.code, `${notice.role}: ${err.message}`, { failOnQuotaErrors: run.failOnQuotaErrors }));
+      this.abort(run, classifySessionError(err, `${notice.role}: ${err.message}`, { failOnQuotaErrors: run.failOnQuotaErrors }));
       return;
     }
     // A failed side reports zeroed stats; only a successful destination's are the final counts.

@@ -60,12 +60,17 @@ export class TaskTransitions {
 
   /**
    * An attempt ended early: count a fault, record why, and set when the next attempt may
-   * start (after the backoff, or at once when the task only waits for an agent).
+   * start (after the backoff, or at once when the task only waits for an agent). A `bounded`
+   * failure after `unexpectedErrorRetries` failed attempts in a row ends the task FAILED.
    */
   retry(id: string, failure: Failure, opts: { fault: boolean; backoff: boolean }): boolean {
     const t = this.active(id);
     if (!t) return false;
     const failures = t.failures + 1;
+    if (failure.bounded && failures > this.limits.unexpectedErrorRetries) {
+      const n = this.limits.unexpectedErrorRetries;
+      return this.fail(id, failure.code, `${failure.message} (gave up: ${n + 1} attempt${n === 0 ? '' : 's'} in a row failed without progress)`);
+    }
     const retryAt = this.now() + (opts.backoff ? backoffMs(failures, this.limits, this.random) : 0);
     this.repo.apply(id, {
       ...foldStats(t, opts.fault ? 1 : 0), failures, retryAt, session: null,

@@ -1,10 +1,12 @@
-import { FerryError, isErrorCode, isFerryError, isProgrammerError, type ErrorCode } from '../../common/errors.js';
+import { FerryError, eventCodeOfCode, isErrorCode, isFerryError, isProgrammerError, type ErrorCode } from '../../common/errors.js';
 import type { SkippableCode } from '../../protocol/data-frames.js';
 
 /**
  * Session failures are FerryErrors whose `details.eventCode` is the Globus event code control
- * puts in the task's fatal_error and event list. Host file-system errors are translated here,
- * once; messages name API paths, never host paths.
+ * puts in the task's fatal_error and event list. The event code of an error code comes from
+ * the one catalog (src/common/errors.ts `event`); `details.eventCode` only refines it (a
+ * WrongType is IS_A_DIRECTORY or NOT_A_DIRECTORY). Host file-system errors are translated
+ * here, once; messages name API paths, never host paths.
  */
 
 export function transferError(code: ErrorCode, message: string, eventCode: string, cause?: unknown): FerryError {
@@ -23,28 +25,10 @@ export function connectionLost(message: string, cause?: unknown): FerryError {
   return transferError('Transfer.ConnectionLost', message, 'CONNECTION_BROKEN', cause);
 }
 
-const CODE_EVENTS: Partial<Record<ErrorCode, string>> = {
-  'Transfer.SourceNotFound': 'FILE_NOT_FOUND',
-  'Transfer.PermissionDenied': 'PERMISSION_DENIED',
-  'Transfer.SourceChanged': 'FILE_SIZE_CHANGED',
-  'Transfer.ChecksumMismatch': 'VERIFY_CHECKSUM',
-  'Transfer.NoSpace': 'NO_SPACE_LEFT',
-  'Transfer.QuotaExceeded': 'QUOTA_EXCEEDED',
-  'Transfer.ConnectionLost': 'CONNECTION_BROKEN',
-  'Transfer.Canceled': 'CANCELED',
-  'Transfer.WrongType': 'NOT_A_DIRECTORY',
-  'ClientError.NotFound': 'FILE_NOT_FOUND',
-  EndpointPermissionDenied: 'PERMISSION_DENIED',
-  'ExternalError.PermissionDenied': 'PERMISSION_DENIED',
-  'ExternalError.NotDirectory': 'NOT_A_DIRECTORY',
-  'ClientError.BadRequest.InvalidPath': 'INVALID_PATH_NAME',
-  InternalError: 'INTERNAL_ERROR',
-};
-
 export function eventCodeOf(err: FerryError): string {
   const given = err.details?.['eventCode'];
   if (typeof given === 'string' && /^[A-Z_]{1,64}$/.test(given)) return given;
-  return CODE_EVENTS[err.code] ?? 'ENDPOINT_ERROR';
+  return eventCodeOfCode(err.code);
 }
 
 /** Any error as a FerryError that carries details.eventCode. */

@@ -23,6 +23,13 @@ describe('ls filter and orderby', () => {
     expect(names(files.filter(compileFilter([])))).toHaveLength(4);
   });
 
+  it('ORs repeated filter parameters and knows = and !=', () => {
+    expect(names(files.filter(compileFilter(['name:=a.txt', 'type:dir'])))).toEqual(['a.txt', 'dir']);
+    expect(names(files.filter(compileFilter(['name:!=a.txt,dir'])))).toEqual(['b.csv', 'c[1].txt']);
+    expect(names(files.filter(compileFilter(['type:file/size:!=0', 'name:=dir'])))).toEqual(['a.txt', 'b.csv', 'dir']);
+    expect(names(files.filter(compileFilter(['size:=500'])))).toEqual(['b.csv']);
+  });
+
   it('rejects unknown fields and malformed clauses with ClientError.BadRequest', () => {
     for (const bad of ['owner:x', 'nocolon', 'size:big', 'last_modified:yesterday,']) {
       expect(() => compileFilter([bad]), bad).toThrow(expect.objectContaining({ code: 'ClientError.BadRequest' }));

@@ -4,7 +4,7 @@ import { isUuid } from '../../../common/ids.js';
 import { assertSchema } from '../../../common/validate.js';
 import { encodeSetupKey } from '../../../pki/index.js';
 import { TRANSFER_SCOPE, type EndpointRecord } from '../../store/index.js';
-import { authenticate, type Caller } from '../auth.js';
+import { accountIdentityIds, authenticate, ownedByAccount, type Caller } from '../auth.js';
 import type { Api, ApiContext } from '../context.js';
 import { endpointDocument } from '../endpoint-document.js';
 import { newRequestId } from '../../../common/ids.js';
@@ -12,23 +12,27 @@ import { resourceOf } from '../errors.js';
 import { bool, int, one, type Query } from '../query.js';
 import { ENDPOINT_SEARCH_SCOPES, EndpointCreateBody, EndpointUpdateBody } from '../schemas.js';
 
-/** Fetch an endpoint the caller may see; Globus answers EndpointNotFound for ones it may not. */
+/**
+ * Fetch an endpoint the caller may see: one owned by any identity of the caller's account, or
+ * a public one. Globus answers EndpointNotFound for the others.
+ */
 export function visibleEndpoint(ctx: ApiContext, caller: Caller, id: string): EndpointRecord {
   if (!isUuid(id)) throw new FerryError('EndpointNotFound', `No endpoint with id '${id}'`);
   const rec = ctx.store.endpoints.get(id);
-  if (!rec || (rec.ownerId !== caller.identity.id && !rec.public)) throw new FerryError('EndpointNotFound', `No endpoint with id '${id}'`);
+  if (!rec || (!ownedByAccount(caller, rec.ownerId) && !rec.public)) throw new FerryError('EndpointNotFound', `No endpoint with id '${id}'`);
   if (rec.deletedAt !== null) throw new FerryError('EndpointDeleted', `Endpoint '${id}' was deleted`);
   return rec;
 }
 
+/** An endpoint the caller's account owns (whichever of its identities created it). */
 export function ownedEndpoint(ctx: ApiContext, caller: Caller, id: string): EndpointRecord {
   const rec = visibleEndpoint(ctx, caller, id);
-  if (rec.ownerId !== caller.identity.id) throw new FerryError('PermissionDenied', 'Only the endpoint owner may do this');
+  if (!ownedByAccount(caller, rec.ownerId)) throw new FerryError('PermissionDenied', 'Only the endpoint owner may do this');
   return rec;
 }
 
 function doc(ctx: ApiContext, caller: Caller, rec: EndpointRecord): Record<string, unknown> {
-  return endpointDocument({ record: rec, owner: ctx.store.identities.byId(rec.ownerId), connected: ctx.hub.isConnected(rec.id), callerId: caller.identity.id });
+  return endpointDocument({ record: rec, owner: ctx.store.identities.byId(rec.ownerId), connected: ctx.hub.isConnected(rec.id), isOwner: ownedByAccount(caller, rec.ownerId) });
 }
 
 function result(req: FastifyRequest, code: string, message: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -112,12 +116,14 @@ export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
     const ownerFilter = one(q, 'filter_owner_id');
     const nonFunctional = one(q, 'filter_non_functional');
     if (nonFunctional !== undefined) bool(q, 'filter_non_functional', false);
-    // Scopes other than 'all' name the caller's own endpoints (no roles or sharing yet).
+    // Scopes other than 'all' name the caller's own endpoints (no roles or sharing yet): those
+    // of every identity of the account.
     const mine = scope !== 'all';
+    const account = accountIdentityIds(caller);
     const found = ctx.store.endpoints.search({
       text, limit, offset,
-      ownerId: mine ? caller.identity.id : ownerFilter,
-      visibleTo: mine ? undefined : caller.identity.id,
+      ownerId: mine ? account : ownerFilter,
+      visibleTo: mine ? undefined : account,
     });
     const records = scope === 'my-gcp-endpoints' ? found.records.filter((r) => r.isGlobusConnect) : found.records;
     return {

@@ -7,11 +7,12 @@ import type { NewTask, TaskRecord } from '../../store/tasks.js';
 import {
   eventDocument, parseEventFilter, parseTaskFilter, parseTaskOrder, pickFields, skippedErrorDocument, successfulTransferDocument, taskDocument,
 } from '../../tasks/index.js';
-import { authenticate, type Caller } from '../auth.js';
+import { accountIdentityIds, authenticate, ownedByAccount, type Caller } from '../auth.js';
 import type { Api, ApiContext } from '../context.js';
 import { resourceOf } from '../errors.js';
 import { all, int, one, type Query } from '../query.js';
 import { DeleteBody, TaskUpdateBody, TransferBody, deleteSpec, normalizeLabel, parseDeadline, transferSpec } from '../task-schemas.js';
+import { DEFAULT_USER_LIMITS, tooManyPendingJobs } from '../user-limits.js';
 import { ownedEndpoint } from './endpoints.js';
 
 type IdParams = { Params: { id: string } };
@@ -23,7 +24,8 @@ const DEFAULT_PAGE = 10;
 /**
  * Globus task routes (globus-api.md §1.2, §1.3): submission (idempotent by submission_id),
  * the task document and list, update, cancel, events, successful transfers and pause info.
- * A task is visible only to its owner; others get TaskNotFound, as if it did not exist.
+ * A task is visible only to its owner's account (any identity linked with the one that
+ * submitted it); others get TaskNotFound, as if it did not exist.
  */
 export function registerTaskRoutes(app: Api, ctx: ApiContext): void {
   const auth = (req: FastifyRequest) => authenticate(req, ctx.store, TRANSFER_SCOPE);
@@ -38,7 +40,7 @@ export function registerTaskRoutes(app: Api, ctx: ApiContext): void {
 
   const ownTask = (caller: Caller, id: string): TaskRecord => {
     const t = isUuid(id) ? repo.get(id.toLowerCase()) : undefined;
-    if (!t || t.ownerId !== caller.identity.id) throw new FerryError('TaskNotFound', `No task with id '${id}'`);
+    if (!t || !ownedByAccount(caller, t.ownerId)) throw new FerryError('TaskNotFound', `No task with id '${id}'`);
     return t;
   };
 
@@ -47,11 +49,25 @@ export function registerTaskRoutes(app: Api, ctx: ApiContext): void {
     return f === undefined || f === '' ? undefined : f.split(',').map((s) => s.trim()).filter(Boolean);
   };
 
-  /** Create the task, or answer Duplicate with the task this submission id already made. */
+  /**
+   * A new task is refused (409 ClientError.Conflict.TooManyPendingJobs) while its owner's
+   * account (all its identities together) has the most active tasks allowed.
+   */
+  const withinActiveLimit = (caller: Caller, task: NewTask): NewTask => {
+    const limit = (ctx.userLimits ?? DEFAULT_USER_LIMITS).activeTasksPerUser;
+    const active = repo.list({ ownerId: accountIdentityIds(caller), statuses: ['ACTIVE', 'INACTIVE'], orderBy: [], limit: 0, offset: 0 }).total;
+    if (active >= limit) throw tooManyPendingJobs(active, limit);
+    return task;
+  };
+
+  /**
+   * Create the task (owned by the account's primary identity), or answer Duplicate with the
+   * task this submission id already made for any identity of the account.
+   */
   const submit = (req: FastifyRequest, kind: 'transfer' | 'delete', caller: Caller, submissionId: string | undefined, build: (submissionId: string) => NewTask) => {
     const sid = submissionId ?? newId();
-    const seen = repo.bySubmission(caller.identity.id, sid);
-    const { record, duplicate } = seen ? { record: seen, duplicate: true } : repo.submit(build(sid));
+    const seen = repo.bySubmission(accountIdentityIds(caller), sid);
+    const { record, duplicate } = seen ? { record: seen, duplicate: true } : repo.submit(withinActiveLimit(caller, build(sid)));
     if (!duplicate) {
       req.log.info({ taskId: record.id, type: record.type, items: record.items.length }, 'task submitted');
       ctx.tasks.kick(record.id);
@@ -80,11 +96,11 @@ export function registerTaskRoutes(app: Api, ctx: ApiContext): void {
     const { duplicate, ...result } = submit(req, 'transfer', caller, body.submission_id, (submissionId) => {
       const spec = transferSpec(body);
       const deadline = body.deadline ? parseDeadline(body.deadline, now) : now + ctx.tasks.limits.defaultDeadlineMs;
-      // Until sharing lands, the caller must own both endpoints.
+      // Until sharing lands, the caller's account must own both endpoints.
       const src = ownedEndpoint(ctx, caller, body.source_endpoint);
       const dst = ownedEndpoint(ctx, caller, body.destination_endpoint);
       const same = JSON.stringify(spec.items);
-      const clash = repo.activeForOwner(caller.identity.id, 'TRANSFER')
+      const clash = repo.activeForOwner(accountIdentityIds(caller), 'TRANSFER')
         .some((t) => t.sourceEndpointId === src.id && t.destinationEndpointId === dst.id && JSON.stringify(t.items) === same);
       if (clash) throw new FerryError('ClientError.Conflict', 'A transfer with identical paths has not yet completed');
       return {
@@ -118,7 +134,7 @@ export function registerTaskRoutes(app: Api, ctx: ApiContext): void {
     const offset = int(q, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
     const fields = fieldsOf(q);
     const found = repo.list({
-      ...parseTaskFilter(all(q, 'filter')), orderBy: parseTaskOrder(one(q, 'orderby')), ownerId: caller.identity.id, limit, offset,
+      ...parseTaskFilter(all(q, 'filter')), orderBy: parseTaskOrder(one(q, 'orderby')), ownerId: accountIdentityIds(caller), limit, offset,
     });
     return {
       DATA_TYPE: 'task_list', length: found.records.length, limit, offset, total: found.total,

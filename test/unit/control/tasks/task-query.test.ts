@@ -44,8 +44,9 @@ describe('failure handling rules', () => {
     expect(classifyError(new FerryError('ExternalError.PermissionDenied'), opts)).toMatchObject({ code: 'PERMISSION_DENIED', action: 'fail' });
     expect(classifyError(new FerryError('ExternalError.GCDisconnected'), opts)).toMatchObject({ code: 'GC_NOT_CONNECTED', action: 'wait' });
     expect(classifyError(new FerryError('InternalError', 'NOT_A_DIRECTORY: /x is a file'), opts)).toMatchObject({ code: 'NOT_A_DIRECTORY', action: 'fail', message: '/x is a file' });
-    expect(classifyError(new FerryError('ClientError.Conflict', 'no listener'), opts)).toMatchObject({ code: 'ENDPOINT_ERROR', action: 'retry' });
-    expect(classifyError(new Error('boom'), opts)).toMatchObject({ code: 'INTERNAL_ERROR', action: 'retry' });
+    // The catalog's action decides (ClientError.Conflict: fail); a code without an event of its own is ENDPOINT_ERROR and names itself.
+    expect(classifyError(new FerryError('ClientError.Conflict', 'no listener'), opts)).toMatchObject({ code: 'ENDPOINT_ERROR', action: 'fail', message: 'ClientError.Conflict: no listener' });
+    expect(classifyError(new Error('boom'), opts)).toMatchObject({ code: 'INTERNAL_ERROR', action: 'retry', bounded: true });
   });
 
   it('backs off exponentially up to the cap, with jitter only shortening the wait', () => {

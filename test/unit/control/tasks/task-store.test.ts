@@ -21,7 +21,7 @@ describe('task store', () => {
       expect(raw.pragma('user_version', { simple: true })).toBe(1);
       raw.close();
       const store = ControlStore.open(file);
-      expect(schemaVersion(store.db)).toBe(2);
+      expect(schemaVersion(store.db)).toBe(MIGRATIONS.at(-1)!.version);
       const tables = (store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>).map((r) => r.name);
       expect(tables).toEqual(expect.arrayContaining(['tasks', 'task_events', 'successful_transfers', 'submission_ids']));
       expect(store.identities.byUsername('old@x')).toBeDefined();
