@@ -14,6 +14,7 @@ import { inDataDir } from './paths.js';
 import { SessionManager } from './transfer/session-manager.js';
 import { removeStalePartials } from './transfer/partials.js';
 import { SqliteMarkerStore } from '../transfer/markers/store.js';
+import { rawFsFallbackReason, rawFsKind } from '../fs/load.js';
 
 export interface AgentDaemonOptions {
   configFile: string;
@@ -62,8 +63,11 @@ export class AgentDaemon {
     if (this.state !== 'new') return;
     this.state = 'opening';
     const cfg = this.config;
+    // Which implementation of the descriptor-relative calls runs here (both are equivalent; the twin needs /proc).
+    this.log.info({ fs: rawFsKind, ...(rawFsFallbackReason === undefined ? {} : { reason: rawFsFallbackReason }) }, 'file access layer');
     this.markers = new SqliteMarkerStore(inDataDir(dirname(this.opts.configFile), cfg.stateFile));
-    const stale = await removeStalePartials(this.markers, cfg.transfer.partialRetentionDays);
+    const policy = this.policy;
+    const stale = await removeStalePartials(this.markers, cfg.transfer.partialRetentionDays, (d) => policy.openWritableHostDir(d));
     if (stale > 0) this.log.info({ removed: stale, days: cfg.transfer.partialRetentionDays }, 'removed partial files of tasks that never came back');
     let advertised: string | null = null;
     if (cfg.dataListen.enabled) {

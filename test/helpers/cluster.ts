@@ -99,7 +99,7 @@ export interface TransferPair {
   stop(): Promise<void>;
 }
 
-export async function startTransferPair(baseDir: string, username: string, srcRoot: string, dstRoot: string, launch: LaunchOptions = {}): Promise<TransferPair> {
+export async function startTransferPair(baseDir: string, username: string, srcRoot: string, dstRoot: string, launch: LaunchOptions = {}, dst: { launch?: LaunchOptions; config?: Record<string, unknown> } = {}): Promise<TransferPair> {
   const control = await startControl(join(baseDir, 'control'));
   const started: AgentHandle[] = [];
   const stop = async (): Promise<void> => {
@@ -109,7 +109,7 @@ export async function startTransferPair(baseDir: string, username: string, srcRo
   try {
     const { client, token } = await control.user(username);
     started.push(await startAgent(client, join(baseDir, 'agent-src'), [`${srcRoot}:rw`], 'source endpoint', {}, launch));
-    started.push(await startAgent(client, join(baseDir, 'agent-dst'), [`${dstRoot}:rw`], 'destination endpoint', {}, launch));
+    started.push(await startAgent(client, join(baseDir, 'agent-dst'), [`${dstRoot}:rw`], 'destination endpoint', dst.config ?? {}, dst.launch ?? launch));
     return { control, client, token, src: started[0]!, dst: started[1]!, stop };
   } catch (err) {
     await stop();

@@ -18,12 +18,14 @@ export interface FerryProcess {
 export interface LaunchOptions {
   /** Run under `ulimit -v` of this many KiB (an address-space limit, as `LimitAS=` sets). */
   addressSpaceKiB?: number;
+  /** More environment for the process (e.g. FERRY_TEST_FAULTS). */
+  env?: Record<string, string>;
 }
 
 /** Start `ferry ARGS` as a real child process. */
 export function startFerry(args: string[], env: Record<string, string> = {}, launch: LaunchOptions = {}): FerryProcess {
   const command = [process.execPath, FERRY_BIN, ...args];
-  const options = { env: { ...process.env, FERRY_LOG_LEVEL: 'debug', ...env }, stdio: ['ignore', 'pipe', 'pipe'] as Array<'ignore' | 'pipe'> };
+  const options = { env: { ...process.env, FERRY_LOG_LEVEL: 'debug', ...env, ...launch.env }, stdio: ['ignore', 'pipe', 'pipe'] as Array<'ignore' | 'pipe'> };
   // The shell sets the limit and execs node, so the child's pid stays the agent's own.
   const proc = launch.addressSpaceKiB === undefined
     ? spawn(command[0]!, command.slice(1), options)

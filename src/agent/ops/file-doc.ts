@@ -1,16 +1,17 @@
-import type { Stats } from 'node:fs';
-import { lstat, readlink, realpath, stat } from 'node:fs/promises';
+import type { Dir, RawStat } from '../../fs/index.js';
 import type { FileDoc, FileType } from '../../protocol/file-doc.js';
-import { isSameOrInside } from '../policy/index.js';
-import { errnoCode } from '../policy/fs-errors.js';
 import type { OwnerNames } from './owners.js';
 
 /** Builds Globus `file` documents (globus-api.md §1.1) from host stat data. */
 
 export interface DocContext {
-  /** realpath() of the root the file lies in; link targets outside it are not followed. */
-  readonly realRoot: string;
   readonly owners: OwnerNames;
+  /**
+   * The stat of what a symlink's text leads to, or null: dangling, looping, unreadable, or
+   * leading outside the root. A link out of the root is reported like a dangling one: the
+   * agent must not disclose (or touch) what lies outside its roots.
+   */
+  readonly follow: (dir: Dir, linkText: string) => RawStat | null;
 }
 
 /** `YYYY-MM-DD HH:MM:SS+00:00` in UTC, with a space, as Globus sends it. */
@@ -26,49 +27,42 @@ export function formatPermissions(mode: number): string {
   return (mode & 0o7777).toString(8).padStart(4, '0');
 }
 
-export function fileTypeOf(st: Stats): FileType {
-  if (st.isDirectory()) return 'dir';
-  if (st.isFile()) return 'file';
-  if (st.isCharacterDevice()) return 'chr';
-  if (st.isBlockDevice()) return 'blk';
-  if (st.isFIFO()) return 'pipe';
-  return 'other';
-}
-
-/**
- * The target's stats when a symlink may be followed, or null: dangling, looping, unreadable,
- * or leading outside the root. A link out of the root is reported like a dangling one: the
- * agent must not disclose (or touch) what lies outside its roots, and ls/stat of such a path
- * are refused by the policy anyway.
- */
-async function followLink(hostPath: string, realRoot: string): Promise<Stats | null> {
-  try {
-    const real = await realpath(hostPath);
-    if (!isSameOrInside(real, realRoot)) return null;
-    return await stat(real);
-  } catch (err) {
-    const errno = errnoCode(err);
-    if (errno === 'ENOENT' || errno === 'ELOOP' || errno === 'ENOTDIR' || errno === 'EACCES') return null;
-    throw err;
+export function fileTypeOf(st: { mode: number }): FileType {
+  switch (st.mode & 0o170000) {
+    case 0o040000: return 'dir';
+    case 0o100000: return 'file';
+    case 0o020000: return 'chr';
+    case 0o060000: return 'blk';
+    case 0o010000: return 'pipe';
+    default: return 'other';
   }
 }
 
 /**
- * The file document for `hostPath`, shown under `name`. A valid symlink is reported with its
- * target's type and attributes, and the link's own attributes in the link_* fields; a
- * dangling one as 'invalid_symlink' with the link's attributes. Errors are raw fs errors for
- * the caller to map (a listing skips entries that vanished meanwhile).
+ * The file document for `name` in `dir`. A valid symlink is reported with its target's type
+ * and attributes, and the link's own attributes in the link_* fields; a dangling one as
+ * 'invalid_symlink' with the link's attributes. Errors are raw fs errors for the caller to
+ * map (a listing skips entries that vanished meanwhile).
  */
-export async function fileDocFor(hostPath: string, name: string, ctx: DocContext): Promise<FileDoc> {
-  const lst = await lstat(hostPath);
-  if (!lst.isSymbolicLink()) {
+export async function fileDocFor(dir: Dir, name: string, shownAs: string, ctx: DocContext): Promise<FileDoc> {
+  return docFor(dir.stat(name), shownAs, ctx, () => dir.readlink(name), (text) => ctx.follow(dir, text));
+}
+
+/** The document of a directory already open (a root, or the target of stat). */
+export async function fileDocOfDir(dir: Dir, shownAs: string, ctx: DocContext): Promise<FileDoc> {
+  return docFor(dir.fstat(), shownAs, ctx, () => '', () => null);
+}
+
+async function docFor(lst: RawStat, name: string, ctx: DocContext, readlink: () => string, follow: (text: string) => RawStat | null): Promise<FileDoc> {
+  if (lst.kind !== 'symlink') {
     return {
       ...(await attributes(lst, ctx.owners)),
       DATA_TYPE: 'file', name, type: fileTypeOf(lst), link_target: null,
       link_size: null, link_user: null, link_group: null, link_last_modified: null,
     };
   }
-  const [target, followed] = await Promise.all([readlink(hostPath), followLink(hostPath, ctx.realRoot)]);
+  const target = readlink();
+  const followed = follow(target);
   const link = await attributes(lst, ctx.owners);
   return {
     ...(followed ? await attributes(followed, ctx.owners) : link),
@@ -77,7 +71,7 @@ export async function fileDocFor(hostPath: string, name: string, ctx: DocContext
   };
 }
 
-async function attributes(st: Stats, owners: OwnerNames): Promise<Pick<FileDoc, 'size' | 'last_modified' | 'permissions' | 'user' | 'group'>> {
+async function attributes(st: RawStat, owners: OwnerNames): Promise<Pick<FileDoc, 'size' | 'last_modified' | 'permissions' | 'user' | 'group'>> {
   const [user, group] = await Promise.all([owners.user(st.uid), owners.group(st.gid)]);
   return {
     size: st.size,
@@ -87,3 +81,4 @@ async function attributes(st: Stats, owners: OwnerNames): Promise<Pick<FileDoc, 
     group,
   };
 }
+

@@ -4,8 +4,9 @@ import { assertSchema } from '../../common/validate.js';
 import type { FileDoc } from '../../protocol/file-doc.js';
 import { MAX_LS_ENTRIES } from '../../protocol/limits.js';
 import { FILE_OPS, type DeleteResult, type FileOpArgs, type FileOpName, type LsResult, type OpRequest } from '../../protocol/link.js';
-import { toFerryError, type PathPolicy } from '../policy/index.js';
-import { fileDocFor } from './file-doc.js';
+import { linkTargetBelowRoot, openDirectory, openParent, walkError, type LexicalPath, type PathPolicy } from '../policy/index.js';
+import { fileDocFor, fileDocOfDir } from './file-doc.js';
+import { followWithin } from './follow.js';
 import { listDirectory } from './list.js';
 import { makeDirectory, renamePath } from './mutate.js';
 import { deletePath } from './delete.js';
@@ -27,32 +28,57 @@ export interface FileOps {
 export interface FileOpsInit {
   /** Most entries one ls returns before failing with SizeLimit (default MAX_LS_ENTRIES). */
   maxLsEntries?: number;
-  /** lstat/stat calls in flight during one ls. */
-  lsConcurrency?: number;
+  /** Entries one ls describes between two turns of the event loop. */
+  lsBatch?: number;
   owners?: OwnerNames;
 }
 
-export const DEFAULT_LS_CONCURRENCY = 32;
+export const DEFAULT_LS_BATCH = 256;
 
 export function createFileOps(policy: PathPolicy, init: FileOpsInit = {}): FileOps {
   const maxEntries = init.maxLsEntries ?? MAX_LS_ENTRIES;
-  const concurrency = init.lsConcurrency ?? DEFAULT_LS_CONCURRENCY;
+  const batch = init.lsBatch ?? DEFAULT_LS_BATCH;
   const owners = init.owners ?? createOwnerNames();
 
   return {
     async ls({ path, showHidden }) {
-      const target = await policy.resolve(path, 'read');
-      return listDirectory(target, { showHidden, maxEntries, concurrency }, { realRoot: target.realRoot, owners });
+      const target = policy.lexical(path, 'read');
+      let opened;
+      try {
+        opened = openDirectory(policy.rootDirs, target, 'read');
+      } catch (err) {
+        // The path itself not being a directory has its own code; a file on the way does not.
+        if (err instanceof FerryError && err.code === 'ExternalError.NotDirectory' && target.rel.length > 0) {
+          openParent(policy.rootDirs, target, 'read').dir.close();
+          throw new FerryError('ExternalError.DirListingFailed.NotDirectory', `Not a directory: ${target.apiPath}`);
+        }
+        throw err;
+      }
+      try {
+        const ctx = { owners, follow: followWithin(policy, target.rootIndex, target.rel) };
+        return await listDirectory(opened.dir, target.apiPath, { showHidden, maxEntries, batch }, ctx);
+      } finally {
+        opened.dir.close();
+      }
     },
 
     async stat({ path }) {
-      const target = await policy.resolve(path, 'read');
-      // A root is shown under its configured name, not under its real (symlink-resolved) one.
-      const name = target.isRoot ? (posix.basename(posix.resolve(target.root.path)) || '/') : posix.basename(target.hostPath);
+      const target = policy.lexical(path, 'read');
+      const { dir, name } = openParent(policy.rootDirs, target, 'read');
       try {
-        return await fileDocFor(target.hostPath, name, { realRoot: target.realRoot, owners });
+        const ctx = { owners, follow: followWithin(policy, target.rootIndex, target.rel.slice(0, -1)) };
+        // A root is shown under its configured name, not under its real (symlink-resolved) one.
+        if (name === null) return await fileDocOfDir(dir, posix.basename(posix.resolve(target.root.path)) || '/', ctx);
+        const doc = await fileDocFor(dir, name, name, ctx);
+        // stat names this very link: one leading out of the root is refused, as ls through it is.
+        if (doc.link_target !== null && doc.type === 'invalid_symlink' && linkLeavesRoot(policy, target, doc.link_target)) {
+          throw new FerryError('EndpointPermissionDenied', `Path not allowed (a symlink leads outside the root): ${target.apiPath}`);
+        }
+        return doc;
       } catch (err) {
-        throw toFerryError(err, target.apiPath);
+        throw walkError(err, target.apiPath);
+      } finally {
+        dir.close();
       }
     },
 
@@ -70,6 +96,11 @@ export function createFileOps(policy: PathPolicy, init: FileOpsInit = {}): FileO
       return deletePath(policy, args);
     },
   };
+}
+
+function linkLeavesRoot(policy: PathPolicy, target: LexicalPath, text: string): boolean {
+  const spellings = [posix.resolve(target.root.path), policy.rootDirs.realPath(target.rootIndex) ?? posix.resolve(target.root.path)];
+  return linkTargetBelowRoot(text, target.rel.slice(0, -1), spellings) === null;
 }
 
 /**
@@ -106,5 +137,5 @@ function dispatch(ops: FileOps, request: OpRequest): Promise<unknown> {
 
 export { createOwnerNames, parseIdFile, DEFAULT_OWNER_REFRESH_MS } from './owners.js';
 export type { OwnerNames, OwnerNamesInit } from './owners.js';
-export { fileDocFor, formatLastModified, formatPermissions, fileTypeOf } from './file-doc.js';
+export { fileDocFor, fileDocOfDir, formatLastModified, formatPermissions, fileTypeOf } from './file-doc.js';
 export type { DocContext } from './file-doc.js';

@@ -26,6 +26,8 @@ function invalid(reason: string): FerryError {
 export function parseApiPath(apiPath: unknown): ParsedApiPath {
   if (typeof apiPath !== 'string' || apiPath.length === 0) throw invalid('empty');
   if (apiPath.includes('\0')) throw invalid('contains a NUL byte');
+  // A lone surrogate would reach the disk as U+FFFD, so two distinct paths could name one file.
+  if (/\p{Cs}/u.test(apiPath)) throw invalid('not well-formed Unicode (a lone surrogate)');
   if (Buffer.byteLength(apiPath, 'utf8') > MAX_PATH_BYTES) throw invalid(`longer than ${MAX_PATH_BYTES} bytes`);
   if (!apiPath.startsWith('/')) throw invalid('not absolute (must start with "/" or "/~/")');
   const parts = apiPath.split('/').filter((c) => c !== '');

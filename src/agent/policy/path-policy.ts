@@ -1,10 +1,12 @@
-import { realpath } from 'node:fs/promises';
+import { readlinkSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { AgentRootConfig } from '../config.js';
 import { FerryError } from '../../common/errors.js';
 import { MAX_PATH_BYTES } from '../../protocol/limits.js';
 import { formatApiPath, isSameOrInside, joinHost, parseApiPath } from './api-path.js';
-import { isMissing, toFerryError } from './fs-errors.js';
+import { errnoCode, isMissing, toFerryError } from './fs-errors.js';
+import { Dir, RootDirs, rawFs } from '../../fs/index.js';
+import { openDirForWrite, walkError } from './open-path.js';
 import { inspectFinal, locate, realpathsOrNull, refuseIfSymlink } from './walk.js';
 
 /**
@@ -13,10 +15,10 @@ import { inspectFinal, locate, realpathsOrNull, refuseIfSymlink } from './walk.j
  * first, then the root and its write flag, all before any file is touched; only then are
  * symlinks resolved, so that no link can lead a request outside its root.
  *
- * What remains is the usual check-then-use race: a local user who can write inside a root
- * could swap a checked directory for a symlink before the operation runs. Node offers no
- * openat()-style calls to close it; the daemon should not run as a more privileged user than
- * the people who can write into its roots.
+ * resolve() consults the file system by path (realpath), which a local user can race; file
+ * operations use lexical() and then walk by descriptor (open-path.ts), which cannot be raced.
+ * The transfer engine still resolves its items by path and checks every path below them with
+ * lexical() and rootOfDir().
  */
 
 export type PathIntent = 'read' | 'write';
@@ -51,8 +53,35 @@ export interface ResolvedPath {
   nestedRoots: readonly AgentRootConfig[];
 }
 
+/** A path mapped to its root lexically: syntax, root and write flag checked, nothing on disk consulted. */
+export interface LexicalPath {
+  apiPath: string;
+  root: AgentRootConfig;
+  /** Index of `root` in the configured roots (and in `rootDirs`). */
+  rootIndex: number;
+  /** Components below the root. */
+  rel: readonly string[];
+  isRoot: boolean;
+  /** Roots configured below this path (by configured path). */
+  nestedRoots: readonly AgentRootConfig[];
+}
+
 export interface PathPolicy {
   readonly roots: readonly AgentRootConfig[];
+  /** The roots as directories pinned by identity: descriptor-relative access starts here. */
+  readonly rootDirs: RootDirs;
+  /** Syntax, root and its write flag, before any file is touched. */
+  lexical(apiPath: string, intent: PathIntent): LexicalPath;
+  /** The root whose directory this is (by device and inode; a read-only one if several), or null. */
+  rootOfDir(dir: { dev: number; ino: number }): AgentRootConfig | null;
+  /** Open `apiPath` as a directory to write into, made with its parents if missing (openDirForWrite). */
+  openWriteDir(apiPath: string, createMode: number): Dir;
+  /**
+   * Open a host directory recorded earlier (partial cleanup), or null: only if the directory it
+   * opens really lies in a writable root (by the path the kernel reports for its descriptor),
+   * so a recorded directory swapped for a link to elsewhere is left alone.
+   */
+  openWritableHostDir(hostDir: string): Dir | null;
   /** Validate and map an API path to a host path; 'write' requires a writable root. */
   resolve(apiPath: string, intent: PathIntent, options?: ResolveOptions): Promise<ResolvedPath>;
 }
@@ -92,14 +121,25 @@ export function createPathPolicy(roots: readonly AgentRootConfig[]): PathPolicy 
     return best;
   }
 
+  /**
+   * Where the root really is: the path of its pinned directory (RootDirs), so a root replaced
+   * by a link after the agent started is refused rather than followed to its new place.
+   */
   async function realRootOf(root: PreparedRoot, apiPath: string): Promise<string> {
+    let dir;
     try {
-      return await realpath(root.path);
+      dir = rootDirs.open(prepared.indexOf(root));
     } catch (err) {
-      if (isMissing(err)) throw new FerryError('ClientError.NotFound', `The root holding this path does not exist on the host: ${apiPath}`);
-      throw toFerryError(err, apiPath);
+      if (errnoCode(err) === 'ENOENT') throw new FerryError('ClientError.NotFound', `The root holding this path does not exist on the host: ${apiPath}`);
+      throw walkError(err, apiPath);
+    }
+    try {
+      return readlinkSync(`/proc/self/fd/${dir.fd}`);
+    } finally {
+      dir.close();
     }
   }
+
 
   /**
    * A write lands at real location `target`. The deepest root containing it *by real path*
@@ -129,8 +169,7 @@ export function createPathPolicy(roots: readonly AgentRootConfig[]): PathPolicy 
     return below;
   }
 
-  async function resolve(apiPath: string, intent: PathIntent, options: ResolveOptions = {}): Promise<ResolvedPath> {
-    const followFinal = options.followFinal ?? true;
+  function lexical(apiPath: string, intent: PathIntent): LexicalPath {
     const parsed = parseApiPath(apiPath);
     const canonical = formatApiPath(parsed);
 
@@ -144,9 +183,19 @@ export function createPathPolicy(roots: readonly AgentRootConfig[]): PathPolicy 
       throw new FerryError('ClientError.BadRequest.InvalidPath', `Invalid path: longer than ${MAX_PATH_BYTES} bytes on the host: ${canonical}`);
     }
     if (intent === 'write' && !root.config.writable) throw notAllowed(canonical, 'read-only root');
-    const lexicalNested = prepared
+    const nestedRoots = prepared
       .filter((r) => r.components.length > lexicalComponents.length && startsWithComponents(r.components, lexicalComponents))
       .map((r) => r.config);
+    return { apiPath: canonical, root: root.config, rootIndex: prepared.indexOf(root), rel, isRoot: rel.length === 0, nestedRoots };
+  }
+
+  async function resolve(apiPath: string, intent: PathIntent, options: ResolveOptions = {}): Promise<ResolvedPath> {
+    const followFinal = options.followFinal ?? true;
+    const lex = lexical(apiPath, intent);
+    const canonical = lex.apiPath;
+    const root = prepared[lex.rootIndex]!;
+    const rel = lex.rel;
+    const lexicalNested = lex.nestedRoots;
 
     // From here on the file system is consulted.
     const realRoot = await realRootOf(root, canonical);
@@ -182,5 +231,36 @@ export function createPathPolicy(roots: readonly AgentRootConfig[]): PathPolicy 
     return { hostPath, apiPath: canonical, root: root.config, isRoot: rel.length === 0, realRoot, nestedRoots };
   }
 
-  return { roots, resolve };
+  const rootDirs = new RootDirs(prepared.map((r) => ({ path: r.path, writable: r.config.writable })));
+  const rootOfDir = (dir: { dev: number; ino: number }): AgentRootConfig | null => {
+    const i = rootDirs.rootAt(dir);
+    return i < 0 ? null : prepared[i]!.config;
+  };
+  const openWriteDir = (apiPath: string, createMode: number): Dir => openDirForWrite(rootDirs, lexical(apiPath, 'write'), createMode);
+  const openWritableHostDir = (hostDir: string): Dir | null => {
+    let dir: Dir;
+    try {
+      dir = Dir.adopt(rawFs.openRoot(hostDir));
+    } catch {
+      return null;
+    }
+    const real = readlinkSync(`/proc/self/fd/${dir.fd}`);
+    // The deepest root holding it decides (read-only wins a tie), as for any write.
+    let depth = -1;
+    let writable = false;
+    prepared.forEach((r, i) => {
+      const rootReal = rootDirs.realPath(i);
+      if (rootReal === null || !isSameOrInside(real, rootReal)) return;
+      if (rootReal.length > depth) {
+        depth = rootReal.length;
+        writable = r.config.writable;
+      } else if (rootReal.length === depth && !r.config.writable) writable = false;
+    });
+    if (depth < 0 || !writable) {
+      dir.close();
+      return null;
+    }
+    return dir;
+  };
+  return { roots, rootDirs, lexical, rootOfDir, openWriteDir, openWritableHostDir, resolve };
 }

@@ -3,8 +3,9 @@ import type { Logger } from '../../common/logger.js';
 import { FerryError, isFerryError, safetyCatch } from '../../common/errors.js';
 import type { SessionOpenResult, SessionSpec, SessionStats } from '../../protocol/session.js';
 import { dialSession, type ChannelCredentials, type DataListener } from '../../transfer/channel/index.js';
-import { isAgentStopping, runSession, type PathResolver, type TransferTuning } from '../../transfer/index.js';
+import { eventCodeOf, isAgentStopping, runSession, type TransferTuning } from '../../transfer/index.js';
 import type { SqliteMarkerStore } from '../../transfer/markers/store.js';
+import type { PathPolicy } from '../policy/index.js';
 import { removeTaskPartials } from './partials.js';
 import type { SessionNotice } from '../link/client.js';
 
@@ -19,7 +20,8 @@ export interface SessionManagerInit {
   listener: DataListener | null;
   /** host:port peers dial to reach `listener`. */
   advertisedAddress: string | null;
-  resolver: () => PathResolver;
+  /** The agent's policy now (it is replaced when the roots are reloaded). */
+  resolver: () => PathPolicy;
   notify: (notice: SessionNotice) => void;
   log: Logger;
   /** How long a session waits for its peer's data connections. */
@@ -40,15 +42,15 @@ interface Running {
   done: Promise<void>;
 }
 
-/** The Globus-style event code a failed session reports (details.eventCode, else a default). */
-function eventCodeOf(err: unknown): string {
-  if (isFerryError(err)) {
-    const code = err.details?.['eventCode'];
-    if (typeof code === 'string') return code;
-    if (err.code === 'EndpointPermissionDenied' || err.code === 'ExternalError.PermissionDenied') return 'PERMISSION_DENIED';
-    if (err.code === 'ClientError.NotFound') return 'FILE_NOT_FOUND';
-  }
-  return 'UNKNOWN';
+/**
+ * Why a session failed, for session.done: the Ferry error code (control classifies by it, from
+ * the one error catalog) and the Globus event code it is reported under.
+ */
+function failureOf(err: unknown, reason: unknown, canceled: boolean): { code: string; ferryCode: string } {
+  if (isAgentStopping(reason)) return { code: 'GC_NOT_CONNECTED', ferryCode: 'Transfer.AgentStopping' };
+  if (canceled) return { code: 'CANCELED', ferryCode: 'Transfer.Canceled' };
+  if (isFerryError(err)) return { code: eventCodeOf(err), ferryCode: err.code };
+  return { code: 'INTERNAL_ERROR', ferryCode: 'InternalError' };
 }
 
 /**
@@ -117,11 +119,11 @@ export class SessionManager {
       notify({ type: 'session.done', sessionId: spec.sessionId, role: spec.role, ok: true, error: null, stats });
     } catch (err) {
       const canceled = abort.signal.aborted;
-      const code = isAgentStopping(abort.signal.reason) ? 'GC_NOT_CONNECTED' : canceled ? 'CANCELED' : eventCodeOf(err);
+      const { code, ferryCode } = failureOf(err, abort.signal.reason, canceled);
       const message = err instanceof Error ? err.message : String(err);
       if (isFerryError(err) || canceled) log.warn({ code, reason: message }, 'session failed');
       else log.error({ err }, 'session crashed');
-      notify({ type: 'session.done', sessionId: spec.sessionId, role: spec.role, ok: false, error: { code, message: message.slice(0, 4000) }, stats: { ...EMPTY_STATS } });
+      notify({ type: 'session.done', sessionId: spec.sessionId, role: spec.role, ok: false, error: { code, ferryCode, message: message.slice(0, 4000) }, stats: { ...EMPTY_STATS } });
     } finally {
       for (const s of streams) s.destroy();
     }
@@ -139,7 +141,8 @@ export class SessionManager {
     const mine = [...this.running.values()].filter((r) => r.spec.taskId === taskId);
     for (const r of mine) r.abort.abort(new FerryError('ClientError.Conflict', 'the task ended'));
     await Promise.all(mine.map((r) => r.done.catch(safetyCatch(() => {}))));
-    const removed = await removeTaskPartials(this.init.markers, taskId);
+    const policy = this.init.resolver();
+    const removed = await removeTaskPartials(this.init.markers, taskId, (d) => policy.openWritableHostDir(d));
     if (removed > 0) this.init.log.info({ taskId, removed }, 'removed partial files of an ended task');
   }
 

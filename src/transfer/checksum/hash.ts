@@ -1,5 +1,6 @@
+import { constants } from 'node:fs';
 import { createHash as createNodeHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { openRefHandle, type FileRef } from '../../fs/index.js';
 import zlib from 'node:zlib';
 import { createXXHash128 } from 'hash-wasm';
 import type { ChecksumAlgorithm } from '../../protocol/session.js';
@@ -22,7 +23,7 @@ export interface StreamingHash {
    * `direct`: read with O_DIRECT where possible (a file written with O_DIRECT). Resolves to the
    * bytes that were read with O_DIRECT.
    */
-  updateFromFile?(path: string, offset: number, length: number, direct?: boolean): Promise<number>;
+  updateFromFile?(path: FileRef, offset: number, length: number, direct?: boolean): Promise<number>;
   digest(): Promise<string>;
   /** Forget an unfinished hash (the session failed). */
   dispose(): void;
@@ -48,9 +49,9 @@ export async function hashBuffer(algorithm: ChecksumAlgorithm, data: Uint8Array)
 const READ_BYTES = 1024 * 1024;
 
 /** Checksum of a file read on this thread; resolves with the hex digest and the bytes read. */
-export async function hashFileInline(path: string, algorithm: ChecksumAlgorithm, signal?: AbortSignal): Promise<{ checksum: string; bytes: number }> {
+export async function hashFileInline(path: FileRef, algorithm: ChecksumAlgorithm, signal?: AbortSignal): Promise<{ checksum: string; bytes: number }> {
   const h = await createInlineHash(algorithm);
-  const fh = await open(path, 'r');
+  const fh = await openRefHandle(path, constants.O_RDONLY);
   try {
     const buf = Buffer.allocUnsafe(READ_BYTES);
     let bytes = 0;

@@ -1,6 +1,7 @@
 import type { ChecksumAlgorithm } from '../../protocol/session.js';
 import { sharedIoPool, type IoPool } from '../workers/io-pool.js';
 import { createInlineHash, hashFileInline, type StreamingHash } from './hash.js';
+import type { FileRef } from '../../fs/index.js';
 
 export { chunkChecksum, chunkChecksumParts, hashBuffer, createInlineHash, type StreamingHash } from './hash.js';
 
@@ -22,7 +23,7 @@ export class Checksummer {
     return createInlineHash(this.algorithm);
   }
 
-  async file(path: string, expectedBytes: number, signal?: AbortSignal): Promise<{ checksum: string; bytes: number }> {
+  async file(path: FileRef, expectedBytes: number, signal?: AbortSignal): Promise<{ checksum: string; bytes: number }> {
     if (expectedBytes >= this.offThreadBytes) return this.pool.hashFile(path, this.algorithm);
     return hashFileInline(path, this.algorithm, signal);
   }

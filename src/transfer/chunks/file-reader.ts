@@ -1,4 +1,5 @@
-import { open } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { openRefHandle, type FileRef } from '../../fs/index.js';
 import type { ByteRange } from '../../protocol/data-frames.js';
 import type { Checksummer, StreamingHash } from '../checksum/index.js';
 import { chunkChecksum } from '../checksum/index.js';
@@ -46,7 +47,8 @@ const spareBuffers = new IdleBuffers(12, 2000);
 
 export interface ChunkJob {
   i: number;
-  hostPath: string;
+  /** The file, relative to a checked directory (or by path, opened O_NOFOLLOW). */
+  hostPath: FileRef;
   apiPath: string;
   size: number;
   ranges: ByteRange[];
@@ -69,7 +71,8 @@ export interface ChunkReaderDeps {
  */
 export async function sendFileChunks(job: ChunkJob, deps: ChunkReaderDeps): Promise<string | null> {
   const whole = job.ranges.length === 1 && job.ranges[0]!.offset === 0 && job.ranges[0]!.length === job.size;
-  const fh = await open(job.hostPath, 'r');
+  // The walk saw a file here; a link swapped in since is refused (ELOOP), not followed.
+  const fh = await openRefHandle(job.hostPath, constants.O_RDONLY);
   let hash: StreamingHash | null = null;
   try {
     const st = await fh.stat();

@@ -1,5 +1,8 @@
 import { constants } from 'node:fs';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { fdatasync } from '../../fs/faults.js';
+import { Dir, errnoOf, handleFromFd, rawFs, type AtPath } from '../../fs/index.js';
 import { DIRECT_IO_ALIGN, isDirectIoAligned } from '../util/aligned-buffers.js';
 
 export interface PartialFileOptions {
@@ -13,6 +16,11 @@ export interface PartialFileOptions {
   onDurable?: (ranges: Array<[number, number]>) => void;
   /** Write aligned pieces with O_DIRECT (see writeDirect). */
   directIo?: boolean;
+  /**
+   * Open the directory the partial lives in (the caller closes it): the destination's checked
+   * directory (CheckedDirs). Default: the path's parent, opened by path (tests).
+   */
+  openDir?: () => Dir;
 }
 
 /**
@@ -54,11 +62,54 @@ export class PartialFile {
   }
 
   private fd(): Promise<FileHandle> {
-    // 'w' creates or truncates: a partial left by an earlier attempt is started over, unless
-    // restart markers vouch for (some of) its bytes.
-    this.handle ??= this.track(this.created ? open(this.path, 'r+') : this.options.resume ? openKeeping(this.path) : open(this.path, 'w', 0o600));
+    // A fresh file is created exclusively: a partial left by an earlier attempt is started
+    // over, unless restart markers vouch for (some of) its bytes.
+    const reopening = this.created;
+    const expected = this.identity;
+    const how = reopening ? openExisting : this.options.resume ? openKeeping : createExclusive;
+    this.handle ??= this.track(this.inDir((dir) => how(dir, this.name, (id) => {
+      // Opened again: it must be the very file this object created.
+      if (reopening && expected && (id.dev !== expected.dev || id.ino !== expected.ino)) {
+        throw Object.assign(new Error(`ESTALE: the partial file ${this.name} was replaced`), { code: 'ESTALE' });
+      }
+      this.identity = id;
+    })));
     this.created = true;
     return this.handle;
+  }
+
+  /** Device and inode of the file this object writes (set once it is open): the commit checks them. */
+  identity: { dev: number; ino: number } | null = null;
+
+  /** The partial's name in its directory. */
+  get name(): string {
+    return basename(this.path);
+  }
+
+  private async inDir<T>(fn: (dir: Dir) => Promise<T> | T): Promise<T> {
+    const dir = this.options.openDir ? this.options.openDir() : Dir.adopt(rawFs.openRoot(dirname(this.path)));
+    try {
+      return await fn(dir);
+    } finally {
+      dir.close();
+    }
+  }
+
+  /** Run `fn` with the partial named relative to its (open, checked) directory: reads by the I/O workers. */
+  withRef<T>(fn: (ref: AtPath) => Promise<T>): Promise<T> {
+    return this.inDir((dir) => fn({ dirFd: dir.fd, name: this.name }));
+  }
+
+  /** The first write or flush error: the file is failed and can no longer be committed. */
+  private failure: unknown = null;
+
+  private fail(err: unknown): void {
+    this.failure ??= err;
+  }
+
+  /** Throws the file's first write or flush error, if any (commit must never see a file that lost one). */
+  assertHealthy(): void {
+    if (this.failure !== null) throw this.failure;
   }
 
   /**
@@ -69,7 +120,7 @@ export class PartialFile {
    */
   writev(parts: readonly Buffer[], offset: number): Promise<void> {
     const run = this.tail.then(() => this.writevNow(parts, offset));
-    this.tail = run.catch(() => undefined);
+    this.tail = run.catch((err: unknown) => this.fail(err));
     return run.then(() => {
       let length = 0;
       for (const p of parts) length += p.length;
@@ -84,7 +135,8 @@ export class PartialFile {
     else this.unflushed.push([start, end]);
     this.unflushedBytes += end - start;
     const every = this.options.flushBytes ?? 0;
-    if (every > 0 && this.unflushedBytes >= every && !this.flushing) void this.flush().catch(() => undefined);
+    // A failure here is kept (fail) and thrown by checkpoint and close: never lost.
+    if (every > 0 && this.unflushedBytes >= every && !this.flushing) void this.flush().catch((err: unknown) => this.fail(err));
   }
 
   /**
@@ -100,7 +152,16 @@ export class PartialFile {
     this.unflushed = [];
     this.unflushedBytes = 0;
     const run = (async () => {
-      if (this.options.durable !== false) await (await handle).datasync();
+      // Linux reports a write-back error to one fdatasync only: after a failure the file's
+      // later syncs succeed though its pages are lost, so the failure marks the file failed
+      // and its ranges are never reported durable.
+      this.assertHealthy();
+      try {
+        if (this.options.durable !== false) await fdatasync((await handle).fd);
+      } catch (err) {
+        this.fail(err);
+        throw err;
+      }
       if (generation === this.generation) this.options.onDurable?.(ranges);
     })();
     this.flushing = this.track(run).finally(() => { this.flushing = null; });
@@ -110,6 +171,7 @@ export class PartialFile {
   /** Let queued writes finish, then flush: what this attempt wrote is kept for the next one. */
   async checkpoint(): Promise<void> {
     await this.tail;
+    this.assertHealthy();
     await this.flush();
   }
 
@@ -177,19 +239,23 @@ export class PartialFile {
   }
 
   async close(): Promise<void> {
-    await this.flushing?.catch(() => undefined);
+    await this.flushing?.catch((err: unknown) => this.fail(err));
+    await this.tail;
     const h = this.handle;
     const d = this.direct;
     this.handle = null;
     this.direct = null;
     // Both are closed even if one close fails (NFS can report EIO at close); the first failure is thrown.
     const closed = await Promise.allSettled([d?.then((fh) => fh?.close()), h?.then((fh) => fh.close())]);
-    for (const c of closed) if (c.status === 'rejected') throw c.reason;
+    for (const c of closed) if (c.status === 'rejected') this.fail(c.reason);
+    this.assertHealthy();
   }
 
   /** Start over: every later write lands in a freshly truncated file (set synchronously, so no write can slip in between). */
   restart(): void {
     this.generation += 1;
+    // A fresh file: an earlier write error no longer concerns it.
+    this.failure = null;
     this.unflushed = [];
     this.unflushedBytes = 0;
     const old = this.handle;
@@ -199,7 +265,7 @@ export class PartialFile {
     this.direct = null;
     this.handle = this.track(flushing.catch(() => undefined)
       .then(() => Promise.allSettled([old?.then((h) => h.close()), oldDirect?.then((h) => h?.close())]))
-      .then(() => open(this.path, 'w', 0o600)));
+      .then(() => this.inDir((dir) => createExclusive(dir, this.name, (id) => { this.identity = id; }))));
     this.created = true;
   }
 
@@ -210,7 +276,7 @@ export class PartialFile {
 
   async remove(): Promise<void> {
     await this.close().catch(() => undefined);
-    await unlink(this.path).catch(() => undefined);
+    await this.inDir((dir) => dir.unlink(this.name)).catch(() => undefined);
     this.registry.delete(this.path);
   }
 }
@@ -218,19 +284,98 @@ export class PartialFile {
 /** Bytes written with O_DIRECT by every partial file of this process (a figure for tests and diagnostics). */
 export const directIoTotals = { bytesWritten: 0 };
 
-/** Open for writing without truncating; create (0600) when it does not exist. */
-async function openKeeping(path: string): Promise<FileHandle> {
+/** Attempts to create a partial where something keeps appearing at its name. */
+const CREATE_ATTEMPTS = 8;
+
+type OnIdentity = (identity: { dev: number; ino: number }) => void;
+
+/** A FileHandle on the checked descriptor `fd` (closed once the handle is open); reports its identity. */
+function handleOf(fd: number, onIdentity: OnIdentity): Promise<FileHandle> {
   try {
-    return await open(path, 'r+');
+    const st = rawFs.fstat(fd);
+    onIdentity({ dev: st.dev, ino: st.ino });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    return open(path, 'w', 0o600);
+    rawFs.close(fd);
+    throw err;
+  }
+  return handleFromFd(fd, constants.O_RDWR);
+}
+
+/**
+ * Create the partial exclusively (O_CREAT|O_EXCL|O_NOFOLLOW, 0600) relative to its directory:
+ * never through a link, never into a file someone else made. Whatever is at the name (a stale
+ * partial, or a link or hard link planted there) is unlinked, never followed, and the create
+ * retried.
+ */
+async function createExclusive(dir: Dir, name: string, onIdentity: OnIdentity): Promise<FileHandle> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await handleOf(dir.openFile(name, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600), onIdentity);
+    } catch (err) {
+      if (errnoOf(err) !== 'EEXIST' || attempt >= CREATE_ATTEMPTS) throw err;
+    }
+    try {
+      dir.unlink(name);
+    } catch (err) {
+      if (errnoOf(err) !== 'ENOENT') throw err;
+    }
   }
 }
 
-/** Remove every registered partial file (after a failure, once writes have settled). */
-export async function removePartials(registry: Set<string>): Promise<void> {
-  await Promise.all([...registry].map((p) => unlink(p).catch(() => undefined)));
+/**
+ * A regular file with one name, owned by this process's user: what a partial must be before
+ * anything is written into it (a file someone else put at the name is not adopted).
+ */
+function isOwnRegularFile(fd: number): boolean {
+  const st = rawFs.fstat(fd);
+  return st.kind === 'file' && st.nlink === 1 && st.uid === process.geteuid?.();
+}
+
+/**
+ * The partial this session created, opened again (after a restart of its writes): not through
+ * a link, and only if it is still a regular file with one name.
+ */
+async function openExisting(dir: Dir, name: string, onIdentity: OnIdentity): Promise<FileHandle> {
+  const fd = dir.openFile(name, constants.O_RDWR | constants.O_NONBLOCK);
+  if (!isOwnRegularFile(fd)) {
+    rawFs.close(fd);
+    throw Object.assign(new Error(`EPERM: the partial file ${name} is no longer a regular file of its own`), { code: 'EPERM' });
+  }
+  return handleOf(fd, onIdentity);
+}
+
+/**
+ * Open a partial kept from an earlier attempt without truncating it: not through a link, and
+ * only if it is a regular file with one name (a hard link planted at the name would carry our
+ * writes into another file). Anything else there is replaced by a fresh exclusive create; the
+ * kept ranges are then checked against the source's block sums like any others and re-sent.
+ */
+async function openKeeping(dir: Dir, name: string, onIdentity: OnIdentity): Promise<FileHandle> {
+  let fd: number;
+  try {
+    fd = dir.openFile(name, constants.O_RDWR | constants.O_NONBLOCK);
+  } catch (err) {
+    const code = errnoOf(err);
+    if (code !== 'ENOENT' && code !== 'ELOOP') throw err;
+    return createExclusive(dir, name, onIdentity);
+  }
+  if (isOwnRegularFile(fd)) return handleOf(fd, onIdentity);
+  rawFs.close(fd);
+  return createExclusive(dir, name, onIdentity);
+}
+
+/**
+ * Remove every registered partial file (after a failure, once writes have settled), each with
+ * `unlinkOne` (the destination's: relative to its checked directory).
+ */
+export async function removePartials(registry: Set<string>, unlinkOne: (path: string) => Promise<void> | void = (p) => unlink(p)): Promise<void> {
+  await Promise.all([...registry].map(async (p) => {
+    try {
+      await unlinkOne(p);
+    } catch {
+      // Already gone, or its directory was swapped away: nothing of ours to remove there.
+    }
+  }));
   registry.clear();
 }
 

@@ -5,6 +5,7 @@ import type { SessionContext } from '../session/context.js';
 import type { DestFile } from '../session/dest-files.js';
 import { fsError } from '../session/errors.js';
 import { RangeSet } from '../util/range-set.js';
+import type { FileRef } from '../../fs/index.js';
 
 /**
  * verify_checksum for chunked files, spread over the transfer instead of after it. The
@@ -27,7 +28,8 @@ export class VerifyTracker {
   directBytes = 0;
 
   constructor(
-    private readonly path: string,
+    /** Runs a read of the file with it named relative to its open, checked directory. */
+    private readonly withRef: <T>(fn: (ref: FileRef) => Promise<T>) => Promise<T>,
     private readonly size: number,
     private readonly hash: StreamingHash & Required<Pick<StreamingHash, 'updateFromFile'>>,
     /** Hash once at least this many new contiguous bytes are on disk. */
@@ -54,7 +56,7 @@ export class VerifyTracker {
     if (end - this.hashedTo < this.step) return;
     const offset = this.hashedTo;
     this.hashedTo = end;
-    this.busy = this.hash.updateFromFile(this.path, offset, end - offset, this.direct).then(
+    this.busy = this.withRef((ref) => this.hash.updateFromFile(ref, offset, end - offset, this.direct)).then(
       (direct) => { this.directBytes += direct; this.busy = null; this.kick(); },
       (err: unknown) => { this.busy = null; this.failure = err; },
     );
@@ -69,7 +71,10 @@ export class VerifyTracker {
     this.finished = true;
     if (this.busy) await this.busy;
     if (this.failure) throw this.failure;
-    if (this.hashedTo < this.size) this.directBytes += await this.hash.updateFromFile(this.path, this.hashedTo, this.size - this.hashedTo, this.direct);
+    if (this.hashedTo < this.size) {
+      const from = this.hashedTo;
+      this.directBytes += await this.withRef((ref) => this.hash.updateFromFile(ref, from, this.size - from, this.direct));
+    }
     this.hashedTo = this.size;
     return this.hash.digest();
   }
@@ -103,7 +108,7 @@ export function verifyTrackerFor(file: DestFile, deps: VerifyTrackerDeps): Verif
   if (!t) {
     const hash = deps.pool.createHash(deps.algorithm);
     if (!hash.updateFromFile) return null;
-    t = new VerifyTracker(file.partial.path, file.size, hash as StreamingHash & Required<Pick<StreamingHash, 'updateFromFile'>>, deps.stepBytes, deps.direct === true);
+    t = new VerifyTracker((fn) => file.partial.withRef(fn), file.size, hash as StreamingHash & Required<Pick<StreamingHash, 'updateFromFile'>>, deps.stepBytes, deps.direct === true);
     trackers.set(file, t);
     orphans.register(t, hash, t);
   }
@@ -150,4 +155,9 @@ export async function finishVerifies<F extends DestFile>(group: readonly F[], mi
   // Keep the group's order (the commit reports files in it).
   rest.sort((a, b) => group.indexOf(a) - group.indexOf(b));
   return { rest, verified };
+}
+
+/** A VerifyTracker file named by host path (tests, and files no directory check guards). */
+export function refByPath(path: string): <T>(fn: (ref: FileRef) => Promise<T>) => Promise<T> {
+  return (fn) => fn(path);
 }

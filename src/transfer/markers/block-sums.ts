@@ -1,5 +1,6 @@
+import { constants } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { openRefHandle, type FileRef } from '../../fs/index.js';
 import { MAX_REQUEST_RANGES, MAX_SUM_BLOCKS, type ByteRange } from '../../protocol/data-frames.js';
 
 /**
@@ -35,8 +36,9 @@ export function blocksOf(ranges: readonly ByteRange[], block: number): ByteRange
 }
 
 /** sha256 of each block of the file at `path`; a block the file does not fully hold gets '' (never equal to a real sum). */
-export async function hashBlocks(path: string, blocks: readonly ByteRange[], signal?: AbortSignal): Promise<string[]> {
-  const fh = await open(path, 'r');
+export async function hashBlocks(path: FileRef, blocks: readonly ByteRange[], signal?: AbortSignal): Promise<string[]> {
+  // Never through a link: a partial's name may have been replaced while the agent was down.
+  const fh = await openRefHandle(path, constants.O_RDONLY);
   try {
     const buf = Buffer.allocUnsafe(READ_BYTES);
     const sums: string[] = [];

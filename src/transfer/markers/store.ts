@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { FerryError } from '../../common/errors.js';
+import { preparePrivateDbFile } from '../../common/private-files.js';
 
 /**
  * Restart markers (issue 4): per partial file of a large destination file, which source
@@ -31,6 +32,8 @@ export interface PartialRecord extends PartialIdentity {
 
 export interface RestartMarkers {
   lookup(partialPath: string): PartialRecord | null;
+  /** The partial recorded for this task's file at `finalPath` (partial names are random), or null. */
+  partialFor(taskId: string, finalPath: string): string | null;
   /** A partial file is about to be created or reused for this source version (written at once). */
   begin(id: PartialIdentity): void;
   /** These ranges of the partial are now durable. */
@@ -122,6 +125,7 @@ export class SqliteMarkerStore implements RestartMarkers {
 
   constructor(file: string, private readonly flushIntervalMs = 0, private readonly now: () => number = Date.now) {
     try {
+      preparePrivateDbFile(file);
       this.db = new Database(file);
       this.db.pragma('journal_mode = WAL');
       // A lost marker only costs a re-send, never correctness: NORMAL is enough.
@@ -137,6 +141,7 @@ export class SqliteMarkerStore implements RestartMarkers {
     }
     this.stmts = {
       get: this.db.prepare<[string], Row>('SELECT * FROM partials WHERE partial_path = ?'),
+      byFinal: this.db.prepare<[string, string], Row>('SELECT * FROM partials WHERE task_id = ? AND final_path = ? ORDER BY updated_at DESC LIMIT 1'),
       upsert: this.db.prepare('INSERT INTO partials (partial_path, task_id, final_path, size, mtime_ms, ranges, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(partial_path) DO UPDATE SET task_id = excluded.task_id, final_path = excluded.final_path, size = excluded.size, mtime_ms = excluded.mtime_ms, ranges = excluded.ranges, updated_at = excluded.updated_at'),
       setRanges: this.db.prepare('UPDATE partials SET ranges = ?, updated_at = ? WHERE partial_path = ?'),
       del: this.db.prepare('DELETE FROM partials WHERE partial_path = ?'),
@@ -159,6 +164,15 @@ export class SqliteMarkerStore implements RestartMarkers {
     const pending = this.pending.get(partialPath);
     if (pending) rec.ranges = mergeRanges(rec.ranges, pending);
     return rec;
+  }
+
+  /**
+   * The partial an earlier attempt of `taskId` kept for `finalPath`: partial names carry a random
+   * part (a local user cannot plant a link at a name they cannot predict), so a retry finds its
+   * partial through this record, not by recomputing the name.
+   */
+  partialFor(taskId: string, finalPath: string): string | null {
+    return this.stmts.byFinal.get(taskId, finalPath)?.partial_path ?? null;
   }
 
   begin(id: PartialIdentity): void {

@@ -1,15 +1,20 @@
+import { basename, dirname } from 'node:path';
+import type { Dir } from '../../fs/index.js';
 import type { FinishedFile } from '../../protocol/session.js';
 import { dropView } from '../batch/held.js';
 import type { CommitRequest } from '../workers/io-pool.js';
 import { Notifier } from '../util/waiters.js';
 import { finishVerifies } from '../chunks/verify-tracker.js';
 import type { SessionContext } from './context.js';
+import type { CheckedDirs } from './checked-dirs.js';
 import type { DestFile } from './dest-files.js';
 import { errnoError, fsError } from './errors.js';
 import type { ProgressClock } from './stats.js';
 
 export interface CommitterDeps {
   ctx: SessionContext;
+  /** The session's placed directories: commits act relative to their checked descriptors. */
+  dirs: CheckedDirs;
   clock: ProgressClock;
   /** Verification failed: the file starts over. */
   mismatch(file: DestFile, computed: string): void;
@@ -93,24 +98,51 @@ export class Committer {
   }
 
   private async commitGroup(group: DestFile[], release: () => void): Promise<void> {
-    const { spec, tuning, fs, checksummer } = this.deps.ctx;
     const { stats } = this.deps.clock;
     // Files verified while being written (verify-tracker.ts): a mismatch starts over here, a match skips the re-read.
     const pre = await finishVerifies(group, (f, computed) => { stats.bytesChecksummed += f.size; this.deps.mismatch(f, computed); });
     group = pre.rest;
     if (group.length === 0) return;
     // Partials written here (chunked files) are closed first; the worker opens them itself.
+    // A write or flush error kept by a partial surfaces here, naming its file: it is never committed.
     await Promise.all(group.map(async (f) => {
-      if (!f.data) await f.partial.touch();
-      await f.partial.close();
+      try {
+        if (!f.data) await f.partial.touch();
+        await f.partial.close();
+      } catch (err) {
+        throw fsError(err, 'destination', f.destApi);
+      }
     }));
+    // Each directory of the group, opened and checked once for the whole commit.
+    const open = new Map<string, Dir>();
+    try {
+      for (const f of group) {
+        const d = dirname(f.finalPath);
+        if (!open.has(d)) open.set(d, this.deps.dirs.open(d));
+      }
+    } catch (err) {
+      for (const d of open.values()) d.close();
+      throw fsError(err, 'destination', group[0]!.destApi);
+    }
+    try {
+      await this.commitIn(group, open, pre.verified, release);
+    } finally {
+      for (const d of open.values()) d.close();
+    }
+  }
+
+  private async commitIn(group: DestFile[], open: ReadonlyMap<string, Dir>, verified: ReadonlySet<DestFile>, release: () => void): Promise<void> {
+    const { spec, tuning, fs, checksummer } = this.deps.ctx;
+    const { stats } = this.deps.clock;
     const requests: CommitRequest[] = group.map((f) => ({
-      partial: f.partial.path,
-      final: f.finalPath,
+      dirFd: open.get(dirname(f.finalPath))!.fd,
+      partial: basename(f.partial.path),
+      final: basename(f.finalPath),
+      ...(f.data || f.partial.identity === null ? {} : { identity: f.partial.identity }),
       data: f.data,
       mode: f.mode,
       mtimeMs: spec.options.preserveTimestamp ? f.mtimeMs : null,
-      verify: spec.options.verifyChecksum && !pre.verified.has(f) ? checksummer.algorithm : null,
+      verify: spec.options.verifyChecksum && !verified.has(f) ? checksummer.algorithm : null,
       expected: f.sourceChecksum ?? '',
     }));
     // fs.commit copies the bytes before its first await: they may be given back right away.

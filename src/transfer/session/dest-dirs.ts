@@ -36,10 +36,14 @@ interface PendingDir {
   /** null: leave the mtime alone. */
   mtimeMs: number | null;
   depth: number;
+  /** Device and inode when it was placed: a directory swapped since is left alone. */
+  identity: { dev: number; ino: number };
 }
 
 export class DirectoryFinisher {
   private readonly dirs: PendingDir[] = [];
+  /** Every placed directory's identity, by host path (deleteExtras and replacements check it). */
+  private readonly identities = new Map<string, { dev: number; ino: number }>();
 
   constructor(private readonly preserveTimestamp: boolean) {}
 
@@ -47,12 +51,18 @@ export class DirectoryFinisher {
    * A directory the session placed at `host` (created, or kept as it was), for the source's
    * `mode` and `mtimeMs`. `current` is its mode now when it already existed, else null.
    */
-  note(host: string, api: string, sourceMode: number, sourceMtimeMs: number | undefined, current: number | null): void {
+  note(host: string, api: string, sourceMode: number, sourceMtimeMs: number | undefined, current: number | null, identity: { dev: number; ino: number }): void {
+    this.identities.set(host, { dev: identity.dev, ino: identity.ino });
     const want = sourceMode & DIR_MODE_BITS;
     const mode = current !== null && (current & DIR_MODE_BITS) === want ? null : want;
     const mtimeMs = this.preserveTimestamp && sourceMtimeMs !== undefined ? sourceMtimeMs : null;
     if (mode === null && mtimeMs === null) return;
-    this.dirs.push({ host, api, mode, mtimeMs, depth: depthOf(host) });
+    this.dirs.push({ host, api, mode, mtimeMs, depth: depthOf(host), identity: { dev: identity.dev, ino: identity.ino } });
+  }
+
+  /** The identity a placed directory had, or null if this session did not place it. */
+  identityOf(host: string): { dev: number; ino: number } | null {
+    return this.identities.get(host) ?? null;
   }
 
   /** How many directories wait for their metadata. */
@@ -107,6 +117,9 @@ async function applyOne(d: PendingDir): Promise<void> {
     throw err;
   }
   try {
+    const now = await fh.stat();
+    // Not the directory that was placed (a parent was swapped for a link meanwhile): leave it.
+    if (now.dev !== d.identity.dev || now.ino !== d.identity.ino) return;
     // The mtime first: chmod changes only the ctime, so the order is free, and a mode without
     // owner write would not stop utimes for the owner anyway.
     if (d.mtimeMs !== null) await fh.utimes(Date.now() / 1000, d.mtimeMs / 1000);

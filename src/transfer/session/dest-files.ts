@@ -1,6 +1,7 @@
 import {
   BlockSumRequestFrame, MAX_REQUEST_FILES, MAX_REQUEST_RANGES, RequestFrame, SessionFrameType, SumRequestFrame, type ByteRange, type SkippableCode,
 } from '../../protocol/data-frames.js';
+import { dirname } from 'node:path';
 import type { FinishedFile } from '../../protocol/session.js';
 import { apiJoin } from './paths.js';
 import { PartialFile } from '../chunks/partial-file.js';
@@ -9,6 +10,7 @@ import { blocksOf, hashBlocks, planBlocks } from '../markers/block-sums.js';
 import { RangeSet } from '../util/range-set.js';
 import { encodeSessionJson } from '../wire/session-frames.js';
 import type { SessionContext } from './context.js';
+import type { CheckedDirs } from './checked-dirs.js';
 import { peerProtocolError, transferError } from './errors.js';
 import { sessionEvent } from './events.js';
 import type { ProgressClock } from './stats.js';
@@ -52,6 +54,8 @@ export interface DestFile {
 
 export interface FileTableDeps {
   ctx: SessionContext;
+  /** The session's placed directories: partials are created relative to their checked descriptors. */
+  dirs: CheckedDirs;
   clock: ProgressClock;
   partials: Set<string>;
   retire(i: number): void;
@@ -135,6 +139,7 @@ export class FileTable {
         flushBytes: markers ? ctx.tuning.flushBytes : 0,
         durable: ctx.tuning.durable,
         directIo: large && ctx.tuning.directIo,
+        openDir: () => this.deps.dirs.open(dirname(init.partialPath)),
         onDurable: markers ? (ranges) => markers.durable(init.partialPath, ranges) : undefined,
       }),
       awaiting: new RangeSet(),
@@ -210,7 +215,7 @@ export class FileTable {
     ctx.guard.spawn(async () => {
       let ours: string[];
       try {
-        ours = await ctx.guard.track(hashBlocks(file.partial.path, check.blocks, ctx.guard.signal));
+        ours = await ctx.guard.track(file.partial.withRef((ref) => hashBlocks(ref, check.blocks, ctx.guard.signal)));
       } catch {
         // The partial is gone or unreadable: every kept block is sent again.
         ours = check.blocks.map(() => '');

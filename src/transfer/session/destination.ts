@@ -8,6 +8,7 @@ import { DataReceiver, type StreamState } from '../chunks/receiver.js';
 import { decodeSessionJson, encodeSessionJson } from '../wire/session-frames.js';
 import type { FrameStream } from '../wire/frame-stream.js';
 import { Committer, finishedFile } from './commit.js';
+import { CheckedDirs } from './checked-dirs.js';
 import type { SessionContext } from './context.js';
 import { FileTable, type DestFile } from './dest-files.js';
 import { ManifestProcessor } from './dest-manifest.js';
@@ -29,6 +30,7 @@ export class DestinationSession {
   private readonly manifest: ManifestProcessor;
   private readonly receiver: DataReceiver;
   private readonly partials = new Set<string>();
+  private readonly dirs = new CheckedDirs();
   private retiredCount = 0;
   private retirePending: number[] = [];
   private retireScheduled = false;
@@ -39,12 +41,12 @@ export class DestinationSession {
   constructor(private readonly ctx: SessionContext) {
     this.clock = new ProgressClock((stats) => ctx.reporter.progress(stats), ctx.tuning.progressIntervalMs);
     this.committer = new Committer({
-      ctx, clock: this.clock,
+      ctx, clock: this.clock, dirs: this.dirs,
       mismatch: (file, computed) => this.verifyFailed(file, computed),
       committed: (files) => this.committed(files),
     });
-    this.files = new FileTable({ ctx, clock: this.clock, partials: this.partials, retire: (i) => this.retire(i), commit: (f) => this.committer.add(f) });
-    this.manifest = new ManifestProcessor({ ctx, clock: this.clock, files: this.files, retire: (i) => this.retire(i) });
+    this.files = new FileTable({ ctx, clock: this.clock, dirs: this.dirs, partials: this.partials, retire: (i) => this.retire(i), commit: (f) => this.committer.add(f) });
+    this.manifest = new ManifestProcessor({ ctx, clock: this.clock, dirs: this.dirs, files: this.files, retire: (i) => this.retire(i) });
     this.receiver = new DataReceiver(ctx, this.files, this.clock, (signal) => this.committer.room(signal));
   }
 
@@ -108,7 +110,7 @@ export class DestinationSession {
     await Promise.all(files.map((f) => f.partial.close().catch(() => undefined)));
     // Only large files have records; those whose partial still goes lose theirs.
     for (const f of files) if (f.resumable && this.partials.has(f.partial.path)) markers?.forget(f.partial.path);
-    await removePartials(this.partials);
+    await removePartials(this.partials, (p) => this.dirs.withFile(p, (ref, dir) => dir.unlink(ref.name)));
   }
 
   private async controlLoop(sharedState: StreamState): Promise<void> {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { MAX_NAME_BYTES, MAX_PATH_BYTES } from '../../protocol/limits.js';
 import { peerProtocolError } from './errors.js';
 
@@ -14,9 +14,13 @@ export function checkRelPath(path: string): void {
   for (const name of path.split('/')) checkName(name);
 }
 
+const LONE_SURROGATE = /\p{Cs}/u;
+
 export function checkName(name: string): void {
   if (name === '' || name === '.' || name === '..') throw peerProtocolError(`manifest path has an empty, '.' or '..' component`);
   if (name.includes('\0')) throw peerProtocolError('manifest path contains a NUL byte');
+  // A lone surrogate would be written as U+FFFD: two distinct names could land on one file.
+  if (LONE_SURROGATE.test(name)) throw peerProtocolError('manifest path is not well-formed Unicode');
   if (Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES) throw peerProtocolError('manifest path has a component longer than NAME_MAX');
 }
 
@@ -47,14 +51,20 @@ export function apiJoin(base: string, rel: string): string {
 
 export const PARTIAL_PREFIX = '.ferry-part.';
 
+/** The part of every partial name of a task (cleanup finds a task's partials by it). */
+export function partialPrefix(taskId: string): string {
+  return `${PARTIAL_PREFIX}${taskId.slice(0, 8)}.`;
+}
+
 /**
  * Hidden name of the partial file that becomes `name` once verified and durable, in the same
- * directory (so the final rename is atomic). It is the same for every attempt of a task, so a
- * retry finds what an interrupted attempt left (restart markers). A name too long to carry the
- * prefix is replaced by a hash of it, still unique per task and name.
+ * directory (so the final rename is atomic). A random part makes it unpredictable, so nobody
+ * can plant a link or file there ahead of time; the restart markers record the name, so a
+ * retry finds what an interrupted attempt left. A name too long to carry the prefix is
+ * replaced by a hash of it.
  */
-export function partialName(taskId: string, name: string): string {
-  const prefix = `${PARTIAL_PREFIX}${taskId.slice(0, 8)}.`;
+export function partialName(taskId: string, name: string, random = randomBytes(6).toString('hex')): string {
+  const prefix = `${partialPrefix(taskId)}${random}.`;
   const full = prefix + name;
   if (Buffer.byteLength(full, 'utf8') <= MAX_NAME_BYTES) return full;
   return prefix + createHash('sha256').update(name, 'utf8').digest('hex').slice(0, 40);

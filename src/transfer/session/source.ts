@@ -1,5 +1,6 @@
 import type { FerryError } from '../../common/errors.js';
-import { lstat } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import type { Dir } from '../../fs/index.js';
 import {
   BlockSumRequestFrame, BlockSumsFrame, EndFrame, MAX_SUM_BLOCKS, ErrorFrame, FileChangedFrame, FileDoneFrame, FileErrorFrame, ManifestEndFrame, ManifestFrame, RequestFrame,
   RetireFrame, SessionFrameType, StartFrame, SumFrame, SumRequestFrame, type ByteRange, type ManifestEntry,
@@ -9,7 +10,8 @@ import { batchTarBytes, packBatch, type BatchFile } from '../batch/tar-pack.js';
 import { entryBytes } from '../batch/ustar.js';
 import { BufferPool, sendFileChunks } from '../chunks/file-reader.js';
 import { SendQueue } from '../chunks/sender.js';
-import { connectionLost, errorFromPeer, fsError, peerProtocolError, skippableCode } from './errors.js';
+import { CheckedDirs } from './checked-dirs.js';
+import { connectionLost, errnoOf, errorFromPeer, fsError, peerProtocolError, skippableCode } from './errors.js';
 import { sessionEvent } from './events.js';
 import type { SessionContext } from './context.js';
 import { apiJoin, tarEntryName } from './paths.js';
@@ -46,6 +48,8 @@ const JOBS_PER_ENTRY = 4;
 
 export class SourceSession {
   private readonly files = new Map<number, SourceFile>();
+  /** Directories the walk checked; every read acts relative to one of them. */
+  private readonly dirs = new CheckedDirs();
   /** Announced entries not yet retired (files, directories, dirEnds, errors). */
   private readonly outstanding = new Set<number>();
   private credits = 0;
@@ -173,6 +177,7 @@ export class SourceSession {
     const walker = walkItems({
       items: spec.items,
       resolver: this.ctx.resolver,
+      dirs: this.dirs,
       skipSourceErrors: spec.options.skipSourceErrors,
       groupSize: Math.min(tuning.statBatch, tuning.manifestBatch),
       filters: compileFilterRules(spec.filterRules),
@@ -278,10 +283,11 @@ export class SourceSession {
     const { tuning, guard } = this.ctx;
     let checksum: string | null;
     try {
-      checksum = await sendFileChunks({ i: job.i, hostPath: job.file.hostPath, apiPath: job.file.apiPath, size: job.file.size, ranges: job.ranges }, {
+      // Read relative to the directory the walk checked (a link swapped in since is refused).
+      checksum = await this.dirs.withFile(job.file.hostPath, (ref) => sendFileChunks({ i: job.i, hostPath: ref, apiPath: job.file.apiPath, size: job.file.size, ranges: job.ranges }, {
         queue: this.sender, pool: this.pool, chunkSize: tuning.chunkSize, checksummer: this.ctx.checksummer,
         signal: guard.signal, corruptChunk: tuning.corruptChunk,
-      });
+      }));
     } catch (err) {
       if (guard.done) throw err;
       if (await this.reportIfChanged(job)) return;
@@ -297,8 +303,8 @@ export class SourceSession {
   private async reportIfChanged(job: Job): Promise<boolean> {
     let now: { size: number; mtimeMs: number };
     try {
-      const st = await lstat(job.file.hostPath);
-      if (!st.isFile()) return false;
+      const st = await this.dirs.withFile(job.file.hostPath, (ref, dir) => dir.stat(ref.name));
+      if (st.kind !== 'file') return false;
       now = { size: st.size, mtimeMs: st.mtimeMs };
     } catch {
       return false;
@@ -315,7 +321,7 @@ export class SourceSession {
       mtimeMs: j.file.mtimeMs, mode: j.file.mode, entryName: tarEntryName(j.file),
     }));
     const packed = await packBatch(this.nextBatch++, files, {
-      readInto: (list, target) => this.ctx.fs.readInto(list, target, this.ctx.checksummer.algorithm),
+      readInto: (list, target) => this.readIntoChecked(list, target),
       buffers: { bufferBytes: tuning.chunkSize, get: (signal) => this.pool.get(signal), put: (buf) => this.pool.put(buf) },
       frameBytes: tuning.chunkSize,
       signal: this.ctx.guard.signal,
@@ -323,6 +329,35 @@ export class SourceSession {
     });
     for (const { file, error } of packed.failures) this.fileFailed(jobs.find((j) => j.i === file.i)!, error);
     if (packed.unit) await this.sender.push(packed.unit);
+  }
+
+  /**
+   * Batch reads relative to the directories the walk checked: each directory of the batch is
+   * opened (and checked) once for the call; the files of one that was swapped away fail alone.
+   */
+  private async readIntoChecked(list: Array<{ path: string; size: number; at: number }>, target: Buffer): Promise<Array<{ checksum?: string; errno?: string; message?: string }>> {
+    const open = new Map<string, Dir | Error>();
+    try {
+      for (const f of list) {
+        const d = dirname(f.path);
+        if (open.has(d)) continue;
+        try {
+          open.set(d, this.dirs.open(d));
+        } catch (err) {
+          open.set(d, err instanceof Error ? err : new Error(String(err)));
+        }
+      }
+      const readable = list.filter((f) => !(open.get(dirname(f.path)) instanceof Error));
+      const results = await this.ctx.fs.readInto(readable.map((f) => ({ path: { dirFd: (open.get(dirname(f.path)) as Dir).fd, name: basename(f.path) }, size: f.size, at: f.at })), target, this.ctx.checksummer.algorithm);
+      let k = 0;
+      return list.map((f) => {
+        const failed = open.get(dirname(f.path));
+        if (failed instanceof Error) return { errno: errnoOf(failed) ?? 'EIO', message: failed.message };
+        return results[k++]!;
+      });
+    } finally {
+      for (const d of open.values()) if (!(d instanceof Error)) d.close();
+    }
   }
 
   /** A file the source could not read: skipped with an event when allowed, else fatal. */
@@ -350,7 +385,7 @@ export class SourceSession {
       if (!file) continue;
       let checksum: string;
       try {
-        checksum = (await this.ctx.checksummer.file(file.hostPath, file.size, guard.signal)).checksum;
+        checksum = (await this.dirs.withFile(file.hostPath, (ref) => this.ctx.checksummer.file(ref, file.size, guard.signal))).checksum;
       } catch (err) {
         if (guard.done) throw err;
         this.fileFailed({ i, file, ranges: [] }, fsError(err, 'source', file.apiPath));
@@ -367,7 +402,7 @@ export class SourceSession {
     if (!file) return;
     let sums: string[];
     try {
-      sums = await hashBlocks(file.hostPath, req.blocks, guard.signal);
+      sums = await this.dirs.withFile(file.hostPath, (ref) => hashBlocks(ref, req.blocks, guard.signal));
     } catch (err) {
       if (guard.done) throw err;
       // Unreadable now: every block is rejected and the destination asks for the bytes, which reports the error.

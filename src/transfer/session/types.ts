@@ -1,3 +1,4 @@
+import type { Dir } from '../../fs/index.js';
 import type { Duplex } from 'node:stream';
 import type { FinishedFile, SessionEvent, SessionSpec, SessionStats } from '../../protocol/session.js';
 import type { RestartMarkers } from '../markers/store.js';
@@ -5,7 +6,21 @@ import type { TransferTuning } from '../tuning.js';
 
 /** How the engine maps API paths to host paths; the agent passes its PathPolicy (same shape). */
 export interface PathResolver {
-  resolve(apiPath: string, intent: 'read' | 'write', options?: { followFinal?: boolean }): Promise<{ hostPath: string; apiPath: string }>;
+  /** `realRoot`: where the path's root really is (links resolved). */
+  resolve(apiPath: string, intent: 'read' | 'write', options?: { followFinal?: boolean }): Promise<{ hostPath: string; apiPath: string; realRoot: string }>;
+  /**
+   * The agent's policy for one path, without touching the disk: throws (EndpointPermissionDenied)
+   * for a write into a read-only root, nested or not; `isRoot` and `nestedRoots` tell whether
+   * removing it would remove a root.
+   */
+  lexical(apiPath: string, intent: 'read' | 'write'): { isRoot: boolean; nestedRoots: readonly unknown[] };
+  /** The root whose directory this is, by device and inode, or null. */
+  rootOfDir(dir: { dev: number; ino: number }): { writable: boolean } | null;
+  /**
+   * Open `apiPath` as a directory to write into, creating it and missing parents with
+   * `createMode`, by a walk that follows no link; refused in a read-only root.
+   */
+  openWriteDir(apiPath: string, createMode: number): Dir;
 }
 
 export interface SessionReporter {

@@ -1,10 +1,13 @@
-import type { Dir, Stats } from 'node:fs';
-import { opendir, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { realpath, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { FileRef, RawDirent } from '../../fs/index.js';
 import type { FerryError } from '../../common/errors.js';
 import type { ManifestDir, ManifestDirEnd, ManifestError, ManifestFile, SkippableCode } from '../../protocol/data-frames.js';
 import type { TransferItem } from '../../protocol/session.js';
 import type { StatResult } from '../workers/io-pool.js';
-import { errnoError, fsError, skippableCode, transferError } from './errors.js';
+import type { CheckedDirs } from './checked-dirs.js';
+import { errnoError, errnoOf, fsError, skippableCode, transferError } from './errors.js';
 import type { FilterMatcher } from './filters.js';
 import { hostJoin, joinRel } from './paths.js';
 import type { PathResolver } from './types.js';
@@ -26,12 +29,14 @@ export type WalkEntry = WalkFile | NoIndex<ManifestDir> | NoIndex<ManifestDirEnd
 export interface WalkOptions {
   items: readonly TransferItem[];
   resolver: PathResolver;
+  /** Directories the walk checked: every listing and lstat acts relative to one of them. */
+  dirs: CheckedDirs;
   skipSourceErrors: boolean;
   /** Entries per yielded group (one group = one batched lstat in a worker). */
   groupSize: number;
   /** The task's filter rules, or null when it has none. */
   filters: FilterMatcher | null;
-  lstatMany(paths: readonly string[]): Promise<StatResult[]>;
+  lstatMany(paths: readonly FileRef[]): Promise<StatResult[]>;
   signal: AbortSignal;
   onSymlink(): void;
   /** A source error skipped under skip_source_errors (the caller reports the event). */
@@ -49,10 +54,14 @@ export async function* walkItems(opts: WalkOptions): AsyncGenerator<WalkEntry[]>
     let hostPath: string;
     let st: Stats;
     try {
-      hostPath = (await opts.resolver.resolve(spec.sourcePath, 'read')).hostPath;
+      const resolved = await opts.resolver.resolve(spec.sourcePath, 'read');
       // The item itself may be a symlink the user named on purpose (the resolver checked that
-      // it stays inside a root); links below it are not followed.
+      // it stays inside a root): its real location is used. Links below it are not followed.
+      hostPath = await realpath(resolved.hostPath);
       st = await stat(hostPath);
+      // The item's directory (or, for a file, its parent) is checked to lie in the root by the
+      // descriptor that opened it; everything below is reached from checked directories.
+      opts.dirs.adoptContained(st.isDirectory() ? hostPath : dirname(hostPath), resolved.realRoot);
     } catch (err) {
       const e = fsError(err, 'source', spec.sourcePath);
       const code = skippableCode(e);
@@ -81,35 +90,47 @@ async function* walkDirectory(opts: WalkOptions, item: number, base: string): As
     const rel = stack.pop()!;
     const subdirs: string[] = [];
     let skipped: SkippableCode | null = null;
-    let dir: Dir | null = null;
+    let listing: RawDirent[] | null = null;
     try {
-      dir = await opendir(hostJoin(base, rel), { bufferSize: 256 });
+      // The directory as checked (the item's, or one lstat'ed in a checked parent): a link
+      // swapped in since is refused, never listed.
+      listing = await opts.dirs.withDir(hostJoin(base, rel), (dir) => dir.list());
     } catch (err) {
       skipped = skipOrThrow(opts, item, rel, err, apiBase, true);
     }
-    if (dir) {
+    if (listing) {
       let names: string[] = [];
-      try {
-        for await (const dirent of dir) {
-          if (dirent.isSymbolicLink()) {
-            opts.onSymlink();
-            continue;
-          }
-          // Leave excluded entries out before their lstat when the listing already tells the
-          // type; entries of unknown type are filtered once describe() knows it.
-          if (opts.filters && (dirent.isFile() || dirent.isDirectory()) && opts.filters.excludes(dirent.name, dirent.isDirectory() ? 'dir' : 'file')) continue;
-          names.push(dirent.name);
-          if (names.length >= opts.groupSize) {
-            yield await describe(opts, item, base, rel, names, subdirs);
-            names = [];
-          }
+      const undecodable: RawDirent[] = [];
+      for (const dirent of listing) {
+        // Not UTF-8: reported as such, never looked up by its lossy decoding (which could name
+        // another entry).
+        if (dirent.raw !== undefined) {
+          undecodable.push(dirent);
+          continue;
         }
-      } catch (err) {
-        // The listing broke off (the directory vanished or became unreadable): what was
-        // announced stands; the destination keeps its extras in this directory.
-        skipped = skipOrThrow(opts, item, rel, err, apiBase, true);
+        if (dirent.kind === 'symlink') {
+          opts.onSymlink();
+          continue;
+        }
+        // Leave excluded entries out before their lstat when the listing already tells the
+        // type; entries of unknown type are filtered once describe() knows it.
+        if (opts.filters && (dirent.kind === 'file' || dirent.kind === 'dir') && opts.filters.excludes(dirent.name, dirent.kind)) continue;
+        names.push(dirent.name);
+        if (names.length >= opts.groupSize) {
+          yield await describe(opts, item, base, rel, names, subdirs);
+          names = [];
+        }
       }
       if (names.length > 0) yield await describe(opts, item, base, rel, names, subdirs);
+      const listed = new Set(listing.filter((d) => d.raw === undefined).map((d) => d.name));
+      for (const dirent of undecodable) {
+        const path = joinRel(rel, dirent.name);
+        const code = skipOrThrow(opts, item, path, notUtf8(apiBase, path), apiBase, dirent.kind === 'dir');
+        // In the manifest only once, and only if its lossy name is not a real one here.
+        if (listed.has(dirent.name)) continue;
+        listed.add(dirent.name);
+        yield [{ item, path, kind: 'error', code, isDirectory: dirent.kind === 'dir' }];
+      }
     }
     yield [{ item, path: rel, kind: 'dirEnd', skipped }];
     for (let k = subdirs.length - 1; k >= 0; k--) stack.push(subdirs[k]!);
@@ -140,7 +161,14 @@ function notUtf8(apiBase: string, rel: string): FerryError {
 async function describe(opts: WalkOptions, item: number, base: string, parent: string, names: string[], subdirs: string[]): Promise<WalkEntry[]> {
   const apiBase = opts.items[item]!.sourcePath;
   const hostPaths = names.map((name) => hostJoin(base, joinRel(parent, name)));
-  const stats = await opts.lstatMany(hostPaths);
+  // lstat relative to the checked directory; a sub-directory found so is recorded by identity.
+  let stats: StatResult[];
+  try {
+    stats = await opts.dirs.withDir(hostJoin(base, parent), (dir) => opts.lstatMany(names.map((name) => ({ dirFd: dir.fd, name }))));
+  } catch (err) {
+    // The directory was swapped away since it was listed: its remaining entries are an error.
+    stats = names.map(() => ({ errno: errnoOf(err) ?? 'EIO', message: err instanceof Error ? err.message : String(err) }));
+  }
   const out: WalkEntry[] = [];
   names.forEach((name, k) => {
     const st = stats[k]!;
@@ -154,6 +182,7 @@ async function describe(opts: WalkOptions, item: number, base: string, parent: s
     } else if (opts.filters && (st.kind === 'dir' || st.kind === 'file') && opts.filters.excludes(name, st.kind)) {
       // Excluded (checked again: the listing may not have known the type, or it changed).
     } else if (st.kind === 'dir') {
+      opts.dirs.placed(hostPaths[k]!, { dev: st.dev!, ino: st.ino! });
       subdirs.push(path);
       out.push({ item, path, kind: 'dir', mode: st.mode!, mtimeMs: st.mtimeMs! });
     } else if (st.kind === 'file') {

@@ -1,18 +1,52 @@
-import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { FerryError } from '../../common/errors.js';
+import type { FileRef } from '../../fs/file-ref.js';
 import type { ChecksumAlgorithm } from '../../protocol/session.js';
 import type { StreamingHash } from '../checksum/hash.js';
-import { IO_WORKER_SOURCE } from './io-worker-source.js';
+import type { AnsweredOp, CommitResult, CommitWireFile, IoOp, IoOps, IoReplyMessage, IoReplyOf, ReadIntoResult, StatResult } from './messages.js';
+
+export type { CommitResult, StatResult } from './messages.js';
 
 /**
- * Worker threads for hashing and batched file-system work (io-worker-source.ts says why).
+ * Worker threads for hashing and batched file-system work (io-worker.ts says why).
  * Pools are shared by every session of the process; workers start on first use and are
  * unref'd while idle, so they never keep the process alive. A streaming hash sticks to one
  * worker (its updates must stay in order); other calls go round-robin.
  */
 
-type Reply = Record<string, unknown> & { error?: { code: string; message: string } };
+/** What an answered op's request carries besides op and id. */
+type CallBody<O extends AnsweredOp> = Omit<IoOps[O]['request'], 'id'>;
+
+/**
+ * The worker's entry file. Node 20 cannot run TypeScript in a worker, so it is always the
+ * compiled io-worker.js: next to this file when this file is compiled (dist/); when this file
+ * runs from the TypeScript sources (vitest imports src/), at the same place under the
+ * package's dist/ (npm test builds first).
+ */
+export function ioWorkerUrl(from: string = import.meta.url): URL {
+  const here = new URL(from);
+  here.search = '';
+  here.hash = '';
+  if (here.pathname.endsWith('.js')) return new URL('./io-worker.js', here);
+  const notBuilt = (): FerryError => new FerryError('InternalError', 'the I/O worker is not built: run npm run build');
+  const dir = dirname(fileURLToPath(here));
+  let root = dir;
+  while (!existsSync(join(root, 'package.json'))) {
+    const up = dirname(root);
+    if (up === root) throw notBuilt();
+    root = up;
+  }
+  const inSrc = relative(join(root, 'src'), dir);
+  if (inSrc.startsWith('..') || isAbsolute(inSrc)) throw notBuilt();
+  const file = join(root, 'dist', inSrc, 'io-worker.js');
+  if (!existsSync(file)) throw notBuilt();
+  return pathToFileURL(file);
+}
+
+let workerUrl: URL | null = null;
 
 /**
  * A worker's isolate otherwise gets the main thread's young generation (tens of MB of semi-space
@@ -24,13 +58,13 @@ const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4 } as const;
 
 class PooledWorker {
   readonly worker: Worker;
-  readonly pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: unknown) => void }>();
+  readonly pending = new Map<number, { resolve: (r: IoReplyMessage) => void; reject: (e: unknown) => void }>();
   dead = false;
 
-  constructor(hashWasmPath: string, onDeath: (w: PooledWorker) => void) {
-    this.worker = new Worker(IO_WORKER_SOURCE, { eval: true, workerData: { hashWasmPath }, resourceLimits: WORKER_LIMITS });
+  constructor(url: URL, onDeath: (w: PooledWorker) => void) {
+    this.worker = new Worker(url, { resourceLimits: WORKER_LIMITS });
     this.worker.unref();
-    this.worker.on('message', (m: Reply & { id: number }) => {
+    this.worker.on('message', (m: IoReplyMessage) => {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
@@ -55,33 +89,25 @@ class PooledWorker {
     if (this.pending.size > 0) this.worker.ref(); else this.worker.unref();
   }
 
-  call(id: number, message: Record<string, unknown>, transfer?: ArrayBuffer[]): Promise<Reply> {
+  call<O extends AnsweredOp>(id: number, op: O, body: CallBody<O>, transfer?: ArrayBuffer[]): Promise<IoReplyOf<O>> {
     if (this.dead) return Promise.reject(new FerryError('InternalError', 'I/O worker stopped'));
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      // The reply to `id` is the reply of `op` (the worker answers each request with its op's).
+      this.pending.set(id, { resolve: resolve as (r: IoReplyMessage) => void, reject });
       this.refresh();
-      this.worker.postMessage({ ...message, id }, transfer ?? []);
+      this.worker.postMessage({ op, ...body, id }, transfer ?? []);
     });
   }
 
-  post(message: Record<string, unknown>, transfer?: ArrayBuffer[]): void {
-    if (!this.dead) this.worker.postMessage(message, transfer ?? []);
+  /** A request that is not answered (an update without id: its bytes were copied). */
+  post<O extends Exclude<IoOp, AnsweredOp> | 'update'>(op: O, body: IoOps[O]['request'], transfer?: ArrayBuffer[]): void {
+    if (!this.dead) this.worker.postMessage({ op, ...body }, transfer ?? []);
   }
 }
 
 /** Shared buffers kept for commit groups' bytes, and the largest one kept. */
 const COMMIT_BUFFERS_KEPT = 4;
 const COMMIT_BUFFER_KEPT_BYTES = 8 * 1024 * 1024;
-
-export interface StatResult {
-  kind?: 'file' | 'dir' | 'symlink' | 'other';
-  size?: number;
-  mtimeMs?: number;
-  mode?: number;
-  /** Set when lstat failed (errno code such as ENOENT). */
-  errno?: string;
-  message?: string;
-}
 
 export interface ReadResult {
   /** The file's bytes (a view into one buffer shared by the batch), or null with errno. */
@@ -92,8 +118,13 @@ export interface ReadResult {
 }
 
 export interface CommitRequest {
+  /** The directory holding both names, held open by the caller until the commit returns. */
+  dirFd: number;
+  /** Names in that directory. */
   partial: string;
   final: string;
+  /** For a partial written by the session: its device and inode (the worker refuses another file). */
+  identity?: { dev: number; ino: number };
   /** Bytes to write first (small files); absent when the partial file is already written. */
   data?: Uint8Array | null;
   mode: number;
@@ -104,18 +135,10 @@ export interface CommitRequest {
   expected: string;
 }
 
-export interface CommitResult {
-  ok?: boolean;
-  mismatch?: string;
-  errno?: string;
-  message?: string;
-}
-
 export class IoPool {
   private readonly workers: PooledWorker[] = [];
   private nextId = 1;
   private turn = 0;
-  private readonly hashWasmPath = createRequire(import.meta.url).resolve('hash-wasm');
 
   constructor(private size: number) {}
 
@@ -125,7 +148,8 @@ export class IoPool {
 
   private pick(): PooledWorker {
     if (this.workers.length < this.size) {
-      const w = new PooledWorker(this.hashWasmPath, (dead) => {
+      workerUrl ??= ioWorkerUrl();
+      const w = new PooledWorker(workerUrl, (dead) => {
         const at = this.workers.indexOf(dead);
         if (at >= 0) this.workers.splice(at, 1);
       });
@@ -136,8 +160,8 @@ export class IoPool {
     return this.workers[this.turn]!;
   }
 
-  private call(message: Record<string, unknown>, transfer?: ArrayBuffer[]): Promise<Reply> {
-    return this.pick().call(this.nextId++, message, transfer);
+  private call<O extends AnsweredOp>(op: O, body: CallBody<O>, transfer?: ArrayBuffer[]): Promise<IoReplyOf<O>> {
+    return this.pick().call(this.nextId++, op, body, transfer);
   }
 
   /**
@@ -147,48 +171,48 @@ export class IoPool {
   createHash(algorithm: ChecksumAlgorithm): StreamingHash {
     const worker = this.pick();
     const stream = this.nextId++;
-    worker.post({ op: 'open', stream, algorithm });
+    worker.post('open', { stream, algorithm });
     return {
       update: (data: Uint8Array, release?: () => void) => {
         if (data.buffer instanceof SharedArrayBuffer && release) {
           // A plain Uint8Array view: a Buffer is cloned as a host object, measured ten times
           // slower to post (about 1 s of the source's main thread per 2 GiB).
           const view = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-          worker.call(this.nextId++, { op: 'update', stream, data: view }).then(release, release);
+          worker.call(this.nextId++, 'update', { stream, data: view }).then(release, release);
           return;
         }
         const copy = new Uint8Array(data.byteLength);
         copy.set(data);
-        worker.post({ op: 'update', stream, data: copy }, [copy.buffer]);
+        worker.post('update', { stream, data: copy }, [copy.buffer]);
         release?.();
       },
-      updateFromFile: async (path: string, offset: number, length: number, direct?: boolean) => {
-        return (await worker.call(this.nextId++, { op: 'updateFile', stream, path, offset, length, direct: direct === true })).direct as number;
+      updateFromFile: async (path: FileRef, offset: number, length: number, direct?: boolean) => {
+        return (await worker.call(this.nextId++, 'updateFile', { stream, path, offset, length, direct: direct === true })).direct;
       },
-      digest: async () => (await worker.call(this.nextId++, { op: 'digest', stream })).checksum as string,
-      dispose: () => worker.post({ op: 'drop', stream }),
+      digest: async () => (await worker.call(this.nextId++, 'digest', { stream })).checksum,
+      dispose: () => worker.post('drop', { stream }),
     };
   }
 
   /** Hash a whole file (the worker reads it). */
-  async hashFile(path: string, algorithm: ChecksumAlgorithm): Promise<{ checksum: string; bytes: number }> {
-    const r = await this.call({ op: 'file', path, algorithm });
-    return { checksum: r.checksum as string, bytes: r.bytes as number };
+  async hashFile(path: FileRef, algorithm: ChecksumAlgorithm): Promise<{ checksum: string; bytes: number }> {
+    const r = await this.call('file', { path, algorithm });
+    return { checksum: r.checksum, bytes: r.bytes };
   }
 
   /** lstat many paths in one round trip. */
-  async lstatMany(paths: readonly string[]): Promise<StatResult[]> {
-    return (await this.call({ op: 'lstat', paths })).stats as StatResult[];
+  async lstatMany(paths: readonly FileRef[]): Promise<StatResult[]> {
+    return (await this.call('lstat', { paths })).stats;
   }
 
   /** Read and hash small whole files; each must still have its expected size. */
-  async readFiles(files: ReadonlyArray<{ path: string; size: number }>, algorithm: ChecksumAlgorithm): Promise<ReadResult[]> {
-    const r = await this.call({ op: 'read', files, algorithm });
-    const all = Buffer.from(r.buffer as ArrayBuffer);
-    return (r.results as Array<{ offset?: number; checksum?: string; errno?: string; message?: string }>).map((x, k) => (
-      x.errno === undefined
-        ? { data: all.subarray(x.offset!, x.offset! + files[k]!.size), checksum: x.checksum! }
-        : { data: null, checksum: '', errno: x.errno, ...(x.message === undefined ? {} : { message: x.message }) }
+  async readFiles(files: ReadonlyArray<{ path: FileRef; size: number }>, algorithm: ChecksumAlgorithm): Promise<ReadResult[]> {
+    const r = await this.call('read', { files, algorithm });
+    const all = Buffer.from(r.buffer);
+    return r.results.map((x, k) => (
+      'errno' in x
+        ? { data: null, checksum: '', errno: x.errno, ...(x.message === undefined ? {} : { message: x.message }) }
+        : { data: all.subarray(x.offset, x.offset + files[k]!.size), checksum: x.checksum }
     ));
   }
 
@@ -197,12 +221,12 @@ export class IoPool {
    * a tar batch being laid out): `at` is relative to the view. Each file must still have its
    * expected size. Returns each file's checksum, or errno ('ECHANGED': its size changed).
    */
-  async readInto(files: ReadonlyArray<{ path: string; size: number; at: number }>, target: Buffer, algorithm: ChecksumAlgorithm): Promise<Array<{ checksum?: string; errno?: string; message?: string }>> {
+  async readInto(files: ReadonlyArray<{ path: FileRef; size: number; at: number }>, target: Buffer, algorithm: ChecksumAlgorithm): Promise<Array<{ checksum?: string; errno?: string; message?: string }>> {
     if (!(target.buffer instanceof SharedArrayBuffer)) throw new FerryError('InternalError', 'readInto needs a buffer in shared memory');
     const base = target.byteOffset;
     const wire = files.map((f) => ({ path: f.path, size: f.size, at: base + f.at }));
-    const r = await this.call({ op: 'readInto', files: wire, target: target.buffer, algorithm });
-    return r.results as Array<{ checksum?: string; errno?: string; message?: string }>;
+    const r = await this.call('readInto', { files: wire, target: target.buffer, algorithm });
+    return r.results satisfies ReadIntoResult[];
   }
 
   /** Verify, set mode and mtime, fsync, rename a group of files; then fsync their directories once. */
@@ -214,7 +238,7 @@ export class IoPool {
     const shared = total > 0 ? this.takeCommitBuffer(total) : null;
     const data = shared ? Buffer.from(shared) : null;
     let at = 0;
-    const wire = files.map(({ data: bytes, ...rest }) => {
+    const wire = files.map(({ data: bytes, ...rest }): CommitWireFile => {
       if (!bytes) return rest;
       // A zero-byte file in a group with no other bytes still needs its partial created.
       if (bytes.length === 0) return { ...rest, dataOffset: at, dataLength: 0 };
@@ -223,8 +247,8 @@ export class IoPool {
       return { ...rest, dataOffset: at - bytes.length, dataLength: bytes.length };
     });
     try {
-      const r = await this.call({ op: 'commit', files: wire, durable, data: shared });
-      return { results: r.results as CommitResult[], dirError: (r.dirError as CommitResult | null) ?? null };
+      const r = await this.call('commit', { files: wire, durable, data: shared });
+      return { results: r.results, dirError: r.dirError ?? null };
     } finally {
       if (shared) this.giveCommitBuffer(shared);
     }

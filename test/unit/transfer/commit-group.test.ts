@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { IoPool, type CommitRequest } from '../../../src/transfer/workers/io-pool.js';
 import { removeAll, tempDir } from './session-fixture.js';
+import { commitByPath, type PathCommitRequest } from './commit-by-path.js';
 
 const pool = new IoPool(1);
 afterAll(async () => {
@@ -13,9 +14,9 @@ afterAll(async () => {
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 /** A group big enough for the worker's write-back hint (syncfs before the per-file fsyncs). */
-function group(dir: string, tag: string, n: number): { requests: CommitRequest[]; bytes: Buffer[] } {
+function group(dir: string, tag: string, n: number): { requests: PathCommitRequest[]; bytes: Buffer[] } {
   const bytes: Buffer[] = [];
-  const requests: CommitRequest[] = [];
+  const requests: PathCommitRequest[] = [];
   for (let k = 0; k < n; k++) {
     const data = Buffer.from(`${tag} file ${k} `.repeat(k + 1));
     bytes.push(data);
@@ -37,7 +38,7 @@ describe('durable commit of many small files', () => {
       await mkdir(join(dir, 'odd'));
       const a = group(dir, 'a', 80);
       const b = group(dir, 'b', 90);
-      const [ra, rb] = await Promise.all([pool.commit(a.requests, true), pool.commit(b.requests, true)]);
+      const [ra, rb] = await Promise.all([commitByPath(pool, a.requests, true), commitByPath(pool, b.requests, true)]);
       for (const [g, r] of [[a, ra], [b, rb]] as const) {
         expect(r.dirError).toBeNull();
         for (let k = 0; k < g.requests.length; k++) {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CHUNK_HEADER_BYTES } from '../../../src/protocol/data-frames.js';
 import { directIoTotals, PartialFile } from '../../../src/transfer/chunks/partial-file.js';
-import { VerifyTracker } from '../../../src/transfer/chunks/verify-tracker.js';
+import { refByPath, VerifyTracker } from '../../../src/transfer/chunks/verify-tracker.js';
 import type { StreamingHash } from '../../../src/transfer/checksum/hash.js';
 import { allocAligned, DIRECT_IO_ALIGN, isDirectIoAligned } from '../../../src/transfer/util/aligned-buffers.js';
 import { FrameBufferPool, sharedFramePool } from '../../../src/transfer/wire/frame-pool.js';
@@ -125,20 +125,20 @@ describe('verify reading back with O_DIRECT', () => {
     // Steps of whole MiB: every read starts aligned and goes direct (the last one past the end
     // of the file, rounded up to a block); steps of 100,000 bytes: only the first read starts
     // aligned, the others go through the cache.
-    const aligned = new VerifyTracker(path, data.length, workerHash(), MiB, true);
+    const aligned = new VerifyTracker(refByPath(path), data.length, workerHash(), MiB, true);
     for (let o = 0; o < data.length; o += MiB) aligned.wrote(o, Math.min(MiB, data.length - o));
     expect(await aligned.finish()).toBe(expected);
     expect(aligned.directBytes).toBe(direct ? data.length : 0);
-    const unaligned = new VerifyTracker(path, data.length, workerHash(), 100_000, true);
+    const unaligned = new VerifyTracker(refByPath(path), data.length, workerHash(), 100_000, true);
     for (let o = 0; o < data.length; o += 100_000) unaligned.wrote(o, Math.min(100_000, data.length - o));
     expect(await unaligned.finish()).toBe(expected);
     if (direct) expect(unaligned.directBytes).toBeGreaterThan(0);
     expect(unaligned.directBytes).toBeLessThan(data.length);
-    const cached = new VerifyTracker(path, data.length, workerHash(), MiB, false);
+    const cached = new VerifyTracker(refByPath(path), data.length, workerHash(), MiB, false);
     cached.wrote(0, data.length);
     expect(await cached.finish()).toBe(expected);
     expect(cached.directBytes).toBe(0);
-    const short = new VerifyTracker(path, data.length + DIRECT_IO_ALIGN, workerHash(), MiB, true);
+    const short = new VerifyTracker(refByPath(path), data.length + DIRECT_IO_ALIGN, workerHash(), MiB, true);
     short.wrote(0, data.length + DIRECT_IO_ALIGN);
     await expect(short.finish()).rejects.toMatchObject({ code: 'ESHORT' });
   });

@@ -12,6 +12,7 @@ import { resolveTuning } from '../../../src/transfer/tuning.js';
 import { RangeSet } from '../../../src/transfer/util/range-set.js';
 import { parseChunk, encodeChunkHead } from '../../../src/transfer/wire/session-frames.js';
 import { removeAll, tempDir } from './session-fixture.js';
+import { commitByPath, type PathCommitRequest } from './commit-by-path.js';
 
 const pool = new IoPool(2);
 afterAll(async () => {
@@ -65,7 +66,7 @@ describe('checksums: one interface, three algorithms, two places to run', () => 
       expect(read[1]).toMatchObject({ data: null, errno: 'ECHANGED' });
       expect(read[2]).toMatchObject({ data: null, errno: 'ENOENT' });
       const sum = createHash('sha256').update('payload').digest('hex');
-      const { results } = await pool.commit([
+      const { results } = await commitByPath(pool, [
         { partial: join(dir, '.p1'), final: join(dir, 'one'), data: Buffer.from('payload'), mode: 0o640, mtimeMs: 1_000_000, verify: 'sha256', expected: sum },
         { partial: join(dir, '.p2'), final: join(dir, 'two'), data: Buffer.from('payload'), mode: 0o640, mtimeMs: null, verify: 'sha256', expected: 'f'.repeat(64) },
       ], true);
@@ -136,7 +137,11 @@ describe('paths and frames', () => {
 
   it('names partial files hidden, next to the target, within NAME_MAX', () => {
     const id = '0123456789abcdef-rest';
-    expect(partialName(id, 'file.txt')).toBe('.ferry-part.01234567.file.txt');
+    expect(partialName(id, 'file.txt', 'r4nd')).toBe('.ferry-part.01234567.r4nd.file.txt');
+    // Unpredictable by default: two names for the same file differ.
+    const a = partialName(id, 'file.txt');
+    expect(a).toMatch(/^\.ferry-part\.01234567\.[0-9a-f]{12}\.file\.txt$/);
+    expect(partialName(id, 'file.txt')).not.toBe(a);
     const long = partialName(id, 'é'.repeat(127));
     expect(Buffer.byteLength(long)).toBeLessThanOrEqual(255);
     expect(long.startsWith('.ferry-part.01234567.')).toBe(true);

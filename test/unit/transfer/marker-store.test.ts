@@ -6,6 +6,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mergeRanges, SqliteMarkerStore } from '../../../src/transfer/markers/store.js';
 import { removeStalePartials, removeTaskPartials } from '../../../src/agent/transfer/partials.js';
 import { blocksOf, planBlocks } from '../../../src/transfer/markers/block-sums.js';
+import { Dir, rawFs } from '../../../src/fs/index.js';
+
+/** A cleanup opener that accepts any directory (the policy's checks are tested with the agent). */
+const openAny = (d: string): Dir | null => Dir.adopt(rawFs.openRoot(d));
 
 const TASK = '6f1c1f0e-3d7a-4a53-9d0e-1d1f2a3b4c5d';
 let dir: string;
@@ -67,12 +71,25 @@ describe('restart-marker store', () => {
     const otherTask = join(dir, 'sub', '.ferry-part.00000000.small.txt');
     writeFileSync(orphan, 'o');
     writeFileSync(otherTask, 'p');
-    expect(await removeTaskPartials(store, TASK)).toBe(2);
+    expect(await removeTaskPartials(store, TASK, openAny)).toBe(2);
     expect(existsSync(partial)).toBe(false);
     expect(existsSync(orphan)).toBe(false);
     expect(existsSync(otherTask)).toBe(true);
     expect(store.ofTask(TASK)).toEqual([]);
     expect(store.taskHasDoneFiles(TASK)).toBe(false);
+    store.close();
+  });
+
+  it('removes nothing in a recorded directory that no longer lies in a writable root', async () => {
+    const store = new SqliteMarkerStore(file, 0);
+    const victim = join(dir, 'victim');
+    mkdirSync(victim);
+    const planted = join(victim, '.ferry-part.6f1c1f0e.x');
+    writeFileSync(planted, 'not ours');
+    store.begin({ taskId: TASK, partialPath: planted, finalPath: join(victim, 'x'), size: 1, mtimeMs: 1 });
+    // The agent's policy refuses the directory (swapped for a link out of the roots, say).
+    expect(await removeTaskPartials(store, TASK, () => null)).toBe(0);
+    expect(existsSync(planted)).toBe(true);
     store.close();
   });
 
@@ -86,7 +103,7 @@ describe('restart-marker store', () => {
     store.begin({ taskId: TASK, partialPath: old, finalPath: join(dir, 'old'), size: 1, mtimeMs: 1 });
     now += 20 * 86_400_000;
     store.begin({ taskId: TASK, partialPath: fresh, finalPath: join(dir, 'fresh'), size: 1, mtimeMs: 1 });
-    expect(await removeStalePartials(store, 14, now)).toBe(1);
+    expect(await removeStalePartials(store, 14, openAny, now)).toBe(1);
     expect(existsSync(old)).toBe(false);
     expect(existsSync(fresh)).toBe(true);
     expect(store.lookup(fresh)).not.toBeNull();

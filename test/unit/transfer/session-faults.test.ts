@@ -222,6 +222,7 @@ describe('transfer session: a source file that vanishes after it was announced',
       tuning: { smallFileThreshold: 1000, chunkSize: 100_000 },
       sniff: (type) => { if (type === 0x12) manifestEnded(); },
       dstResolver: {
+        ...base,
         async resolve(path, intent) {
           await ended;
           await rm(join(src, 'tree/small-gone'));

@@ -10,6 +10,8 @@ import { runSession, type PathResolver, type SessionReporter, type TransferTunin
 import type { FinishedFile, SessionEvent, SessionSpec, SessionStats, TransferItem, TransferOptions } from '../../../src/protocol/session.js';
 import { FerryError } from '../../../src/common/errors.js';
 import type { RestartMarkers } from '../../../src/transfer/markers/store.js';
+import { RootDirs, walkDirs, type Dir } from '../../../src/fs/index.js';
+import { realpathSync } from 'node:fs';
 
 /** A temp directory removed by the returned cleanup. */
 export async function tempDir(prefix = 'ferry-xfer-'): Promise<string> {
@@ -48,9 +50,30 @@ export function resolverFor(root: string): PathResolver & { calls: Array<{ path:
       calls.push({ path: apiPath, intent });
       const parts = apiPath.split('/').filter((p) => p !== '');
       if (parts.includes('..') || parts.includes('.')) throw new FerryError('ClientError.BadRequest.InvalidPath', `bad path ${apiPath}`);
-      return { hostPath: parts.length === 0 ? root : join(root, ...parts), apiPath };
+      return { hostPath: parts.length === 0 ? root : join(root, ...parts), apiPath, realRoot: realpathSync(root) };
+    },
+    // One writable root: only its own path is a root.
+    lexical(apiPath) {
+      return { isRoot: apiPath.split('/').every((p) => p === ''), nestedRoots: [] };
+    },
+    rootOfDir() {
+      return null;
+    },
+    openWriteDir(apiPath, createMode) {
+      return openWriteDirBelow(root, apiPath, createMode);
     },
   };
+}
+
+/** PathResolver.openWriteDir for a single writable root at `root` (apiPath's components below it). */
+export function openWriteDirBelow(root: string, apiPath: string, createMode: number): Dir {
+  const roots = new RootDirs([{ path: root, writable: true }]);
+  const top = roots.open(0);
+  try {
+    return walkDirs(top, apiPath.split('/').filter((p) => p !== ''), { createMode });
+  } finally {
+    top.close();
+  }
 }
 
 export interface Recorded extends SessionReporter {

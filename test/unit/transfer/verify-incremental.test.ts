@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { VerifyTracker } from '../../../src/transfer/chunks/verify-tracker.js';
+import { refByPath, VerifyTracker } from '../../../src/transfer/chunks/verify-tracker.js';
 import type { StreamingHash } from '../../../src/transfer/checksum/hash.js';
 import { sharedIoPool } from '../../../src/transfer/workers/io-pool.js';
 import { ok, runPair } from './session-fixture.js';
@@ -30,7 +30,7 @@ describe('VerifyTracker', () => {
     const data = randomBytes(3 * 1024 * 1024 + 4321);
     const path = join(dst, 'partial');
     const fh = await open(path, 'w');
-    const tracker = new VerifyTracker(path, data.length, workerHash('sha256'), 256 * 1024);
+    const tracker = new VerifyTracker(refByPath(path), data.length, workerHash('sha256'), 256 * 1024);
     try {
       for (const [offset, length] of shuffledPieces(data.length, 100_000)) {
         await fh.write(data, offset, length, offset);
@@ -48,7 +48,7 @@ describe('VerifyTracker', () => {
     const onDisk = Buffer.from(data);
     onDisk[700_000] = onDisk[700_000]! ^ 1;
     await writeFile(path, onDisk);
-    const tracker = new VerifyTracker(path, data.length, workerHash('md5'), 64 * 1024);
+    const tracker = new VerifyTracker(refByPath(path), data.length, workerHash('md5'), 64 * 1024);
     tracker.wrote(0, data.length);
     const computed = await tracker.finish();
     expect(computed).toBe(createHash('md5').update(onDisk).digest('hex'));
@@ -59,10 +59,10 @@ describe('VerifyTracker', () => {
     const data = randomBytes(1000);
     const path = join(dst, 'partial');
     await writeFile(path, data);
-    const resumed = new VerifyTracker(path, 1000, workerHash('sha256'), 100);
+    const resumed = new VerifyTracker(refByPath(path), 1000, workerHash('sha256'), 100);
     resumed.wrote(500, 500);
     expect(await resumed.finish()).toBe(createHash('sha256').update(data).digest('hex'));
-    const short = new VerifyTracker(path, 2000, workerHash('sha256'), 100_000);
+    const short = new VerifyTracker(refByPath(path), 2000, workerHash('sha256'), 100_000);
     short.wrote(0, 2000);
     await expect(short.finish()).rejects.toMatchObject({ code: 'ESHORT' });
   });

@@ -25,6 +25,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runSession, type PathResolver, type SessionReporter } from '../../../../src/transfer/index.js';
 import type { SessionSpec, SessionStats, TransferOptions } from '../../../../src/protocol/session.js';
+import { openWriteDirBelow } from '../session-fixture.js';
+import { realpathSync } from 'node:fs';
 
 interface Args { tls: boolean; writes: number; durable: boolean; mib: number; parallelism: number; chunkKib: number; algorithm: TransferOptions['checksumAlgorithm']; verify: boolean; files: number; fileKib: number; dir: string }
 
@@ -51,7 +53,10 @@ function parseArgs(argv: string[]): Args {
 }
 
 const resolver = (root: string): PathResolver => ({
-  async resolve(apiPath) { return { hostPath: join(root, ...apiPath.split('/').filter(Boolean)), apiPath }; },
+  async resolve(apiPath) { return { hostPath: join(root, ...apiPath.split('/').filter(Boolean)), apiPath, realRoot: realpathSync(root) }; },
+  lexical: (apiPath) => ({ isRoot: apiPath.split('/').every((p) => p === ''), nestedRoots: [] }),
+  rootOfDir: () => null,
+  openWriteDir: (apiPath, createMode) => openWriteDirBelow(root, apiPath, createMode),
 });
 const quiet: SessionReporter = { progress: () => undefined, filesDone: () => undefined, event: () => undefined };
 

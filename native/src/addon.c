@@ -1,0 +1,41 @@
+/*
+ * ferry_native: the descriptor-relative file calls Node lacks (openat and friends).
+ *
+ * Registered with NAPI_MODULE_INIT, so the module is context-aware: each worker thread that
+ * loads it gets its own exports, and no state is shared between them (there is none).
+ */
+#include <node_api.h>
+
+#include "fsops.h"
+#include "readdir.h"
+
+/* Bumped whenever an export's arguments or results change; src/fs/raw-native.ts refuses an
+ * addon whose number differs from the one it was written for (a stale build). */
+#define FERRY_NATIVE_ABI 1
+
+typedef struct {
+  const char *name;
+  napi_callback fn;
+} export_t;
+
+static const export_t exports_table[] = {
+  {"openat", fs_openat},     {"openRoot", fs_open_root},   {"statat", fs_statat},
+  {"fstat", fs_fstat},       {"mkdirat", fs_mkdirat},      {"unlinkat", fs_unlinkat},
+  {"renameat", fs_renameat}, {"linkat", fs_linkat},        {"symlinkat", fs_symlinkat},
+  {"readlinkat", fs_readlinkat}, {"readdir", fs_readdir},  {"fchmod", fs_fchmod},
+  {"futimens", fs_futimens}, {"syncfs", fs_syncfs},        {"close", fs_close},
+};
+
+NAPI_MODULE_INIT() {
+  for (size_t i = 0; i < sizeof exports_table / sizeof exports_table[0]; i++) {
+    napi_value fn;
+    if (napi_create_function(env, exports_table[i].name, NAPI_AUTO_LENGTH, exports_table[i].fn, NULL, &fn) != napi_ok ||
+        napi_set_named_property(env, exports, exports_table[i].name, fn) != napi_ok)
+      return NULL;
+  }
+  napi_value abi;
+  if (napi_create_int32(env, FERRY_NATIVE_ABI, &abi) != napi_ok ||
+      napi_set_named_property(env, exports, "abiVersion", abi) != napi_ok)
+    return NULL;
+  return exports;
+}
