@@ -11,7 +11,7 @@
 
 /* Bumped whenever an export's arguments or results change; src/fs/raw-native.ts refuses an
  * addon whose number differs from the one it was written for (a stale build). */
-#define FERRY_NATIVE_ABI 1
+#define FERRY_NATIVE_ABI 2
 
 typedef struct {
   const char *name;

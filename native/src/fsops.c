@@ -12,12 +12,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <string.h>
+#include <stdint.h>
 #include "args.h"
 #include "rename.h"
 
-/* Number of doubles a stat fills in the caller's Float64Array, in this order:
- * dev, ino, mode, nlink, uid, gid, size, mtimeMs, atimeMs. */
-#define STAT_FIELDS 9
+/* Number of 8-byte slots a stat fills in the caller's Float64Array, in this order:
+ * dev, ino, mode, nlink, uid, gid, size, mtimeMs, atimeMs as doubles, then dev and ino again
+ * as exact uint64 (read through a BigUint64Array view: a 64-bit inode does not fit a double). */
+#define STAT_FIELDS 11
 
 /* Node's own formula (msFromTimeSpec), so both implementations report identical doubles. */
 static double ms_of(const struct timespec *ts) {
@@ -30,7 +33,7 @@ static bool fill_stat(napi_env env, napi_value out, const struct stat *st) {
   void *data;
   if (napi_get_typedarray_info(env, out, &type, &length, &data, NULL, NULL) != napi_ok ||
       type != napi_float64_array || length < STAT_FIELDS) {
-    napi_throw_type_error(env, NULL, "ferry_native: stat needs a Float64Array(9)");
+    napi_throw_type_error(env, NULL, "ferry_native: stat needs a Float64Array(11)");
     return false;
   }
   double *d = data;
@@ -43,6 +46,9 @@ static bool fill_stat(napi_env env, napi_value out, const struct stat *st) {
   d[6] = (double)st->st_size;
   d[7] = ms_of(&st->st_mtim);
   d[8] = ms_of(&st->st_atim);
+  uint64_t dev = (uint64_t)st->st_dev, ino = (uint64_t)st->st_ino;
+  memcpy(&d[9], &dev, sizeof dev);
+  memcpy(&d[10], &ino, sizeof ino);
   return true;
 }
 

@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { rawFs } from './load.js';
 import type { RawDirent, RawFs, RawStat } from './raw.js';
+import type { FileIdentity } from './raw.js';
 
 /**
  * An open directory of user data, reached without following any link (DESIGN.md "Containment
@@ -19,8 +20,8 @@ export class Dir {
 
   constructor(
     readonly fd: number,
-    readonly dev: number,
-    readonly ino: number,
+    readonly dev: bigint,
+    readonly ino: bigint,
     readonly raw: RawFs = rawFs,
   ) {}
 
@@ -41,7 +42,7 @@ export class Dir {
   }
 
   /** Same directory as `other` (device and inode). */
-  sameAs(other: { dev: number; ino: number }): boolean {
+  sameAs(other: FileIdentity): boolean {
     return this.dev === other.dev && this.ino === other.ino;
   }
 
@@ -81,7 +82,7 @@ export class Dir {
    * Open the sub-directory `name` and check that it is still the one a decision was made on
    * (`expected`'s device and inode): a directory swapped meanwhile gives ESTALE.
    */
-  openDirChecked(name: string, expected: { dev: number; ino: number }): Dir {
+  openDirChecked(name: string, expected: FileIdentity): Dir {
     const dir = this.openDir(name);
     if (!dir.sameAs(expected)) {
       dir.close();

@@ -62,9 +62,10 @@ export function openRefHandle(ref: FileRef, flags: number): Promise<FileHandle> 
 /** lstat of `ref`, or undefined when nothing is there. */
 export function lstatRef(ref: FileRef): RawStat | undefined {
   if (typeof ref === 'string') {
+    const big = lstatSync(ref, { bigint: true, throwIfNoEntry: false });
     const st = lstatSync(ref, { throwIfNoEntry: false });
-    if (st === undefined) return undefined;
-    return { dev: st.dev, ino: st.ino, mode: st.mode, nlink: st.nlink, uid: st.uid, gid: st.gid, size: st.size, mtimeMs: st.mtimeMs, atimeMs: st.atimeMs, kind: kindOfMode(st.mode) };
+    if (big === undefined || st === undefined) return undefined;
+    return { dev: big.dev, ino: big.ino, mode: st.mode, nlink: st.nlink, uid: st.uid, gid: st.gid, size: st.size, mtimeMs: st.mtimeMs, atimeMs: st.atimeMs, kind: kindOfMode(st.mode) };
   }
   try {
     return rawFs.statat(ref.dirFd, ref.name);

@@ -10,7 +10,7 @@ export { RootDirs, walkDirs, reopen } from './roots.js';
 export type { RootSpec, WalkOptions } from './roots.js';
 export { rawFs, rawFsKind } from './load.js';
 export { RawFsError } from './raw.js';
-export type { RawFs, RawStat, RawDirent, EntryKind } from './raw.js';
+export type { RawFs, RawStat, RawDirent, EntryKind, FileIdentity } from './raw.js';
 export { removeTree } from './remove-tree.js';
 export type { RemoveTreeOptions } from './remove-tree.js';
 export { openRef, openRefHandle, handleFromFd, lstatRef, unlinkRef, describeRef } from './file-ref.js';

@@ -18,7 +18,7 @@ import {
 } from './raw.js';
 
 /** The FERRY_NATIVE_ABI this wrapper was written for (native/src/addon.c). */
-export const NATIVE_ABI_VERSION = 1;
+export const NATIVE_ABI_VERSION = 2;
 
 /** What native/src/*.c exports: arguments already checked here, errors carry errno and syscall. */
 interface NativeBinding {
@@ -80,11 +80,13 @@ const KINDS: readonly (EntryKind | 'unknown')[] = ['unknown', 'file', 'dir', 'sy
 export function createNativeRawFs(n: NativeBinding): RawFs {
   // One scratch array per module instance (so per thread): stat results land here instead of
   // in a new object built field by field through N-API.
-  const scratch = new Float64Array(9);
+  // Slots 9 and 10 hold dev and ino as exact 64-bit integers, read through a BigUint64Array view.
+  const scratch = new Float64Array(11);
+  const exact = new BigUint64Array(scratch.buffer);
   const toStat = (): RawStat => {
     const s = scratch;
     return {
-      dev: s[0]!, ino: s[1]!, mode: s[2]!, nlink: s[3]!, uid: s[4]!, gid: s[5]!, size: s[6]!,
+      dev: exact[9]!, ino: exact[10]!, mode: s[2]!, nlink: s[3]!, uid: s[4]!, gid: s[5]!, size: s[6]!,
       mtimeMs: s[7]!, atimeMs: s[8]!, kind: kindOfMode(s[2]!),
     };
   };

@@ -56,18 +56,26 @@ function convert(err: unknown, syscall: string, name: string | undefined, dirFds
   throw new RawFsError(code, syscall, name);
 }
 
-function toStat(s: fs.Stats): RawStat {
+/** Milliseconds from nanoseconds by the native side's formula (sec * 1000 + nsec / 1e6), so both report identical doubles. */
+function msOf(ns: bigint): number {
+  const sec = ns / 1_000_000_000n;
+  const nsec = ns % 1_000_000_000n;
+  return Number(sec) * 1000 + Number(nsec) / 1_000_000;
+}
+
+function toStat(s: fs.BigIntStats): RawStat {
+  const mode = Number(s.mode);
   return {
     dev: s.dev,
     ino: s.ino,
-    mode: s.mode,
-    nlink: s.nlink,
-    uid: s.uid,
-    gid: s.gid,
-    size: s.size,
-    mtimeMs: s.mtimeMs,
-    atimeMs: s.atimeMs,
-    kind: kindOfMode(s.mode),
+    mode,
+    nlink: Number(s.nlink),
+    uid: Number(s.uid),
+    gid: Number(s.gid),
+    size: Number(s.size),
+    mtimeMs: msOf(s.mtimeNs),
+    atimeMs: msOf(s.atimeNs),
+    kind: kindOfMode(mode),
   };
 }
 
@@ -171,7 +179,7 @@ export const twinRawFs: RawFs = {
     checkFd(dirFd, 'fstatat');
     checkName(name, 'fstatat');
     try {
-      return toStat(fs.lstatSync(at(dirFd, name)));
+      return toStat(fs.lstatSync(at(dirFd, name), { bigint: true }));
     } catch (err) {
       convert(err, 'fstatat', name, [dirFd]);
     }
@@ -180,7 +188,7 @@ export const twinRawFs: RawFs = {
   fstat(fd) {
     checkFd(fd, 'fstat');
     try {
-      return toStat(fs.fstatSync(fd));
+      return toStat(fs.fstatSync(fd, { bigint: true }));
     } catch (err) {
       convert(err, 'fstat', undefined);
     }

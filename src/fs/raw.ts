@@ -14,9 +14,18 @@ import { getSystemErrorMap } from 'node:util';
 
 export type EntryKind = 'file' | 'dir' | 'symlink' | 'other';
 
+/**
+ * Device and inode, exact: 64-bit values (Lustre's inode numbers lie near 2^57) do not fit a
+ * double, and two neighbouring ones would compare equal as numbers.
+ */
+export interface FileIdentity {
+  dev: bigint;
+  ino: bigint;
+}
+
 export interface RawStat {
-  dev: number;
-  ino: number;
+  dev: bigint;
+  ino: bigint;
   mode: number;
   nlink: number;
   uid: number;

@@ -1,5 +1,6 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { errnoOf, fsErrno, type Dir } from './dir.js';
+import type { FileIdentity } from './raw.js';
 
 /** Entries removed between two turns of the event loop (the calls are synchronous). */
 const ENTRIES_PER_TURN = 256;
@@ -42,12 +43,12 @@ const MAX_RELISTS = 3;
  * explicit stack, so deep trees cannot overflow the call stack (each level holds one
  * descriptor).
  */
-export async function removeTree(top: Dir, name: string, st: { dev: number; ino: number }, options: RemoveTreeOptions = {}): Promise<{ files: number; directories: number }> {
+export async function removeTree(top: Dir, name: string, st: FileIdentity, options: RemoveTreeOptions = {}): Promise<{ files: number; directories: number }> {
   const result = { files: 0, directories: 0 };
   const stack: Frame[] = [];
   let work = 0;
   let swaps = 0;
-  const enter = (parent: Dir, childName: string, expected: { dev: number; ino: number }): void => {
+  const enter = (parent: Dir, childName: string, expected: FileIdentity): void => {
     if (stack.length >= MAX_DEPTH) throw fsErrno('ELOOP', 'openat', `the tree is deeper than ${MAX_DEPTH} levels`);
     const dir = parent.openDirChecked(childName, expected);
     let entries: string[];

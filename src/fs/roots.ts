@@ -1,7 +1,7 @@
 import { readlinkSync } from 'node:fs';
 import { Dir, errnoOf, fsErrno } from './dir.js';
 import { rawFs } from './load.js';
-import type { RawFs } from './raw.js';
+import type { FileIdentity, RawFs } from './raw.js';
 
 /**
  * The agent's roots as open directories, and walks below them that never follow a link.
@@ -23,10 +23,7 @@ export interface RootSpec {
   readonly writable: boolean;
 }
 
-interface Identity {
-  dev: number;
-  ino: number;
-}
+type Identity = FileIdentity;
 
 export class RootDirs {
   private readonly pins: Array<Identity | null>;

@@ -2,6 +2,7 @@ import { readlinkSync } from 'node:fs';
 import { FerryError } from '../../common/errors.js';
 import type { Dir } from '../../fs/index.js';
 import { isSameOrInside, openParent, refuseRootEntry, toFerryError, walkError, type LexicalPath, type PathPolicy } from '../policy/index.js';
+import type { FileIdentity } from '../../fs/index.js';
 
 /**
  * mkdir and rename. Both act on the last component itself (never through a symlink there),
@@ -79,7 +80,7 @@ export async function renamePath(policy: PathPolicy, oldPath: string, newPath: s
  * renamed: the root would move with it. Decided by where the kernel says the directory and the
  * roots really are.
  */
-function refuseHoldingRoot(policy: PathPolicy, parent: Dir, name: string, st: { dev: number; ino: number }, apiPath: string): void {
+function refuseHoldingRoot(policy: PathPolicy, parent: Dir, name: string, st: FileIdentity, apiPath: string): void {
   const dir = parent.openDirChecked(name, st);
   let real: string;
   try {

@@ -2,7 +2,7 @@ import { FerryError } from '../../common/errors.js';
 import { reopen, walkDirs, type Dir, type RootDirs } from '../../fs/index.js';
 import { linkTargetBelowRoot } from './link-target.js';
 import { errnoCode, toFerryError } from './fs-errors.js';
-import type { LexicalPath, PathIntent } from './path-policy.js';
+import type { LexicalPath, PathIntent } from './path-types.js';
 
 /**
  * Descriptor-relative access to a path the policy mapped lexically: walk from its root's
@@ -158,7 +158,7 @@ export function openDirForWrite(roots: RootDirs, target: LexicalPath, createMode
 }
 
 /** Refuse to remove or rename `name` in `parent` when it is a root's directory (by identity). */
-export function refuseRootEntry(roots: RootDirs, st: { dev: number; ino: number; kind: string }, apiPath: string, what: string): void {
+export function refuseRootEntry(roots: RootDirs, st: { dev: bigint; ino: bigint; kind: string }, apiPath: string, what: string): void {
   if (st.kind === 'dir' && roots.rootAt(st) >= 0) {
     throw new FerryError('EndpointPermissionDenied', `Path not allowed (cannot ${what} a root): ${apiPath}`);
   }

@@ -4,10 +4,14 @@ import type { AgentRootConfig } from '../config.js';
 import { FerryError } from '../../common/errors.js';
 import { MAX_PATH_BYTES } from '../../protocol/limits.js';
 import { formatApiPath, isSameOrInside, joinHost, parseApiPath } from './api-path.js';
-import { errnoCode, isMissing, toFerryError } from './fs-errors.js';
+import { errnoCode } from './fs-errors.js';
 import { Dir, RootDirs, rawFs } from '../../fs/index.js';
 import { openDirForWrite, walkError } from './open-path.js';
+import type { LexicalPath, PathIntent } from './path-types.js';
+
+export type { LexicalPath, PathIntent } from './path-types.js';
 import { inspectFinal, locate, realpathsOrNull, refuseIfSymlink } from './walk.js';
+import type { FileIdentity } from '../../fs/index.js';
 
 /**
  * The agent's local path policy (DESIGN.md "Local policy beats control"): every path a
@@ -20,8 +24,6 @@ import { inspectFinal, locate, realpathsOrNull, refuseIfSymlink } from './walk.j
  * The transfer engine still resolves its items by path and checks every path below them with
  * lexical() and rootOfDir().
  */
-
-export type PathIntent = 'read' | 'write';
 
 export interface ResolveOptions {
   /**
@@ -53,19 +55,6 @@ export interface ResolvedPath {
   nestedRoots: readonly AgentRootConfig[];
 }
 
-/** A path mapped to its root lexically: syntax, root and write flag checked, nothing on disk consulted. */
-export interface LexicalPath {
-  apiPath: string;
-  root: AgentRootConfig;
-  /** Index of `root` in the configured roots (and in `rootDirs`). */
-  rootIndex: number;
-  /** Components below the root. */
-  rel: readonly string[];
-  isRoot: boolean;
-  /** Roots configured below this path (by configured path). */
-  nestedRoots: readonly AgentRootConfig[];
-}
-
 export interface PathPolicy {
   readonly roots: readonly AgentRootConfig[];
   /** The roots as directories pinned by identity: descriptor-relative access starts here. */
@@ -73,7 +62,7 @@ export interface PathPolicy {
   /** Syntax, root and its write flag, before any file is touched. */
   lexical(apiPath: string, intent: PathIntent): LexicalPath;
   /** The root whose directory this is (by device and inode; a read-only one if several), or null. */
-  rootOfDir(dir: { dev: number; ino: number }): AgentRootConfig | null;
+  rootOfDir(dir: FileIdentity): AgentRootConfig | null;
   /** Open `apiPath` as a directory to write into, made with its parents if missing (openDirForWrite). */
   openWriteDir(apiPath: string, createMode: number): Dir;
   /**
@@ -232,7 +221,7 @@ export function createPathPolicy(roots: readonly AgentRootConfig[]): PathPolicy 
   }
 
   const rootDirs = new RootDirs(prepared.map((r) => ({ path: r.path, writable: r.config.writable })));
-  const rootOfDir = (dir: { dev: number; ino: number }): AgentRootConfig | null => {
+  const rootOfDir = (dir: FileIdentity): AgentRootConfig | null => {
     const i = rootDirs.rootAt(dir);
     return i < 0 ? null : prepared[i]!.config;
   };

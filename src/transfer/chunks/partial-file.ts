@@ -4,6 +4,7 @@ import { basename, dirname } from 'node:path';
 import { fdatasync } from '../../fs/faults.js';
 import { Dir, errnoOf, handleFromFd, rawFs, type AtPath } from '../../fs/index.js';
 import { DIRECT_IO_ALIGN, isDirectIoAligned } from '../util/aligned-buffers.js';
+import type { FileIdentity } from '../../fs/index.js';
 
 export interface PartialFileOptions {
   /** Keep what an earlier attempt left in the file (resume from restart markers) instead of truncating it. */
@@ -79,7 +80,7 @@ export class PartialFile {
   }
 
   /** Device and inode of the file this object writes (set once it is open): the commit checks them. */
-  identity: { dev: number; ino: number } | null = null;
+  identity: FileIdentity | null = null;
 
   /** The partial's name in its directory. */
   get name(): string {
@@ -287,7 +288,7 @@ export const directIoTotals = { bytesWritten: 0 };
 /** Attempts to create a partial where something keeps appearing at its name. */
 const CREATE_ATTEMPTS = 8;
 
-type OnIdentity = (identity: { dev: number; ino: number }) => void;
+type OnIdentity = (identity: FileIdentity) => void;
 
 /** A FileHandle on the checked descriptor `fd` (closed once the handle is open); reports its identity. */
 function handleOf(fd: number, onIdentity: OnIdentity): Promise<FileHandle> {

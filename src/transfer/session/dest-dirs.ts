@@ -1,7 +1,8 @@
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { Dir, rawFs } from '../../fs/index.js';
 import { Semaphore } from '../util/waiters.js';
 import { errnoOf, fsError } from './errors.js';
+import type { FileIdentity } from '../../fs/index.js';
 
 /**
  * Destination directories' own metadata: the source directory's permission bits, and with
@@ -37,21 +38,25 @@ interface PendingDir {
   mtimeMs: number | null;
   depth: number;
   /** Device and inode when it was placed: a directory swapped since is left alone. */
-  identity: { dev: number; ino: number };
+  identity: FileIdentity;
 }
 
 export class DirectoryFinisher {
   private readonly dirs: PendingDir[] = [];
   /** Every placed directory's identity, by host path (deleteExtras and replacements check it). */
-  private readonly identities = new Map<string, { dev: number; ino: number }>();
+  private readonly identities = new Map<string, FileIdentity>();
 
-  constructor(private readonly preserveTimestamp: boolean) {}
+  /**
+   * @param open opens a placed directory by its host path (CheckedDirs.open; the default,
+   *   for tests, opens by path with O_NOFOLLOW on the last component and checks the identity).
+   */
+  constructor(private readonly preserveTimestamp: boolean, private readonly open: (host: string) => Dir = openByPath) {}
 
   /**
    * A directory the session placed at `host` (created, or kept as it was), for the source's
    * `mode` and `mtimeMs`. `current` is its mode now when it already existed, else null.
    */
-  note(host: string, api: string, sourceMode: number, sourceMtimeMs: number | undefined, current: number | null, identity: { dev: number; ino: number }): void {
+  note(host: string, api: string, sourceMode: number, sourceMtimeMs: number | undefined, current: number | null, identity: FileIdentity): void {
     this.identities.set(host, { dev: identity.dev, ino: identity.ino });
     const want = sourceMode & DIR_MODE_BITS;
     const mode = current !== null && (current & DIR_MODE_BITS) === want ? null : want;
@@ -61,7 +66,7 @@ export class DirectoryFinisher {
   }
 
   /** The identity a placed directory had, or null if this session did not place it. */
-  identityOf(host: string): { dev: number; ino: number } | null {
+  identityOf(host: string): FileIdentity | null {
     return this.identities.get(host) ?? null;
   }
 
@@ -91,7 +96,7 @@ export class DirectoryFinisher {
       await Promise.all(level.map((d) => slots.run(async () => {
         signal.throwIfAborted();
         try {
-          await applyOne(d);
+          await applyOne(d, this.open);
         } catch (err) {
           const code = errnoOf(err);
           if (code === undefined || !KEEPS_METADATA.has(code)) throw fsError(err, 'destination', d.api);
@@ -102,30 +107,29 @@ export class DirectoryFinisher {
 }
 
 /**
- * Through a descriptor opened without following a symlink: the directory was checked with
- * lstat when it was placed, possibly hours ago, and someone with write access to the tree may
- * have swapped it for a link since; chmod/utimes by path would then change the link's target.
- * A directory that is now a link (ELOOP, ENOTDIR) counts as gone.
+ * Through the directory's descriptor, reached from the session's held item directory one
+ * checked component at a time (CheckedDirs): it was placed possibly hours ago, and someone with
+ * write access to the tree may have swapped it (or a parent) for a link since; chmod/utimes by
+ * path would then change the link's target. A directory that was swapped counts as gone.
  */
-async function applyOne(d: PendingDir): Promise<void> {
-  let fh;
+async function applyOne(d: PendingDir, open: (host: string) => Dir): Promise<void> {
+  let dir: Dir;
   try {
-    fh = await open(d.host, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    dir = open(d.host);
   } catch (err) {
     const code = errnoOf(err);
-    if (code === 'ELOOP' || code === 'ENOTDIR') return;
+    if (code === 'ELOOP' || code === 'ENOTDIR' || code === 'ESTALE') return;
     throw err;
   }
   try {
-    const now = await fh.stat();
-    // Not the directory that was placed (a parent was swapped for a link meanwhile): leave it.
-    if (now.dev !== d.identity.dev || now.ino !== d.identity.ino) return;
+    // Not the directory that was placed: leave it.
+    if (!dir.sameAs(d.identity)) return;
     // The mtime first: chmod changes only the ctime, so the order is free, and a mode without
     // owner write would not stop utimes for the owner anyway.
-    if (d.mtimeMs !== null) await fh.utimes(Date.now() / 1000, d.mtimeMs / 1000);
-    if (d.mode !== null) await fh.chmod(d.mode);
+    if (d.mtimeMs !== null) dir.raw.futimes(dir.fd, Date.now(), d.mtimeMs);
+    if (d.mode !== null) dir.raw.fchmod(dir.fd, d.mode);
   } finally {
-    await fh.close();
+    dir.close();
   }
 }
 
@@ -134,4 +138,14 @@ function depthOf(host: string): number {
   for (let k = host.indexOf('/'); k >= 0; k = host.indexOf('/', k + 1)) n++;
   // A trailing slash (an item root written as '/dst/') does not make it deeper.
   return host.endsWith('/') && host.length > 1 ? n - 1 : n;
+}
+
+/** A directory by path, the last component not followed (the caller checks its identity). */
+function openByPath(host: string): Dir {
+  const parent = Dir.adopt(rawFs.openRoot(dirname(host)));
+  try {
+    return parent.openDir(basename(host));
+  } finally {
+    parent.close();
+  }
 }

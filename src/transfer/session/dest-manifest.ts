@@ -1,18 +1,19 @@
 import { basename, dirname } from 'node:path';
-import { FerryError, isFerryError } from '../../common/errors.js';
-import { removeTree, type RawStat } from '../../fs/index.js';
+import { isFerryError } from '../../common/errors.js';
+import type { RawStat } from '../../fs/index.js';
 import type { ManifestEndFrame, ManifestEntry, ManifestFile, SkippableCode } from '../../protocol/data-frames.js';
 import { Notifier, Semaphore } from '../util/waiters.js';
 import type { SessionContext } from './context.js';
 import { decide } from './decide.js';
 import { DirectoryFinisher } from './dest-dirs.js';
 import type { FileTable } from './dest-files.js';
-import { errnoError, errnoOf, fsError, peerProtocolError, transferError } from './errors.js';
+import { errnoError, fsError, peerProtocolError, transferError } from './errors.js';
 import type { CheckedDirs } from './checked-dirs.js';
+import { DirPlacer } from './dest-placer.js';
+import { DestPolicy } from './dest-policy.js';
 import { deleteExtras } from './extras.js';
-import { sessionEvent } from './events.js';
 import { compileFilterRules, type FilterMatcher } from './filters.js';
-import { apiJoin, baseName, checkRelPath, hostJoin, joinRel, parentOf, partialName } from './paths.js';
+import { apiJoin, baseName, checkRelPath, hostJoin, parentOf, partialName } from './paths.js';
 import type { ProgressClock } from './stats.js';
 
 type Queued = ManifestEntry & { keep?: Set<string> };
@@ -54,11 +55,15 @@ export class ManifestProcessor {
   private base = '';
   private readonly filters: FilterMatcher | null;
   private readonly dirs: DirectoryFinisher;
+  private readonly policy: DestPolicy;
+  private readonly placer: DirPlacer;
 
   constructor(private readonly deps: ManifestDeps) {
     this.decisions = new Semaphore(deps.ctx.tuning.decideConcurrency);
     this.filters = deps.ctx.spec.options.deleteDestinationExtra ? compileFilterRules(deps.ctx.spec.filterRules) : null;
-    this.dirs = new DirectoryFinisher(deps.ctx.spec.options.preserveTimestamp);
+    this.dirs = new DirectoryFinisher(deps.ctx.spec.options.preserveTimestamp, (host) => deps.dirs.open(host));
+    this.policy = new DestPolicy(deps.ctx, deps.retire);
+    this.placer = new DirPlacer(deps.ctx, deps.dirs, this.policy);
   }
 
   /** After every entry is retired (all files durable): directories' modes and mtimes, deepest first. */
@@ -162,7 +167,7 @@ export class ManifestProcessor {
   private async placeFiles(all: ManifestFile[]): Promise<void> {
     const { ctx, clock, files } = this.deps;
     // Files of a refused directory are retired unwritten (its directory was never placed).
-    const run = all.filter((e) => !this.insideRefused(e));
+    const run = all.filter((e) => !this.policy.insideRefused(e));
     if (run.length === 0) return;
     const hosts = run.map((e) => hostJoin(this.base, e.path));
     // Siblings: one directory, opened and checked once for the run's lstats.
@@ -172,7 +177,7 @@ export class ManifestProcessor {
       const st = stats[k]!;
       const api = apiJoin(ctx.spec.items[e.item]!.destinationPath, e.path);
       clock.stats.files += 1;
-      if (this.refuseWrite(e, api, false)) continue;
+      if (this.policy.refuseWrite(e, api, false)) continue;
       if (st.errno !== undefined && st.errno !== 'ENOENT') throw fsError(errnoError(st.errno, st.message), 'destination', api);
       const dst = st.errno === undefined ? { kind: st.kind!, size: st.size!, mtimeMs: st.mtimeMs! } : null;
       // Restart markers: an earlier attempt of this task delivered it (and counted it then).
@@ -207,11 +212,11 @@ export class ManifestProcessor {
       if (e.path === '' && (e.kind === 'dir' || e.kind === 'file')) {
         this.base = (await ctx.resolver.resolve(item.destinationPath, 'write')).hostPath;
         // A file item is written into its parent, made if missing, reached by a walk that follows no link.
-        if (e.kind === 'file') this.placeByPolicy(dirname(this.base), parentApi(item.destinationPath));
+        if (e.kind === 'file') this.placer.placeByPolicy(dirname(this.base), parentApi(item.destinationPath));
       }
       const host = hostJoin(this.base, e.path);
-      if (e.kind === 'dir' && e.path !== '' && (this.insideRefused(e) || this.refuseWrite(e, api, true))) return;
-      if (e.kind === 'dirEnd' && this.refusedDirs.has(dirKey(e.item, e.path))) {
+      if (e.kind === 'dir' && e.path !== '' && (this.policy.insideRefused(e) || this.policy.refuseWrite(e, api, true))) return;
+      if (e.kind === 'dirEnd' && this.policy.isRefusedDir(e)) {
         this.deps.retire(e.i);
         return;
       }
@@ -219,11 +224,11 @@ export class ManifestProcessor {
         case 'dir': {
           let prepared;
           try {
-            prepared = await this.prepareDir(host, e.path === '', api);
+            prepared = await this.placer.prepareDir(host, e.path === '', api);
           } catch (err) {
             // A read-only root reached some other way (its identity): refused like a lexical one.
             if (e.path === '' || !isFerryError(err) || err.code !== 'Transfer.PermissionDenied') throw err;
-            this.refused(e, api, err.message, true);
+            this.policy.refused(e, api, err.message, true);
             return;
           }
           this.dirs.note(host, api, e.mode, e.mtimeMs, prepared.mode, prepared.identity);
@@ -235,8 +240,8 @@ export class ManifestProcessor {
           if (ctx.spec.options.deleteDestinationExtra && e.skipped === null) {
             await this.deps.dirs.withDir(host, (dir) => deleteExtras(dir, e.keep!, ctx.guard.signal, {
               filters: this.filters,
-              mayRemove: (name, st) => this.mayRemove(apiJoin(api, name), st),
-              refused: (name, reason) => this.refusedExtra(e, name, reason),
+              mayRemove: (name, st) => this.policy.mayRemove(apiJoin(api, name), st),
+              refused: (name, reason) => this.policy.refusedExtra(e, name, reason),
               isRootDir: (d) => ctx.resolver.rootOfDir(d) !== null,
             }));
           }
@@ -265,187 +270,13 @@ export class ManifestProcessor {
     }
   }
 
-  /** Directories (by item and path) refused under skip_source_errors: everything below them is skipped too. */
-  private readonly refusedDirs = new Set<string>();
-
-  /** Whether `e` lies in a refused directory (then it is retired unwritten, counted once with its directory). */
-  private insideRefused(e: ManifestEntry): boolean {
-    const parent = dirKey(e.item, parentOf(e.path));
-    if (!this.refusedDirs.has(parent)) return false;
-    if (e.kind === 'dir') this.refusedDirs.add(dirKey(e.item, e.path));
-    this.deps.retire(e.i);
-    return true;
-  }
-
-  /**
-   * The agent's policy for one destination path below an item: a write into a read-only root
-   * (nested in the item's root or not) is refused (see refused). True when it was.
-   */
-  private refuseWrite(e: ManifestEntry, api: string, isDirectory: boolean): boolean {
-    try {
-      this.deps.ctx.resolver.lexical(api, 'write');
-      return false;
-    } catch (err) {
-      this.refused(e, api, err instanceof Error ? err.message : String(err), isDirectory);
-      return true;
-    }
-  }
-
-  /**
-   * A destination path the policy refuses: without skip_source_errors the session fails with
-   * PERMISSION_DENIED; with it, the path (a directory with everything below it) is skipped and
-   * listed in the task's skipped_errors. Never a success with data silently dropped.
-   */
-  private refused(e: ManifestEntry, api: string, message: string, isDirectory: boolean): void {
-    const { ctx } = this.deps;
-    if (!ctx.spec.options.skipSourceErrors) throw transferError('Transfer.PermissionDenied', message, 'PERMISSION_DENIED');
-    const item = ctx.spec.items[e.item]!;
-    ctx.reporter.event(sessionEvent('PERMISSION_DENIED', {
-      source_path: apiJoin(item.sourcePath, e.path), destination_path: api, is_directory: isDirectory, skipped: true, message,
-    }));
-    if (isDirectory) this.refusedDirs.add(dirKey(e.item, e.path));
-    this.deps.retire(e.i);
-  }
-
-  /** A directory the session would write into must not be a read-only root's (however it was reached). */
-  private checkDirIdentity(st: { dev: number; ino: number }, api: string): void {
-    const root = this.deps.ctx.resolver.rootOfDir(st);
-    if (root && !root.writable) throw transferError('Transfer.PermissionDenied', `Path not allowed (read-only root): ${api}`, 'PERMISSION_DENIED');
-  }
-
-  /** delete_destination_extra may remove `api` only if it is not a root, does not hold one, and lies in a writable root. */
-  private mayRemove(api: string, st: { dev: number; ino: number; kind: string }): string | null {
-    try {
-      const lex = this.deps.ctx.resolver.lexical(api, 'write');
-      if (lex.isRoot || lex.nestedRoots.length > 0) return 'it is, or holds, one of the endpoint\'s roots';
-    } catch (err) {
-      return err instanceof Error ? err.message : String(err);
-    }
-    if (st.kind === 'dir' && this.deps.ctx.resolver.rootOfDir(st)) return 'it is one of the endpoint\'s roots';
-    return null;
-  }
-
-  /**
-   * An extra the policy keeps (a root, or in a read-only root): the task fails with
-   * PERMISSION_DENIED, or under skip_source_errors lists it in skipped_errors and goes on.
-   */
-  private refusedExtra(e: ManifestEntry, name: string, reason: string): void {
-    const { ctx } = this.deps;
-    const item = ctx.spec.items[e.item]!;
-    const rel = joinRel(e.path, name);
-    const api = apiJoin(item.destinationPath, rel);
-    const message = `not deleted by delete_destination_extra: ${reason}`;
-    if (!ctx.spec.options.skipSourceErrors) throw transferError('Transfer.PermissionDenied', `${message}: ${api}`, 'PERMISSION_DENIED');
-    // skipped_errors lists paths by source path: the one this extra corresponds to.
-    ctx.reporter.event(sessionEvent('PERMISSION_DENIED', { source_path: apiJoin(item.sourcePath, rel), destination_path: api, is_directory: true, skipped: true, message }));
-  }
-
-
-  /**
-   * Open an item's destination directory `host` through the agent's policy (made with its
-   * parents if missing, no link followed, refused in a read-only root) and record it as placed.
-   * Returns its stat.
-   */
-  private placeByPolicy(host: string, api: string): RawStat {
-    let dir;
-    try {
-      dir = this.deps.ctx.resolver.openWriteDir(api, 0o777);
-    } catch (err) {
-      if (errnoOf(err) === 'ENOTDIR') throw transferError('Transfer.WrongType', `Not a directory: ${api}`, 'NOT_A_DIRECTORY');
-      if (err instanceof FerryError && err.code === 'EndpointPermissionDenied') throw transferError('Transfer.PermissionDenied', err.message, 'PERMISSION_DENIED', err);
-      throw err;
-    }
-    try {
-      const st = dir.fstat();
-      this.checkDirIdentity(st, api);
-      this.deps.dirs.placed(host, st);
-      return st;
-    } finally {
-      dir.close();
-    }
-  }
-
-  /**
-   * Make `host` a directory: create it, keep it, or replace a non-directory (delete_destination_extra),
-   * relative to its parent's checked descriptor. Returns the mode of a directory that was
-   * already there (null for a new one) and its identity.
-   */
-  private async prepareDir(host: string, isRoot: boolean, api: string): Promise<{ mode: number | null; identity: { dev: number; ino: number } }> {
-    if (isRoot) {
-      const st = this.placeByPolicy(host, api);
-      return { mode: await this.openForSession(host, st), identity: st };
-    }
-    const name = basename(host);
-    return this.deps.dirs.withDir(dirname(host), async (parent) => {
-      const st = parent.statOrNull(name);
-      if (st?.kind === 'dir') {
-        const dir = parent.openDirChecked(name, st);
-        try {
-          this.checkDirIdentity(st, api);
-          this.deps.dirs.placed(host, st);
-        } finally {
-          dir.close();
-        }
-        return { mode: await this.openForSession(host, st), identity: st };
-      }
-      if (st) {
-        if (!this.deps.ctx.spec.options.deleteDestinationExtra) throw transferError('Transfer.WrongType', `Not a directory: ${api}`, 'NOT_A_DIRECTORY');
-        // Not a directory (a file, a link): removed itself, never followed.
-        parent.unlink(name);
-      }
-      try {
-        parent.mkdir(name, 0o777);
-      } catch (err) {
-        if (errnoOf(err) !== 'EEXIST') throw err;
-      }
-      const dir = parent.openDir(name);
-      try {
-        const made = dir.fstat();
-        this.checkDirIdentity(made, api);
-        this.deps.dirs.placed(host, made);
-        return { mode: null, identity: made };
-      } finally {
-        dir.close();
-      }
-    });
-  }
-
-  /**
-   * A directory left read-only (or unsearchable) by an earlier transfer of a 0555-like
-   * directory: the owner opens it for this session; finishDirectories puts the source's mode
-   * back. Returns its mode when it was already usable, else null.
-   */
-  private async openForSession(host: string, st: RawStat): Promise<number | null> {
-    if ((st.mode & 0o300) === 0o300 || st.uid !== process.getuid?.()) return st.mode & 0o7777;
-    await this.deps.dirs.withDir(host, (dir) => dir.raw.fchmod(dir.fd, (st.mode & 0o7777) | 0o700));
-    return null;
-  }
-
-  /** delete_destination_extra: a directory where the source has a file goes, unless the policy keeps it. */
-  private async replaceDirectory(host: string, api: string, st: { dev: number; ino: number }): Promise<void> {
-    const { ctx } = this.deps;
-    const parent = this.deps.dirs.open(dirname(host));
-    try {
-      const reason = this.mayRemove(api, { dev: st.dev, ino: st.ino, kind: 'dir' });
-      if (reason !== null) throw transferError('Transfer.PermissionDenied', `Path not allowed (${reason}): ${api}`, 'PERMISSION_DENIED');
-      await removeTree(parent, basename(host), st, {
-        signal: ctx.guard.signal,
-        refuse: (d) => {
-          if (ctx.resolver.rootOfDir(d)) throw transferError('Transfer.PermissionDenied', `Path not allowed (a root lies inside): ${api}`, 'PERMISSION_DENIED');
-        },
-      });
-    } finally {
-      parent.close();
-    }
-  }
-
   private async decideFile(e: ManifestFile, host: string, api: string): Promise<void> {
     const { ctx, clock, files } = this.deps;
     const isRoot = e.path === '';
     let dst: RawStat | null = await this.deps.dirs.withFile(host, (ref, dir) => dir.statOrNull(ref.name));
     if (dst?.kind === 'dir') {
       if (isRoot || !ctx.spec.options.deleteDestinationExtra) throw transferError('Transfer.WrongType', `Is a directory: ${api}`, 'IS_A_DIRECTORY');
-      await this.replaceDirectory(host, api, dst);
+      await this.placer.replaceDirectory(host, api, dst);
       dst = null;
     }
     // Restart markers, as in placeFiles (the lstat above tells whether the file is still there).
@@ -498,9 +329,4 @@ function parentApi(api: string): string {
   const at = trimmed.lastIndexOf('/');
   const parent = at <= 0 ? '/' : trimmed.slice(0, at);
   return parent === '/~' ? '/~/' : parent;
-}
-
-/** Key of a directory of an item in the refused set. */
-function dirKey(item: number, path: string): string {
-  return `${item}/${path}`;
 }

@@ -50,6 +50,11 @@ export class DestinationSession {
     this.receiver = new DataReceiver(ctx, this.files, this.clock, (signal) => this.committer.room(signal));
   }
 
+  /** The session is over: let go of the directories it held. */
+  releaseDirs(): void {
+    this.dirs.close();
+  }
+
   async run(): Promise<SessionStats> {
     const { ctx } = this;
     const { guard, control } = ctx;

@@ -1,6 +1,7 @@
 import { errnoOf, fsErrno, removeTree, type Dir, type RawStat } from '../../fs/index.js';
 import type { FilterMatcher } from './filters.js';
 import { isPartialName } from './paths.js';
+import type { FileIdentity } from '../../fs/index.js';
 
 export interface ExtrasPolicy {
   filters: FilterMatcher | null;
@@ -9,7 +10,7 @@ export interface ExtrasPolicy {
   /** `name` was kept because of the policy. */
   refused(name: string, reason: string): void;
   /** Whether a directory met inside an extra is a root (then the removal stops there). */
-  isRootDir?(dir: { dev: number; ino: number }): boolean;
+  isRootDir?(dir: FileIdentity): boolean;
 }
 
 /**

@@ -72,6 +72,7 @@ export async function runSession(init: SessionInit): Promise<SessionStats> {
     throw failure;
   } finally {
     for (const s of streams) s.detach();
+    session.releaseDirs();
   }
 }
 

@@ -83,6 +83,11 @@ export class SourceSession {
     this.batchReads = new Semaphore(Math.min(ctx.tuning.readConcurrency, ctx.tuning.fsWorkers + 1));
   }
 
+  /** The session is over: let go of the directories it held. */
+  releaseDirs(): void {
+    this.dirs.close();
+  }
+
   async run(): Promise<SessionStats> {
     const { guard, control, tuning } = this.ctx;
     control.startReading();

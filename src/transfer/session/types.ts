@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { FinishedFile, SessionEvent, SessionSpec, SessionStats } from '../../protocol/session.js';
 import type { RestartMarkers } from '../markers/store.js';
 import type { TransferTuning } from '../tuning.js';
+import type { FileIdentity } from '../../fs/index.js';
 
 /** How the engine maps API paths to host paths; the agent passes its PathPolicy (same shape). */
 export interface PathResolver {
@@ -15,7 +16,7 @@ export interface PathResolver {
    */
   lexical(apiPath: string, intent: 'read' | 'write'): { isRoot: boolean; nestedRoots: readonly unknown[] };
   /** The root whose directory this is, by device and inode, or null. */
-  rootOfDir(dir: { dev: number; ino: number }): { writable: boolean } | null;
+  rootOfDir(dir: FileIdentity): { writable: boolean } | null;
   /**
    * Open `apiPath` as a directory to write into, creating it and missing parents with
    * `createMode`, by a walk that follows no link; refused in a read-only root.

@@ -4,6 +4,7 @@ import { rawFs } from '../../fs/load.js';
 import { hashFd } from './hashing.js';
 import { fileFailure, type CommitResult, type CommitWireFile } from './messages.js';
 import { SYNCFS_MAX_OPEN, SYNCFS_MIN_FILES, syncfsHint, syncfsWanted } from './syncfs.js';
+import type { FileIdentity } from '../../fs/index.js';
 
 // Op 'commit' of the I/O worker (io-worker.ts). Make files durable at their final paths; see
 // Committer in ../session/commit.ts. Each file is created, written (small files),
@@ -73,7 +74,7 @@ function createPartial(f: CommitWireFile): { fd: number; chmod: boolean } {
  * Put a flushed partial file in its place: rename(2) replaces whatever is at the final name (a
  * file, or a link, itself) and never writes into it. Returns the directory to flush.
  */
-function renameToFinal(f: CommitWireFile, mine: { dev: number; ino: number }): number {
+function renameToFinal(f: CommitWireFile, mine: FileIdentity): number {
   rawFs.renameat(f.dirFd, f.partial, f.dirFd, f.final, false);
   // rename(2) works by name: a local user who replaced the partial's name after we opened it
   // (a link, or a file of theirs) had that renamed into place instead. Check what the final name

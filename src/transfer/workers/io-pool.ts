@@ -7,6 +7,7 @@ import type { FileRef } from '../../fs/file-ref.js';
 import type { ChecksumAlgorithm } from '../../protocol/session.js';
 import type { StreamingHash } from '../checksum/hash.js';
 import type { AnsweredOp, CommitResult, CommitWireFile, IoOp, IoOps, IoReplyMessage, IoReplyOf, ReadIntoResult, StatResult } from './messages.js';
+import type { FileIdentity } from '../../fs/index.js';
 
 export type { CommitResult, StatResult } from './messages.js';
 
@@ -124,7 +125,7 @@ export interface CommitRequest {
   partial: string;
   final: string;
   /** For a partial written by the session: its device and inode (the worker refuses another file). */
-  identity?: { dev: number; ino: number };
+  identity?: FileIdentity;
   /** Bytes to write first (small files); absent when the partial file is already written. */
   data?: Uint8Array | null;
   mode: number;

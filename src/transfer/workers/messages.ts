@@ -1,5 +1,6 @@
 import type { FileRef } from '../../fs/file-ref.js';
 import type { ChecksumAlgorithm } from '../../protocol/session.js';
+import type { FileIdentity } from '../../fs/index.js';
 
 /**
  * The messages between an IoPool (io-pool.ts) and its worker threads (io-worker.ts): one
@@ -25,8 +26,8 @@ export interface StatResult {
   mtimeMs?: number;
   mode?: number;
   /** Identity, for the directory checks of the destination. */
-  dev?: number;
-  ino?: number;
+  dev?: bigint;
+  ino?: bigint;
   /** Set when lstat failed (errno code such as ENOENT). */
   errno?: string;
   message?: string;
@@ -45,7 +46,7 @@ export interface CommitWireFile {
   partial: string;
   final: string;
   /** For a partial written by the session: its device and inode, checked when the worker opens it. */
-  identity?: { dev: number; ino: number };
+  identity?: FileIdentity;
   /** Where the file's bytes start in `data`; absent when the partial file is already written. */
   dataOffset?: number;
   dataLength?: number;

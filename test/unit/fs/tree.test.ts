@@ -3,7 +3,7 @@ import { constants, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RootDirs, openRef, removeTree, walkDirs } from '../../../src/fs/index.js';
+import { Dir, RootDirs, openRef, removeTree, walkDirs } from '../../../src/fs/index.js';
 
 /** The descriptor-relative layer above RawFs: roots pinned by identity, walks, tree removal. */
 describe('roots, walks and tree removal', () => {
@@ -142,5 +142,16 @@ describe('hostile file types and depths', () => {
       root.close();
     }
     expect(readdirSync('/proc/self/fd').length).toBe(before - 1);
+  });
+});
+
+describe('identities', () => {
+  it('tells apart inode numbers that a double would merge (64-bit inodes, as Lustre hands out)', () => {
+    const big = 2n ** 57n;
+    // As numbers both are 144115188075855870: the check must not be done in doubles.
+    expect(Number(big) === Number(big + 1n)).toBe(true);
+    const dir = new Dir(-1, 7n, big);
+    expect(dir.sameAs({ dev: 7n, ino: big + 1n })).toBe(false);
+    expect(dir.sameAs({ dev: 7n, ino: big })).toBe(true);
   });
 });

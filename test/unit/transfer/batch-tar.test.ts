@@ -10,7 +10,7 @@ import { BLOCK, END_BYTES, entryBytes, headerBytes, writeHeader } from '../../..
 import { parseBatchData } from '../../../src/transfer/wire/session-frames.js';
 import { IoPool } from '../../../src/transfer/workers/io-pool.js';
 import { removeAll, tempDir } from './session-fixture.js';
-import { commitByPath, type PathCommitRequest } from './commit-by-path.js';
+import { commitByPath } from './commit-by-path.js';
 
 const pool = new IoPool(1);
 afterAll(async () => {

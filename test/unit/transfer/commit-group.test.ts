@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { IoPool, type CommitRequest } from '../../../src/transfer/workers/io-pool.js';
+import { IoPool } from '../../../src/transfer/workers/io-pool.js';
 import { removeAll, tempDir } from './session-fixture.js';
 import { commitByPath, type PathCommitRequest } from './commit-by-path.js';
 

@@ -17,8 +17,8 @@ describe('DirectoryFinisher', () => {
     const base = temp();
     mkdirSync(join(base, 'a', 'b'), { recursive: true });
     const f = new DirectoryFinisher(true);
-    f.note(join(base, 'a'), '/~/a', 0o40555, 1_600_000_000_000, null, statSync(join(base, 'a')));
-    f.note(join(base, 'a', 'b'), '/~/a/b', 0o40750, 1_500_000_000_000, null, statSync(join(base, 'a', 'b')));
+    f.note(join(base, 'a'), '/~/a', 0o40555, 1_600_000_000_000, null, statSync(join(base, 'a'), { bigint: true }));
+    f.note(join(base, 'a', 'b'), '/~/a/b', 0o40750, 1_500_000_000_000, null, statSync(join(base, 'a', 'b'), { bigint: true }));
     await f.finish(new AbortController().signal);
     expect(statSync(join(base, 'a')).mode & 0o7777).toBe(0o555);
     expect(statSync(join(base, 'a', 'b')).mode & 0o7777).toBe(0o750);
@@ -33,7 +33,7 @@ describe('DirectoryFinisher', () => {
     const before = statSync(victim);
     mkdirSync(join(base, 'placed'));
     const f = new DirectoryFinisher(true);
-    f.note(join(base, 'placed'), '/~/placed', 0o40777, 1_000_000_000_000, null, statSync(join(base, 'placed')));
+    f.note(join(base, 'placed'), '/~/placed', 0o40777, 1_000_000_000_000, null, statSync(join(base, 'placed'), { bigint: true }));
     // Between placing and finishing, someone replaces the directory with a link.
     rmSync(join(base, 'placed'), { recursive: true });
     symlinkSync(victim, join(base, 'placed'));
@@ -49,7 +49,7 @@ describe('DirectoryFinisher', () => {
     mkdirSync(join(base, 'other', 'placed'), { recursive: true, mode: 0o700 });
     const placed = join(base, 'real', 'placed');
     const f = new DirectoryFinisher(true);
-    f.note(placed, '/~/real/placed', 0o40777, 1_000_000_000_000, null, statSync(placed));
+    f.note(placed, '/~/real/placed', 0o40777, 1_000_000_000_000, null, statSync(placed, { bigint: true }));
     const victim = join(base, 'other', 'placed');
     const before = statSync(victim);
     // The parent becomes a link to another tree holding a directory of the same name.

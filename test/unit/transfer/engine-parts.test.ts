@@ -12,7 +12,7 @@ import { resolveTuning } from '../../../src/transfer/tuning.js';
 import { RangeSet } from '../../../src/transfer/util/range-set.js';
 import { parseChunk, encodeChunkHead } from '../../../src/transfer/wire/session-frames.js';
 import { removeAll, tempDir } from './session-fixture.js';
-import { commitByPath, type PathCommitRequest } from './commit-by-path.js';
+import { commitByPath } from './commit-by-path.js';
 
 const pool = new IoPool(2);
 afterAll(async () => {

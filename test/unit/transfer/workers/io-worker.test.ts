@@ -7,10 +7,10 @@ import { createXXHash128 } from 'hash-wasm';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ChecksumAlgorithm } from '../../../../src/protocol/session.js';
 import { IoPool, ioWorkerUrl } from '../../../../src/transfer/workers/io-pool.js';
-import { commitByPath, type PathCommitRequest } from '../commit-by-path.js';
+import { commitByPath } from '../commit-by-path.js';
 import { statSync } from 'node:fs';
 
-const identityOf = (p: string): { dev: number; ino: number } => { const st = statSync(p); return { dev: st.dev, ino: st.ino }; };
+const identityOf = (p: string): { dev: bigint; ino: bigint } => { const st = statSync(p, { bigint: true }); return { dev: st.dev, ino: st.ino }; };
 
 /** Every op of io-worker.ts, round-tripped through a real worker thread (started from dist/). */
 
@@ -132,7 +132,7 @@ describe('commit', () => {
       { partial: join(dir, '.part-empty'), final: join(dir, 'empty'), data: Buffer.alloc(0), mode: 0o644, mtimeMs: null, verify: null, expected: '' },
       { partial: join(dir, '.part-gone'), final: join(dir, 'gone'), mode: 0o644, mtimeMs: null, verify: null, expected: '' },
       // Another file put at a written partial's name (its identity differs): never committed.
-      { partial: join(dir, '.part-swapped'), final: join(dir, 'swapped'), mode: 0o644, mtimeMs: null, verify: null, expected: '', identity: { dev: 1, ino: 1 } },
+      { partial: join(dir, '.part-swapped'), final: join(dir, 'swapped'), mode: 0o644, mtimeMs: null, verify: null, expected: '', identity: { dev: 1n, ino: 1n } },
     ], durable);
     expect(r.results[5]).toMatchObject({ errno: 'ESTALE' });
     expect(r.dirError).toBeNull();
