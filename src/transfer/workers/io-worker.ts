@@ -25,6 +25,17 @@ const port = parentPort!;
 /** Streaming hashes by stream number: each update chains on the one before, so they stay in order. */
 const streams = new Map<number, Promise<Hasher>>();
 
+/**
+ * Keep the newest link of a stream's chain. A link that rejects (a hasher that could not be
+ * made, an update that threw) is marked handled here, so it cannot end the whole worker as an
+ * unhandled rejection (taking other sessions' pending calls with it); whoever waits on the
+ * stream next (update with an id, updateFile, digest) is answered with the error instead.
+ */
+function chain(stream: number, link: Promise<Hasher>): void {
+  link.catch(() => undefined);
+  streams.set(stream, link);
+}
+
 function reply<O extends AnsweredOp>(_op: O, id: number, value: IoReplyOf<O>, transfer?: ArrayBuffer[]): void {
   port.postMessage({ id, ...value } as IoReplyMessage, transfer ?? []);
 }
@@ -37,29 +48,37 @@ port.on('message', async (m: IoRequest) => {
   try {
     switch (m.op) {
       case 'open':
-        streams.set(m.stream, makeHasher(m.algorithm));
+        chain(m.stream, makeHasher(m.algorithm));
         return;
       case 'update': {
         const p = streams.get(m.stream);
         if (!p) { if (m.id !== undefined) replyError(m.id, new Error('unknown hash stream')); return; }
-        streams.set(m.stream, p.then((h) => {
+        const next = p.then((h) => {
           h.update(m.data);
           if (m.id !== undefined) reply('update', m.id, {});
           return h;
-        }));
+        });
+        if (m.id !== undefined) {
+          const id = m.id;
+          next.catch((err: unknown) => replyError(id, err));
+        }
+        chain(m.stream, next);
         return;
       }
       case 'updateFile': {
         const p = streams.get(m.stream);
         if (!p) { replyError(m.id, new Error('unknown hash stream')); return; }
-        streams.set(m.stream, p.then((h) => {
+        const next = p.then((h) => {
           try {
             reply('updateFile', m.id, { direct: hashRange(h, m.path, m.offset, m.length, m.direct === true) });
           } catch (err) {
             replyError(m.id, err);
           }
           return h;
-        }));
+        });
+        // The stream itself had failed before: this call is answered with that failure.
+        next.catch((err: unknown) => replyError(m.id, err));
+        chain(m.stream, next);
         return;
       }
       case 'digest': {

@@ -177,6 +177,23 @@ describe('hashing', () => {
     await expect(h.digest()).rejects.toMatchObject({ code: 'EIO', message: 'unknown hash stream' });
   });
 
+  it('a stream whose hasher cannot be made answers its callers with the error and leaves the worker serving', async () => {
+    await writeFile(join(dir, 'f'), 'bytes');
+    // An algorithm the worker cannot make: its hasher promise rejects inside the worker.
+    const h = pool.createHash('no-such-hash' as unknown as 'sha256');
+    const shared = Buffer.from(new SharedArrayBuffer(8)).fill(1);
+    let released = false;
+    // A plain update is not answered: only the worker's own handling keeps its failure from
+    // being an unhandled rejection that would end the worker.
+    h.update(Buffer.from('plain'));
+    h.update(shared, () => { released = true; });
+    await expect(h.updateFromFile!(join(dir, 'f'), 0, 5)).rejects.toThrow(/digest|hash|support/i);
+    await expect(h.digest()).rejects.toThrow(/digest|hash|support/i);
+    expect(released).toBe(true);
+    // Same (only) worker, still alive: other work goes on.
+    expect((await pool.lstatMany([join(dir, 'f')]))[0]).toMatchObject({ kind: 'file', size: 5 });
+  });
+
   it.each(ALGORITHMS)('hashes whole files read by the worker (%s)', async (algorithm) => {
     const data = Buffer.alloc(2 * 1024 * 1024 + 5, 3);
     await writeFile(join(dir, 'big'), data);
