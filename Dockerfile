@@ -20,13 +20,15 @@ COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY bin ./bin
 COPY src ./src
 COPY config ./config
-# native/ holds the optional C addon; it may be absent from a checkout (git keeps no empty
-# directories), so the runtime stage copies it from here, where it always exists.
-RUN mkdir -p native
-# `npm ci` installs exactly package-lock.json and runs the `prepare` script (tsc build to dist/).
+# native/: the C addon of descriptor-relative file calls; `npm ci` builds it (the package's
+# install script) with the g++/make/python3 above; native/build stays out of the context.
+COPY native ./native
+# `npm ci` installs exactly package-lock.json, builds native/ (install script) and runs the
+# `prepare` script (tsc build to dist/).
 RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
 RUN npm prune --omit=dev --no-audit --no-fund \
- && node bin/ferry.cjs --version
+ && node bin/ferry.cjs --version \
+ && test -f native/build/Release/ferry_native.node
 
 # ---- runtime: Node, the built code and production dependencies, nothing else ----
 FROM node:${NODE_VERSION}-bookworm-slim
