@@ -1,8 +1,8 @@
 /**
  * One catalog of every error Ferry reports, each with a stable `code` string.
  *
- * Codes that reach REST clients follow the Globus Transfer API names (see
- * ../shared/globus-api.md §0 and §1.1) so existing Globus clients can branch on them.
+ * Codes that reach REST clients follow the Globus Transfer API names (its error and file
+ * documents) so existing Globus clients can branch on them.
  * `action` says what the caller should do with the error (rclone's fserrors idea):
  * retry later, give up on this request/file, or stop the process. HTTP statuses and exit
  * codes are derived from the catalog only at the edges.
