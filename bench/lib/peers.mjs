@@ -1,4 +1,4 @@
-// The peers Ferry must beat, run the way /work/shared/bench (ANCHORS.md) runs them:
+// The peers Ferry must beat, run the way their own reference setups run them:
 // anonymous clear-text GridFTP, the rsync daemon, rsync over ssh (a throw-away sshd on a
 // loopback port), iperf3 for the WAN link's capacity and Node's TLS memory-to-memory ceiling.
 // Every client pulls (the destination side runs the client), as in the anchors.
