@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { constants, readlinkSync } from 'node:fs';
 import { rawFs } from './load.js';
 import type { RawDirent, RawFs, RawStat } from './raw.js';
 import type { FileIdentity } from './raw.js';
@@ -124,6 +124,11 @@ export class Dir {
   /** Every entry but . and .. */
   list(): RawDirent[] {
     return this.raw.readdir(this.fd);
+  }
+
+  /** Where this directory really is now: the path the kernel reports for its descriptor. */
+  realPath(): string {
+    return readlinkSync(`/proc/self/fd/${this.fd}`);
   }
 
   /** This directory's own stat. */

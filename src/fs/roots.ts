@@ -1,4 +1,3 @@
-import { readlinkSync } from 'node:fs';
 import { Dir, errnoOf, fsErrno } from './dir.js';
 import { rawFs } from './load.js';
 import type { FileIdentity, RawFs } from './raw.js';
@@ -81,7 +80,7 @@ export class RootDirs {
     try {
       const dir = this.open(i);
       try {
-        return readlinkSync(`/proc/self/fd/${dir.fd}`);
+        return dir.realPath();
       } finally {
         dir.close();
       }

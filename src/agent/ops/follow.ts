@@ -1,6 +1,5 @@
-import { posix } from 'node:path';
 import { walkDirs, type RawStat } from '../../fs/index.js';
-import { linkTargetBelowRoot, type PathPolicy } from '../policy/index.js';
+import { linkTargetBelowRoot, rootPathsOf, type PathPolicy } from '../policy/index.js';
 import type { DocContext } from './file-doc.js';
 
 /**
@@ -10,10 +9,9 @@ import type { DocContext } from './file-doc.js';
  * 'invalid_symlink').
  */
 export function followWithin(policy: PathPolicy, rootIndex: number, dirRel: readonly string[]): DocContext['follow'] {
-  const configured = posix.resolve(policy.roots[rootIndex]!.path);
   let spellings: string[] | null = null;
   return (_dir, text) => {
-    spellings ??= [configured, policy.rootDirs.realPath(rootIndex) ?? configured];
+    spellings ??= rootPathsOf(policy.rootDirs, rootIndex);
     const components = linkTargetBelowRoot(text, dirRel, spellings);
     if (components === null) return null;
     try {

@@ -4,7 +4,7 @@ import { assertSchema } from '../../common/validate.js';
 import type { FileDoc } from '../../protocol/file-doc.js';
 import { MAX_LS_ENTRIES } from '../../protocol/limits.js';
 import { FILE_OPS, type DeleteResult, type FileOpArgs, type FileOpName, type LsResult, type OpRequest } from '../../protocol/link.js';
-import { linkTargetBelowRoot, openDirectory, openParent, walkError, type LexicalPath, type PathPolicy } from '../policy/index.js';
+import { linkTargetBelowRoot, openDirectory, openParent, rootPathsOf, walkError, type LexicalPath, type PathPolicy } from '../policy/index.js';
 import { fileDocFor, fileDocOfDir } from './file-doc.js';
 import { followWithin } from './follow.js';
 import { listDirectory } from './list.js';
@@ -99,8 +99,7 @@ export function createFileOps(policy: PathPolicy, init: FileOpsInit = {}): FileO
 }
 
 function linkLeavesRoot(policy: PathPolicy, target: LexicalPath, text: string): boolean {
-  const spellings = [posix.resolve(target.root.path), policy.rootDirs.realPath(target.rootIndex) ?? posix.resolve(target.root.path)];
-  return linkTargetBelowRoot(text, target.rel.slice(0, -1), spellings) === null;
+  return linkTargetBelowRoot(text, target.rel.slice(0, -1), rootPathsOf(policy.rootDirs, target.rootIndex)) === null;
 }
 
 /**

@@ -1,4 +1,3 @@
-import { readlinkSync } from 'node:fs';
 import { FerryError } from '../../common/errors.js';
 import type { Dir } from '../../fs/index.js';
 import { isSameOrInside, openParent, refuseRootEntry, toFerryError, walkError, type LexicalPath, type PathPolicy } from '../policy/index.js';
@@ -84,7 +83,7 @@ function refuseHoldingRoot(policy: PathPolicy, parent: Dir, name: string, st: Fi
   const dir = parent.openDirChecked(name, st);
   let real: string;
   try {
-    real = readlinkSync(`/proc/self/fd/${dir.fd}`);
+    real = dir.realPath();
   } finally {
     dir.close();
   }

@@ -104,7 +104,7 @@ function walkFromRoot(roots: RootDirs, rootIndex: number, components: readonly s
 }
 
 /** The spellings an absolute link into root `i` may use: configured and real. */
-function rootPathsOf(roots: RootDirs, i: number): string[] {
+export function rootPathsOf(roots: RootDirs, i: number): string[] {
   const configured = roots.specs[i]!.path;
   const real = roots.realPath(i);
   return real && real !== configured ? [configured, real] : [configured];

@@ -1,4 +1,3 @@
-import { readlinkSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { AgentRootConfig } from '../config.js';
 import { FerryError } from '../../common/errors.js';
@@ -123,7 +122,7 @@ export function createPathPolicy(roots: readonly AgentRootConfig[]): PathPolicy 
       throw walkError(err, apiPath);
     }
     try {
-      return readlinkSync(`/proc/self/fd/${dir.fd}`);
+      return dir.realPath();
     } finally {
       dir.close();
     }
@@ -233,7 +232,7 @@ export function createPathPolicy(roots: readonly AgentRootConfig[]): PathPolicy 
     } catch {
       return null;
     }
-    const real = readlinkSync(`/proc/self/fd/${dir.fd}`);
+    const real = dir.realPath();
     // The deepest root holding it decides (read-only wins a tie), as for any write.
     let depth = -1;
     let writable = false;

@@ -1,4 +1,3 @@
-import { readlinkSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { Dir, fsErrno, rawFs, reopen, type AtPath } from '../../fs/index.js';
 import type { FileIdentity } from '../../fs/index.js';
@@ -41,7 +40,7 @@ export class CheckedDirs {
     if (this.anchors.has(host)) return this.identities.get(host)!;
     const dir = Dir.adopt(rawFs.openRoot(host));
     try {
-      const real = readlinkSync(`/proc/self/fd/${dir.fd}`);
+      const real = dir.realPath();
       if (real !== realRoot && !real.startsWith(realRoot === '/' ? '/' : `${realRoot}/`)) {
         throw fsErrno('EPERM', 'open', 'the directory is not inside its root (a link was swapped in?)');
       }
