@@ -8,7 +8,8 @@ import { FERRY_VERSION } from '../common/version.js';
 import { DataListener, type ChannelCredentials } from '../transfer/channel/index.js';
 import { AgentConfig } from './config.js';
 import { ControlLink } from './link/client.js';
-import { createFileOps, runFileOp, type FileOps } from './ops/index.js';
+import { createFileOps, createOwnerNames, runFileOp, type FileOps, type OwnerNames } from './ops/index.js';
+import { AgentSharing, SharingReplica, SqliteReplicaStore } from './sharing/index.js';
 import { createPathPolicy, type PathPolicy } from './policy/index.js';
 import { inDataDir } from './paths.js';
 import { SessionManager } from './transfer/session-manager.js';
@@ -45,6 +46,8 @@ export class AgentDaemon {
   private listener: DataListener | null = null;
   private sessions: SessionManager | undefined;
   private markers: SqliteMarkerStore | undefined;
+  private replicaStore: SqliteReplicaStore | undefined;
+  private readonly owners: OwnerNames = createOwnerNames();
   private state: 'new' | 'opening' | 'open' | 'closed' = 'new';
 
   constructor(private readonly opts: AgentDaemonOptions) {
@@ -54,7 +57,7 @@ export class AgentDaemon {
     const ca = read(this.config.caFile);
     this.credentials = { ca, linkCa: ca, cert: read(this.config.certFile), key: read(this.config.keyFile), nodeId: this.config.nodeId };
     this.policy = createPathPolicy(this.config.roots);
-    this.ops = createFileOps(this.policy);
+    this.ops = createFileOps(this.policy, { owners: this.owners });
     this.logger = opts.log ?? createLogger({ name: 'ferry-agent', level: process.env['FERRY_LOG_LEVEL'] ?? this.config.log.level });
     this.log = this.logger.child({ component: 'agent', nodeId: this.config.nodeId, endpointId: this.config.endpointId });
   }
@@ -65,7 +68,10 @@ export class AgentDaemon {
     const cfg = this.config;
     // Which implementation of the descriptor-relative calls runs here (both are equivalent; the twin needs /proc).
     this.log.info({ fs: rawFsKind, ...(rawFsFallbackReason === undefined ? {} : { reason: rawFsFallbackReason }) }, 'file access layer');
-    this.markers = new SqliteMarkerStore(inDataDir(dirname(this.opts.configFile), cfg.stateFile));
+    const stateFile = inDataDir(dirname(this.opts.configFile), cfg.stateFile);
+    this.markers = new SqliteMarkerStore(stateFile);
+    this.replicaStore = new SqliteReplicaStore(stateFile);
+    const sharing = new AgentSharing(new SharingReplica(this.replicaStore, this.log.child({ component: 'sharing' })), () => this.policy, this.owners, this.log.child({ component: 'sharing' }));
     const policy = this.policy;
     const stale = await removeStalePartials(this.markers, cfg.transfer.partialRetentionDays, (d) => policy.openWritableHostDir(d));
     if (stale > 0) this.log.info({ removed: stale, days: cfg.transfer.partialRetentionDays }, 'removed partial files of tasks that never came back');
@@ -85,13 +91,16 @@ export class AgentDaemon {
         nodeId: cfg.nodeId,
         endpointId: cfg.endpointId,
         agentVersion: FERRY_VERSION,
-        capabilities: ['fileops', 'transfer'],
+        capabilities: ['fileops', 'transfer', 'sharing'],
         dataAddresses: advertised ? [advertised] : [],
         roots: cfg.roots.map((r) => ({ path: r.path, writable: r.writable, sharing: r.sharing })),
       },
       reconnect: { ...cfg.reconnect, ...(this.opts.random ? { random: this.opts.random } : {}) },
     }, {
-      onOp: (req) => runFileOp(this.ops, req),
+      // The agent's own endpoint, or a guest collection it hosts (decided from the sharing replica).
+      onOp: (req) => (req.endpointId === cfg.endpointId ? runFileOp(this.ops, req) : sharing.runOp(req)),
+      onSharing: (m) => sharing.onMessage(m),
+      onLinkDown: () => sharing.linkDown(),
       onSessionOpen: (spec) => this.sessions!.open(spec),
       onSessionCancel: (id, keepPartials) => this.sessions!.cancel(id, keepPartials),
       onTaskCleanup: (taskId) => this.sessions!.cleanupTask(taskId),
@@ -102,6 +111,7 @@ export class AgentDaemon {
       advertisedAddress: advertised,
       // Read at session start, so a SIGHUP reload applies to later sessions.
       resolver: () => this.policy,
+      sessionResolver: (spec) => sharing.sessionResolver(spec),
       notify: (n) => link.notify(n),
       log: this.log.child({ component: 'sessions' }),
       markers: this.markers,
@@ -125,7 +135,7 @@ export class AgentDaemon {
         throw new FerryError('Config.Invalid', `${this.opts.configFile}: nodeId, endpointId and controlUrl cannot change on reload; restart the agent`);
       }
       this.policy = createPathPolicy(next.roots);
-      this.ops = createFileOps(this.policy);
+      this.ops = createFileOps(this.policy, { owners: this.owners });
       this.config = next;
       this.log.info({ roots: next.roots.map((r) => r.path) }, 'config reloaded');
       return true;
@@ -147,5 +157,6 @@ export class AgentDaemon {
     await this.link?.close();
     await this.listener?.close();
     this.markers?.close();
+    this.replicaStore?.close();
   }
 }

@@ -111,6 +111,45 @@ export interface LsQuery {
   path?: string; show_hidden?: boolean; limit?: number; offset?: number; orderby?: string; filter?: string | readonly string[];
 }
 
+// ---- Sharing documents (globus-api.md §1.4 guest collections, §1.5 access rules, §3) ----
+
+export type AccessPrincipalType = 'identity' | 'group' | 'all_authenticated_users' | 'anonymous';
+export type AccessPermissions = 'r' | 'rw';
+export type RolePrincipalType = 'identity' | 'group';
+
+export interface SharedEndpointCreateInput {
+  /** The host endpoint's id; Globus docs and CLI name it host_endpoint (the JS-SDK host_endpoint_id). */
+  host_endpoint: string;
+  /** The shared directory on the host endpoint ('/~/shared/'). */
+  host_path: string;
+  display_name: string;
+  description?: string;
+}
+
+/** One access rule; implicit entries of role holders have `id` null and `role_id` set. */
+export interface AccessDocument {
+  DATA_TYPE: 'access'; id: string | null; role_id?: string | null; role_type?: string | null;
+  principal_type: AccessPrincipalType; principal: string; path: string; permissions: AccessPermissions;
+  create_time?: string | null; expiration_date?: string | null; [field: string]: unknown;
+}
+
+export interface AccessListDocument { DATA_TYPE: 'access_list'; endpoint?: string; length?: number; DATA: AccessDocument[] }
+
+export interface AccessCreateInput {
+  principal_type: AccessPrincipalType; principal: string; path: string; permissions: AccessPermissions;
+  expiration_date?: string; notify_email?: string; notify_message?: string;
+}
+
+export interface AccessCreateResult extends ResultDocument { DATA_TYPE: 'access_create_result'; access_id: string }
+
+export interface RoleDocument {
+  DATA_TYPE: 'role'; id: string; principal_type: RolePrincipalType; principal: string; role: string; [field: string]: unknown;
+}
+
+export interface RoleListDocument { DATA_TYPE: 'role_list'; DATA: RoleDocument[] }
+
+export interface RoleCreateInput { principal_type: RolePrincipalType; principal: string; role: string }
+
 const TOKEN_RE = /^[\x21-\x7e]+$/;
 
 export class ApiClient {
@@ -187,6 +226,42 @@ export class ApiClient {
     return this.post<ResultDocument>(`/v0.10/operation/endpoint/${seg(endpointId)}/rename`, {
       body: { DATA_TYPE: 'rename', old_path: oldPath, new_path: newPath },
     });
+  }
+
+  // ---- Sharing calls (globus-api.md §1.4, §1.5) ----
+
+  sharedEndpointCreate(doc: SharedEndpointCreateInput): Promise<EndpointCreateResult> {
+    return this.#expect('endpoint_create_result', this.post('/v0.10/shared_endpoint', { body: { DATA_TYPE: 'shared_endpoint', ...doc } }));
+  }
+
+  /** The caller's guest collections on one host endpoint. */
+  mySharedEndpointList(hostEndpointId: string): Promise<EndpointListDocument> {
+    return this.#expect('endpoint_list', this.get(`/v0.10/endpoint/${seg(hostEndpointId)}/my_shared_endpoint_list`));
+  }
+
+  accessList(endpointId: string): Promise<AccessListDocument> {
+    return this.#expect('access_list', this.get(`/v0.10/endpoint/${seg(endpointId)}/access_list`));
+  }
+
+  accessCreate(endpointId: string, doc: AccessCreateInput): Promise<AccessCreateResult> {
+    return this.#expect('access_create_result', this.post(`/v0.10/endpoint/${seg(endpointId)}/access`, { body: { DATA_TYPE: 'access', ...doc } }));
+  }
+
+  accessDelete(endpointId: string, ruleId: string): Promise<ResultDocument> {
+    return this.delete<ResultDocument>(`/v0.10/endpoint/${seg(endpointId)}/access/${seg(ruleId)}`);
+  }
+
+  roleList(endpointId: string): Promise<RoleListDocument> {
+    return this.#expect('role_list', this.get(`/v0.10/endpoint/${seg(endpointId)}/role_list`));
+  }
+
+  /** Globus answers with the new role document. */
+  roleCreate(endpointId: string, doc: RoleCreateInput): Promise<RoleDocument> {
+    return this.#expect('role', this.post(`/v0.10/endpoint/${seg(endpointId)}/role`, { body: { DATA_TYPE: 'role', ...doc } }));
+  }
+
+  roleDelete(endpointId: string, roleId: string): Promise<ResultDocument> {
+    return this.delete<ResultDocument>(`/v0.10/endpoint/${seg(endpointId)}/role/${seg(roleId)}`);
   }
 
   async #expect<T>(dataType: string, pending: Promise<unknown>): Promise<T> {

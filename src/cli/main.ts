@@ -11,6 +11,9 @@ import { registerRmCommand } from './commands/rm.js';
 import { registerTaskCommands } from './commands/task.js';
 import { registerLoginCommands } from './commands/login.js';
 import { registerGroupCommands } from './commands/group.js';
+import { registerShareCommands } from './commands/share.js';
+import { registerAclCommands } from './commands/acl.js';
+import { registerRoleCommands } from './commands/role.js';
 import { exitCodeFor, EXIT } from './exit-codes.js';
 import { RemoteError } from './api-client.js';
 import { FERRY_VERSION } from '../common/version.js';
@@ -39,6 +42,9 @@ registerAgentCommands(program);
 registerControlCommands(program);
 registerLoginCommands(program);
 registerGroupCommands(program);
+registerShareCommands(program);
+registerAclCommands(program);
+registerRoleCommands(program);
 // Client commands refresh the token from `ferry login` when it is about to expire.
 const NO_REFRESH = new Set(['login', 'logout', 'control', 'agent', 'quickstart']);
 program.hook('preAction', async (_program, action) => {

@@ -74,6 +74,15 @@ export const ERROR_CATALOG = {
   'ExternalError.MkdirFailed.PermissionDenied': { status: 502, action: 'fail', event: 'PERMISSION_DENIED', summary: 'mkdir: the host file system refused to create the directory.' },
   'ExternalError.RenameFailed.PermissionDenied': { status: 502, action: 'fail', event: 'PERMISSION_DENIED', summary: 'rename: the host file system refused the rename.' },
 
+  // Sharing: guest collections, access rules and roles (globus-api.md §1.4, §1.5, §3).
+  AccessRuleNotFound: { status: 404, action: 'fail', summary: 'No access rule with this id on this endpoint.' },
+  RoleNotFound: { status: 404, action: 'fail', summary: 'No role with this id on this endpoint.' },
+  Exists: { status: 409, action: 'fail', summary: 'An equal access rule or role already exists.' },
+  'Sharing.NotShareable': { status: 403, action: 'fail', event: 'PERMISSION_DENIED', summary: "The host path is not below a root that the agent's own config marks shareable (:share)." },
+  'Sharing.CollectionRefused': { status: 403, action: 'fail', event: 'PERMISSION_DENIED', summary: 'The agent refuses this guest collection (unknown to its replica, disabled, or outside a shareable root).' },
+  'Sharing.ReplicaStale': { status: 503, action: 'retry', event: 'GC_NOT_CONNECTED', summary: "The agent has not yet received control's current sharing rules since it connected; retry shortly." },
+  'Sharing.VersionGap': { status: 409, action: 'retry', summary: "A sharing update does not follow the agent's version; control sends a snapshot instead." },
+
   // Agent registration and the control <-> agent link.
   'SetupKey.Invalid': { status: 400, action: 'fail', summary: 'The setup key is malformed or unknown.' },
   'SetupKey.Used': { status: 409, action: 'fail', summary: 'The setup key was already used; create a new one.' },

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { FerryError } from '../common/errors.js';
 import { hashSecret } from '../common/ids.js';
 import { controlPaths } from './service.js';
-import { ControlStore, TRANSFER_SCOPE, type IdentityRecord } from './store/index.js';
+import { ControlStore, type IdentityRecord } from './store/index.js';
+import { PERSONAL_TOKEN_SCOPES, TRANSFER_RS } from './auth/scopes.js';
 import { MIN_TOKEN_ID_PREFIX, TOKEN_ID_LENGTH, type TokenInfo } from './store/tokens.js';
 
 /**
@@ -35,13 +36,15 @@ export function createIdentity(dataDir: string, input: { username: string; email
 
 export const DEFAULT_TOKEN_TTL_SECONDS = 48 * 3600;
 
-export function issueToken(dataDir: string, username: string, ttlSeconds: number | null): { token: string; identity: IdentityRecord; expiresAt: number | null } {
+export function issueToken(dataDir: string, username: string, ttlSeconds: number | null, resourceServer: string = TRANSFER_RS): { token: string; identity: IdentityRecord; expiresAt: number | null; scopes: readonly string[] } {
+  const scopes = PERSONAL_TOKEN_SCOPES[resourceServer];
+  if (!scopes) throw new FerryError('ClientError.BadRequest', `--resource-server must be one of ${Object.keys(PERSONAL_TOKEN_SCOPES).join(', ')}`);
   const store = openExisting(dataDir);
   try {
     const identity = store.identities.byUsername(username);
     if (!identity) throw new FerryError('ClientError.NotFound', `no identity with username '${username}'; create it with \`ferry control identity create --username ${username}\``);
-    const { token, record } = store.tokens.issue(identity.id, [TRANSFER_SCOPE], ttlSeconds);
-    return { token, identity, expiresAt: record.expiresAt };
+    const { token, record } = store.tokens.issue(identity.id, scopes, ttlSeconds);
+    return { token, identity, expiresAt: record.expiresAt, scopes };
   } finally {
     store.close();
   }

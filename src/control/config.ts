@@ -84,6 +84,26 @@ export const ControlConfig = Type.Object({
     /** Open connections (API clients and agent links together); more are closed at once. */
     maxConnections: Type.Integer({ minimum: 1, default: DEFAULT_HTTP_LIMITS.maxConnections }),
   }, { additionalProperties: false, default: {} }),
+  /**
+   * Mail server for notifications (access rules created with notify_email). Absent: messages
+   * are only recorded in the outbox. `password` is a secret: never logged (pino redacts it).
+   */
+  smtp: Type.Optional(Type.Object({
+    host: Type.String({ minLength: 1, maxLength: 255 }),
+    port: Type.Integer({ minimum: 1, maximum: 65535, default: 587 }),
+    /** The From: address, e.g. "Ferry <ferry@example.org>". */
+    from: Type.String({ minLength: 3, maxLength: 320 }),
+    /** true: TLS from the first byte (port 465); false: STARTTLS when the server offers it. */
+    secure: Type.Boolean({ default: false }),
+    user: Type.Optional(Type.String({ minLength: 1, maxLength: 320 })),
+    password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+    /** First retry delay after a failed send; doubles per attempt. */
+    retryInitialMs: Type.Integer({ minimum: 10, maximum: 86_400_000, default: 60_000 }),
+    /** A message is given up after this many failed attempts. */
+    maxAttempts: Type.Integer({ minimum: 1, maximum: 100, default: 8 }),
+    /** How often the outbox is checked for due messages (new ones are sent at once). */
+    pollMs: Type.Integer({ minimum: 10, maximum: 3_600_000, default: 30_000 }),
+  }, { additionalProperties: false })),
   log: Type.Object({
     level: Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('fatal'), Type.Literal('silent')], { default: 'info' }),
   }, { additionalProperties: false, default: {} }),

@@ -13,6 +13,10 @@ import type { ControlConfig } from './config.js';
 import { AgentHub } from './hub/hub.js';
 import { ControlStore } from './store/index.js';
 import { TaskOrchestrator } from './tasks/index.js';
+import { OutboxMailer, smtpTransport } from './sharing/mailer.js';
+import { SharingPublisher } from './sharing/publisher.js';
+import { SharingService } from './sharing/service.js';
+import { storeTaskEndpoints } from './sharing/task-endpoints.js';
 
 export interface ControlPaths {
   dataDir: string;
@@ -57,6 +61,7 @@ export class ControlService {
   private store: ControlStore | undefined;
   private hub: AgentHub | undefined;
   private tasks: TaskOrchestrator | undefined;
+  private mailer: OutboxMailer | undefined;
   private api: Api | undefined;
   url = '';
   port = 0;
@@ -87,9 +92,20 @@ export class ControlService {
       controlVersion: FERRY_VERSION,
     }, this.log.child({ component: 'hub' }));
     this.hub = hub;
+    // Before any agent can connect: every hello gets its sharing snapshot first.
+    const publisher = new SharingPublisher(store, hub, this.log.child({ component: 'sharing' }));
+    publisher.open();
+    const smtp = this.config.smtp;
+    if (smtp) {
+      this.mailer = new OutboxMailer(store.outbox, smtpTransport(smtp), smtp.from, {
+        retryInitialMs: smtp.retryInitialMs, maxAttempts: smtp.maxAttempts, pollMs: smtp.pollMs, batch: 50,
+      }, this.log.child({ component: 'mailer' }));
+    }
+    const mailer = this.mailer;
+    const sharing = new SharingService(store, publisher, () => mailer?.kick());
     const t = this.config.tasks;
     const tasks = new TaskOrchestrator({
-      repo: store.tasks, hub, log: this.log,
+      repo: store.tasks, hub, log: this.log, endpoints: storeTaskEndpoints(store),
       limits: {
         retryBaseMs: t.retryInitialMs, retryMaxMs: t.retryMaxMs, stallTimeoutMs: t.stallTimeoutMs, tickMs: t.tickMs,
         unexpectedErrorRetries: t.unexpectedErrorRetries,
@@ -98,7 +114,7 @@ export class ControlService {
     this.tasks = tasks;
     const ctx: ApiContext = {
       store, hub, tasks, ca, caFingerprint: this.caFingerprint, publicUrl: this.config.publicUrl ?? '',
-      setupKeyTtlSeconds: this.config.setupKeyTtlSeconds, log: this.log,
+      setupKeyTtlSeconds: this.config.setupKeyTtlSeconds, log: this.log, sharing,
       userLimits: this.config.limits, opLimiter: new OperationLimiter(this.config.limits),
     };
     const api = buildApi(ctx, { key: server.keyPem, cert: server.certPem, ca: ca.certPem }, this.config.http);
@@ -110,16 +126,19 @@ export class ControlService {
     ctx.publicUrl = this.url;
     // After listen: resumed tasks find their agents as they reconnect.
     tasks.open();
+    this.mailer?.open();
     this.log.info({ url: this.url, caFile: this.paths.caCert, caFingerprint: this.caFingerprint, version: FERRY_VERSION }, 'control ready');
   }
 
   async close(): Promise<void> {
     // Tasks first, so agents dropping during shutdown are not counted as faults.
     await this.tasks?.close();
+    await this.mailer?.close();
     await this.hub?.close();
     await this.api?.close();
     this.store?.close();
     this.tasks = undefined;
+    this.mailer = undefined;
     this.hub = undefined;
     this.api = undefined;
     this.store = undefined;

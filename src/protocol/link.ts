@@ -1,5 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { FileDoc } from './file-doc.js';
+import { Principals } from './principals.js';
+import { SharingSnapshotMessage, SharingUpdateMessage } from './sharing.js';
 import { LINK_MAGIC, MAX_LS_ENTRIES } from './limits.js';
 import {
   SessionCancelMessage, TaskCleanupMessage, SessionDoneMessage, SessionEventMessage, SessionFilesMessage, SessionOpenMessage,
@@ -23,14 +25,7 @@ export const WireError = Type.Object({
 }, { additionalProperties: false });
 export type WireError = Static<typeof WireError>;
 
-/** Who asks for a file operation; the agent decides from its own rules (DESIGN.md "Trust"). */
-export const Principals = Type.Object({
-  identityId: Type.Union([Uuid, Type.Null()]),
-  linkedIdentityIds: Type.Array(Uuid, { maxItems: 1000 }),
-  groupIds: Type.Array(Uuid, { maxItems: 10000 }),
-  authenticated: Type.Boolean(),
-}, { additionalProperties: false });
-export type Principals = Static<typeof Principals>;
+export { Principals } from './principals.js';
 
 // ---- agent -> control ----------------------------------------------------------------
 
@@ -132,6 +127,7 @@ function opRequest<K extends FileOpName, A extends TSchema>(op: K, args: A) {
   return Type.Object({
     type: Type.Literal('op'),
     id: Id,
+    /** The agent's own endpoint, or a guest collection hosted on it (then the agent's replica of its rules decides). */
     endpointId: Uuid,
     principals: Principals,
     op: Type.Literal(op),
@@ -161,5 +157,5 @@ export const AgentToControl = Type.Union([
 ]);
 export type AgentToControl = Static<typeof AgentToControl>;
 
-export const ControlToAgent = Type.Union([OpRequest, SessionOpenMessage, SessionCancelMessage, TaskCleanupMessage, ReplyOk, ReplyErr, ErrorMessage]);
+export const ControlToAgent = Type.Union([OpRequest, SharingSnapshotMessage, SharingUpdateMessage, SessionOpenMessage, SessionCancelMessage, TaskCleanupMessage, ReplyOk, ReplyErr, ErrorMessage]);
 export type ControlToAgent = Static<typeof ControlToAgent>;

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { Principals } from './principals.js';
 
 /**
  * Transfer sessions on the control <-> agent link (DESIGN.md "Transfer sessions"). Control
@@ -66,6 +67,12 @@ export const SessionSpec = Type.Object({
   secret: Type.String({ minLength: 32, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' }),
   items: Type.Array(TransferItem, { minItems: 1, maxItems: 100_000 }),
   options: TransferOptions,
+  /**
+   * This side is a guest collection hosted on the agent's endpoint: item paths are relative to
+   * the collection, and the agent decides every path (each file, during recursion too) from its
+   * replica of the collection's rules and these principals of the task's submitter.
+   */
+  guest: Type.Optional(Type.Object({ collectionId: Uuid, principals: Principals }, { additionalProperties: false })),
   /** Filter rules, in order; absent when the task has none (the source skips what they exclude, the destination keeps excluded extras). */
   filterRules: Type.Optional(Type.Array(FilterRule, { minItems: 1, maxItems: 1000 })),
 }, { additionalProperties: false });

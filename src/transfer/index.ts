@@ -5,7 +5,7 @@
  */
 export { runSession } from './session/run.js';
 export { isAgentStopping } from './session/guard.js';
-export { eventCodeOf } from './session/errors.js';
+export { eventCodeOf } from './errors.js';
 export type { PathResolver, SessionReporter, SessionInit } from './session/types.js';
 export { DEFAULT_TUNING, resolveTuning, type TransferTuning } from './tuning.js';
 export { IoPool, sharedIoPool } from './workers/io-pool.js';

@@ -5,7 +5,8 @@ import { checkSchema } from '../../common/validate.js';
 import {
   ControlToAgent, HelloResult, LINK_MAGIC, LINK_PROTOCOL_VERSION, LINK_ROUTE, MAX_LINK_MESSAGE_BYTES,
   type HelloMessage, type OpRequest, type SessionDoneMessage, type SessionEventMessage, type SessionFilesMessage,
-  type SessionOpenResult, type SessionProgressMessage, type SessionSpec,
+  type SessionOpenResult, type SessionProgressMessage, type SessionSpec, type SharingAck, type SharingSnapshotMessage,
+  type SharingUpdateMessage,
 } from '../../protocol/index.js';
 import { Backoff } from './backoff.js';
 
@@ -29,6 +30,10 @@ export interface LinkHandler {
   onSessionOpen(spec: SessionSpec): Promise<SessionOpenResult>;
   onSessionCancel(sessionId: string, keepPartials: boolean): Promise<void>;
   onTaskCleanup(taskId: string): Promise<void>;
+  /** A sharing snapshot or update: applied before the next message is read (synchronously). */
+  onSharing?(message: SharingSnapshotMessage | SharingUpdateMessage): SharingAck;
+  /** The link went down (rules may change unseen until the next snapshot). */
+  onLinkDown?(): void;
 }
 
 /** Agent -> control notices about transfer sessions. */
@@ -163,6 +168,20 @@ export class ControlLink {
         return this.answer(ws, m.id, 'session.cancel', () => this.handler.onSessionCancel(m.sessionId, m.keepPartials === true).then(() => ({})));
       case 'task.cleanup':
         return this.answer(ws, m.id, 'task.cleanup', () => this.handler.onTaskCleanup(m.taskId).then(() => ({})));
+      case 'sharing.snapshot':
+      case 'sharing.update': {
+        // Applied now, not on a later turn: ops that follow on this socket see the new rules.
+        const onSharing = this.handler.onSharing;
+        let ack: SharingAck | FerryError;
+        try {
+          if (!onSharing) throw new FerryError('Link.BadMessage', 'this agent does not host guest collections');
+          ack = onSharing(m);
+        } catch (err) {
+          ack = isFerryError(err) ? err : new FerryError('InternalError', 'the agent failed to apply sharing rules');
+          if (!isFerryError(err)) this.log.error({ err }, 'sharing message crashed');
+        }
+        return this.answer(ws, m.id, m.type, () => (ack instanceof FerryError ? Promise.reject(ack) : Promise.resolve(ack)));
+      }
     }
   }
 
@@ -211,6 +230,7 @@ export class ControlLink {
   private onClose(ws: WebSocket, code: number, reason: string): void {
     if (ws !== this.ws) return;
     clearInterval(this.heartbeatTimer);
+    this.handler.onLinkDown?.();
     if (this.state === 'closed') return;
     const delay = this.backoff.next();
     this.state = 'waiting';

@@ -1,19 +1,19 @@
 import { walkDirs, type RawStat } from '../../fs/index.js';
-import { linkTargetBelowRoot, rootPathsOf, type PathPolicy } from '../policy/index.js';
+import { linkTargetBelowRoot, rootPathsOf, type LinkGuard, type PathPolicy } from '../policy/index.js';
 import type { DocContext } from './file-doc.js';
 
 /**
  * DocContext.follow for entries of the directory `dirRel` below root `rootIndex`: a link's
  * text is resolved lexically against the root, then looked up by a walk that follows nothing,
  * so showing a link's target can never read outside the root (a chain of links shows as
- * 'invalid_symlink').
+ * 'invalid_symlink'). `guard` narrows the targets further (a guest collection's).
  */
-export function followWithin(policy: PathPolicy, rootIndex: number, dirRel: readonly string[]): DocContext['follow'] {
+export function followWithin(policy: PathPolicy, rootIndex: number, dirRel: readonly string[], guard?: LinkGuard): DocContext['follow'] {
   let spellings: string[] | null = null;
   return (_dir, text) => {
     spellings ??= rootPathsOf(policy.rootDirs, rootIndex);
     const components = linkTargetBelowRoot(text, dirRel, spellings);
-    if (components === null) return null;
+    if (components === null || (guard && !guard(components))) return null;
     try {
       const root = policy.rootDirs.open(rootIndex);
       try {

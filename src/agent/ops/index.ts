@@ -55,7 +55,7 @@ export function createFileOps(policy: PathPolicy, init: FileOpsInit = {}): FileO
         throw err;
       }
       try {
-        const ctx = { owners, follow: followWithin(policy, target.rootIndex, target.rel) };
+        const ctx = { owners, follow: followWithin(policy, target.rootIndex, target.rel, target.linkGuard) };
         return await listDirectory(opened.dir, target.apiPath, { showHidden, maxEntries, batch }, ctx);
       } finally {
         opened.dir.close();
@@ -66,7 +66,7 @@ export function createFileOps(policy: PathPolicy, init: FileOpsInit = {}): FileO
       const target = policy.lexical(path, 'read');
       const { dir, name } = openParent(policy.rootDirs, target, 'read');
       try {
-        const ctx = { owners, follow: followWithin(policy, target.rootIndex, target.rel.slice(0, -1)) };
+        const ctx = { owners, follow: followWithin(policy, target.rootIndex, target.rel.slice(0, -1), target.linkGuard) };
         // A root is shown under its configured name, not under its real (symlink-resolved) one.
         if (name === null) return await fileDocOfDir(dir, posix.basename(posix.resolve(target.root.path)) || '/', ctx);
         const doc = await fileDocFor(dir, name, name, ctx);
@@ -99,7 +99,8 @@ export function createFileOps(policy: PathPolicy, init: FileOpsInit = {}): FileO
 }
 
 function linkLeavesRoot(policy: PathPolicy, target: LexicalPath, text: string): boolean {
-  return linkTargetBelowRoot(text, target.rel.slice(0, -1), rootPathsOf(policy.rootDirs, target.rootIndex)) === null;
+  const components = linkTargetBelowRoot(text, target.rel.slice(0, -1), rootPathsOf(policy.rootDirs, target.rootIndex));
+  return components === null || (target.linkGuard !== undefined && !target.linkGuard(components));
 }
 
 /**

@@ -4,6 +4,7 @@ export { parseApiPath, formatApiPath, isSameOrInside, joinHost } from './api-pat
 export type { ParsedApiPath } from './api-path.js';
 export { toFerryError, errnoCode, isMissing } from './fs-errors.js';
 export type { LexicalPath } from './path-policy.js';
+export type { LinkGuard } from './path-types.js';
 export { openParent, openDirectory, openDirForWrite, refuseRootEntry, rootPathsOf, walkError } from './open-path.js';
 export type { OpenedParent } from './open-path.js';
 export { linkTargetBelowRoot } from './link-target.js';

@@ -2,7 +2,7 @@ import { FerryError } from '../../common/errors.js';
 import { reopen, walkDirs, type Dir, type RootDirs } from '../../fs/index.js';
 import { linkTargetBelowRoot } from './link-target.js';
 import { errnoCode, toFerryError } from './fs-errors.js';
-import type { LexicalPath, PathIntent } from './path-types.js';
+import type { LexicalPath, LinkGuard, PathIntent } from './path-types.js';
 
 /**
  * Descriptor-relative access to a path the policy mapped lexically: walk from its root's
@@ -44,7 +44,7 @@ const MAX_LINK_HOPS = 40;
  * from the root's descriptor, still following nothing by itself, so no link can lead a read
  * outside.
  */
-function walkFromRoot(roots: RootDirs, rootIndex: number, components: readonly string[], apiPath: string, options: { createMode?: number; followLinks?: boolean; rootPaths?: readonly string[]; write?: boolean } = {}): { dir: Dir; rootIndex: number } {
+function walkFromRoot(roots: RootDirs, rootIndex: number, components: readonly string[], apiPath: string, options: { createMode?: number; followLinks?: boolean; rootPaths?: readonly string[]; write?: boolean; linkGuard?: LinkGuard } = {}): { dir: Dir; rootIndex: number } {
   let root: Dir;
   try {
     root = roots.open(rootIndex);
@@ -79,6 +79,7 @@ function walkFromRoot(roots: RootDirs, rootIndex: number, components: readonly s
           if (errnoCode(err) !== 'ELOOP' || ++hops > MAX_LINK_HOPS) throw err;
           const target = linkTargetBelowRoot(current.readlink(name), rel, options.rootPaths ?? [roots.specs[rootIndex]!.path]);
           if (target === null) throw new FerryError('EndpointPermissionDenied', `Path not allowed (a symlink leads outside the root): ${apiPath}`);
+          if (options.linkGuard && !options.linkGuard(target)) throw new FerryError('EndpointPermissionDenied', `Path not allowed (a symlink leads where this request may not read): ${apiPath}`);
           queue = [...target, ...queue];
           current.close();
           current = reopen(root);
@@ -123,7 +124,7 @@ export function openParent(roots: RootDirs, target: LexicalPath, intent: PathInt
     }
     return { dir, name: null, rootIndex };
   }
-  const options = intent === 'write' ? { createMode, write: true } : { followLinks: true, rootPaths: rootPathsOf(roots, target.rootIndex) };
+  const options = intent === 'write' ? { createMode, write: true } : { followLinks: true, rootPaths: rootPathsOf(roots, target.rootIndex), linkGuard: target.linkGuard };
   const { dir, rootIndex } = walkFromRoot(roots, target.rootIndex, target.rel.slice(0, -1), target.apiPath, options);
   if (intent === 'write' && !roots.writable(rootIndex)) {
     dir.close();
@@ -134,7 +135,7 @@ export function openParent(roots: RootDirs, target: LexicalPath, intent: PathInt
 
 /** Open `target` itself as a directory (ls, recursive delete); a link there is refused. */
 export function openDirectory(roots: RootDirs, target: LexicalPath, intent: PathIntent): { dir: Dir; rootIndex: number } {
-  const options = intent === 'write' ? { write: true } : { followLinks: true, rootPaths: rootPathsOf(roots, target.rootIndex) };
+  const options = intent === 'write' ? { write: true } : { followLinks: true, rootPaths: rootPathsOf(roots, target.rootIndex), linkGuard: target.linkGuard };
   const opened = walkFromRoot(roots, target.rootIndex, target.rel, target.apiPath, options);
   if (intent === 'write' && !roots.writable(opened.rootIndex)) {
     opened.dir.close();

@@ -14,5 +14,13 @@ export interface LexicalPath {
   isRoot: boolean;
   /** Roots configured below this path (by configured path). */
   nestedRoots: readonly AgentRootConfig[];
+  /**
+   * Whether a read may follow a link whose text leads to `target` (components below the same
+   * root). Absent: any target inside the root. A guest collection narrows it to what lies in the
+   * collection and what the guest may read there, so a link never widens a share.
+   */
+  linkGuard?: LinkGuard;
 }
+
+export type LinkGuard = (target: readonly string[]) => boolean;
 

@@ -3,7 +3,7 @@ import type { Logger } from '../../common/logger.js';
 import { FerryError, isFerryError, safetyCatch } from '../../common/errors.js';
 import type { SessionOpenResult, SessionSpec, SessionStats } from '../../protocol/session.js';
 import { dialSession, type ChannelCredentials, type DataListener } from '../../transfer/channel/index.js';
-import { eventCodeOf, isAgentStopping, runSession, type TransferTuning } from '../../transfer/index.js';
+import { eventCodeOf, isAgentStopping, runSession, type PathResolver, type TransferTuning } from '../../transfer/index.js';
 import type { SqliteMarkerStore } from '../../transfer/markers/store.js';
 import type { PathPolicy } from '../policy/index.js';
 import { removeTaskPartials } from './partials.js';
@@ -22,6 +22,12 @@ export interface SessionManagerInit {
   advertisedAddress: string | null;
   /** The agent's policy now (it is replaced when the roots are reloaded). */
   resolver: () => PathPolicy;
+  /**
+   * How this session's paths are decided: the agent's policy, or for a guest side
+   * (`spec.guest`) the guest collection's view of it. Rejects when the guest collection is not
+   * served here; waits for a fresh sharing replica after a reconnect.
+   */
+  sessionResolver?: (spec: SessionSpec) => Promise<PathResolver>;
   notify: (notice: SessionNotice) => void;
   log: Logger;
   /** How long a session waits for its peer's data connections. */
@@ -70,6 +76,8 @@ export class SessionManager {
       return { address: spec.listen ? this.init.advertisedAddress : null };
     }
     const log = this.init.log.child({ sessionId: spec.sessionId, taskId: spec.taskId, role: spec.role });
+    // Decided before anything is registered: a refused guest collection fails the open itself.
+    const resolver = this.init.sessionResolver ? await this.init.sessionResolver(spec) : this.init.resolver();
     const abort = new AbortController();
     const expectation = { sessionId: spec.sessionId, peerNodeId: spec.peer.nodeId, secret: spec.secret, streams: spec.options.parallelism + 1 };
     const timeoutMs = this.init.connectTimeoutMs ?? 60_000;
@@ -89,13 +97,13 @@ export class SessionManager {
     const previous = [...this.running.values()].filter((r) => r.spec.taskId === spec.taskId && r.spec.role === spec.role && r.spec.sessionId !== spec.sessionId);
     for (const r of previous) r.abort.abort(keepingAbort('ClientError.Conflict', 'superseded by a newer attempt of the task'));
     const settled = Promise.all(previous.map((r) => r.done.catch(() => undefined)));
-    const done = settled.then(() => this.run(spec, streams, abort, log)).finally(() => this.running.delete(key));
+    const done = settled.then(() => this.run(spec, resolver, streams, abort, log)).finally(() => this.running.delete(key));
     this.running.set(key, { spec, abort, done });
     log.info({ listen: spec.listen, items: spec.items.length, parallelism: spec.options.parallelism }, 'session opened');
     return { address: spec.listen ? this.init.advertisedAddress : null };
   }
 
-  private async run(spec: SessionSpec, pending: Promise<TLSSocket[]>, abort: AbortController, log: Logger): Promise<void> {
+  private async run(spec: SessionSpec, resolver: PathResolver, pending: Promise<TLSSocket[]>, abort: AbortController, log: Logger): Promise<void> {
     const notify = this.init.notify;
     let streams: TLSSocket[] = [];
     try {
@@ -105,7 +113,7 @@ export class SessionManager {
       const stats = await runSession({
         spec,
         streams,
-        resolver: this.init.resolver(),
+        resolver,
         signal: abort.signal,
         markers: this.init.markers,
         tuning: this.init.tuning(),

@@ -73,17 +73,18 @@ export function registerControlCommands(program: Command): void {
     .requiredOption('--username <name>', 'identity that owns the token')
     .option('--expires-in <seconds>', `lifetime in seconds, at least 1 (default ${DEFAULT_TOKEN_TTL_SECONDS})`)
     .option('--never-expires', 'issue a token that never expires (revoke it with `ferry control token revoke` when it is no longer needed)')
+    .option('--resource-server <name>', 'the service the token is for: transfer.api.globus.org (default), auth.globus.org (identities, userinfo) or groups.api.globus.org', 'transfer.api.globus.org')
     .option('--format <format>', 'text (just the token) or json', 'text')
     .option('--data-dir <dir>', 'control data directory (default $FERRY_HOME/control)')
-    .addHelpText('after', '\nA token that never expires must be asked for explicitly with --never-expires; --expires-in 0 is refused.\n')
-    .action(async (opts: { username: string; expiresIn?: string; neverExpires?: boolean; format: string; dataDir?: string }) => {
+    .addHelpText('after', '\nA token that never expires must be asked for explicitly with --never-expires; --expires-in 0 is refused.\nAs with Globus, a token is for one service: issue one per service a program calls.\n')
+    .action(async (opts: { username: string; expiresIn?: string; neverExpires?: boolean; resourceServer: string; format: string; dataDir?: string }) => {
       const { issueToken } = await loadControl();
       const ttl = tokenTtl(opts);
-      const issued = issueToken(opts.dataDir ?? defaultDataDir(), opts.username, ttl);
+      const issued = issueToken(opts.dataDir ?? defaultDataDir(), opts.username, ttl, opts.resourceServer);
       if (opts.format === 'json') {
         process.stdout.write(`${JSON.stringify({
           access_token: issued.token, token_type: 'Bearer', identity_id: issued.identity.id,
-          expires_in: ttl, resource_server: 'transfer.api.globus.org', scope: 'urn:globus:auth:scope:transfer.api.globus.org:all',
+          expires_in: ttl, resource_server: opts.resourceServer, scope: issued.scopes.join(' '),
         }, null, 2)}\n`);
       } else {
         process.stdout.write(`${issued.token}\n`);

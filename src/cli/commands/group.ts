@@ -1,46 +1,8 @@
-import { request } from 'node:https';
 import type { Command } from 'commander';
 import { FerryError } from '../../common/errors.js';
-import { readCaFile } from '../client-config.js';
-import { readAuthFile } from './login.js';
+import { authCall as call, identityId } from '../auth-api.js';
 
 /** `ferry group …`: Globus Groups v2 through the groups token from `ferry login`. */
-function call(method: string, path: string, body?: unknown, rs = 'groups.api.globus.org'): Promise<any> {
-  const a = readAuthFile();
-  const t = a?.tokens[rs];
-  if (!a || !t) throw new FerryError('ClientError.AuthenticationFailed', 'not logged in with Ferry Auth; run `ferry login`');
-  const ca = readCaFile(a.caFile);
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const headers: Record<string, string> = { authorization: `Bearer ${t.access_token}`, accept: 'application/json' };
-    if (payload !== undefined) headers['content-type'] = 'application/json';
-    const req = request(`${a.url}${path}`, { method, headers, ...(ca ? { ca } : {}), timeout: 30_000 }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => { text += d.toString(); });
-      res.on('end', () => {
-        let doc: any = null;
-        try { doc = text ? JSON.parse(text) : null; } catch { doc = { error_description: text }; }
-        if ((res.statusCode ?? 500) >= 400) {
-          const code = res.statusCode === 404 ? 'ClientError.NotFound' : res.statusCode === 403 ? 'PermissionDenied' : res.statusCode === 401 ? 'ClientError.AuthenticationFailed' : 'ClientError.BadRequest';
-          reject(new FerryError(code, String(doc?.error_description ?? doc?.errors?.[0]?.detail ?? `HTTP ${res.statusCode}`)));
-        } else resolve(doc);
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', (err) => reject(new FerryError('ServiceUnavailable', `cannot reach control: ${err.message}`)));
-    req.end(payload);
-  });
-}
-
-/** An identity id, or a username looked up through Auth. */
-async function identityId(who: string): Promise<string> {
-  if (/^[0-9a-f-]{36}$/i.test(who)) return who;
-  const doc = await call('GET', `/v2/api/identities?usernames=${encodeURIComponent(who)}`, undefined, 'auth.globus.org') as { identities: Array<{ id: string }> };
-  const id = doc.identities[0]?.id;
-  if (!id) throw new FerryError('ClientError.NotFound', `no identity with username '${who}'`);
-  return id;
-}
-
 const print = (doc: unknown): void => { process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`); };
 
 async function act(groupId: string, action: string, who: string, role?: string): Promise<void> {

@@ -47,9 +47,8 @@ export function authenticate(req: FastifyRequest, store: ControlStore, requiredS
       const why = found.status === 'unknown' ? 'Token is not valid' : `Token is ${found.status}`;
       throw new FerryError('ClientError.AuthenticationFailed', why);
     }
-    if (!found.token.scopes.includes(requiredScope)) {
-      throw new FerryError('ClientError.AuthenticationFailed', `Token lacks the scope ${requiredScope}`);
-    }
+    // A personal token for Auth or Groups: a token of another resource server, as for OAuth ones.
+    if (!found.token.scopes.includes(requiredScope)) throw new FerryError('PermissionDenied', `Token lacks the scope ${requiredScope}`);
     token = found.token;
   }
   const principals = accountPrincipals(auth, token.identityId);

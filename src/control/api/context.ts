@@ -2,6 +2,7 @@ import type { Logger } from '../../common/logger.js';
 import type { CertAndKey } from '../../pki/index.js';
 import type { AgentHub } from '../hub/hub.js';
 import type { ControlStore } from '../store/index.js';
+import type { SharingService } from '../sharing/service.js';
 import type { TaskOrchestrator } from '../tasks/index.js';
 import type { OperationLimiter, UserLimits } from './user-limits.js';
 
@@ -17,6 +18,8 @@ export interface ApiContext {
   publicUrl: string;
   setupKeyTtlSeconds: number;
   log: Logger;
+  /** Guest collections, access rules and roles: commits changes and publishes them to agents. */
+  sharing: SharingService;
   /** Per-identity limits; DEFAULT_USER_LIMITS when absent. */
   userLimits?: UserLimits;
   /** Counts file operations in flight per identity; the operation routes make one from userLimits when absent. */

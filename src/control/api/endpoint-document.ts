@@ -6,6 +6,12 @@ export interface EndpointView {
   connected: boolean;
   /** Whether the endpoint belongs to the caller's account (any of its identities owns it). */
   isOwner: boolean;
+  /** Guest collections: the host endpoint (undefined if it no longer exists at all). */
+  host?: EndpointRecord | undefined;
+  /** The caller's effective roles (default: administrator for the owner). */
+  roles?: readonly string[];
+  /** The endpoint cannot be used (a guest whose host was deleted or no longer shares its path). */
+  nonFunctional?: boolean;
 }
 
 /** The Globus `endpoint` document (globus-api.md §1.4) for one of Ferry's endpoints. */
@@ -13,6 +19,9 @@ export function endpointDocument(v: EndpointView): Record<string, unknown> {
   const e = v.record;
   const isOwner = v.isOwner;
   const ownerName = v.owner?.username ?? e.ownerId;
+  const guest = e.hostEndpointId !== null;
+  const roles = v.roles ?? (isOwner ? ['administrator'] : []);
+  const entityType = guest ? 'GCP_guest_collection' : e.isGlobusConnect ? 'GCP_mapped_collection' : 'GCSv5_mapped_collection';
   return {
     DATA_TYPE: 'endpoint',
     id: e.id,
@@ -33,17 +42,17 @@ export function endpointDocument(v: EndpointView): Record<string, unknown> {
     user_message_link: null,
     public: e.public,
     default_directory: e.defaultDirectory,
-    entity_type: e.isGlobusConnect ? 'GCP_mapped_collection' : 'GCSv5_mapped_collection',
+    entity_type: entityType,
     is_globus_connect: e.isGlobusConnect,
     globus_connect_setup_key: null,
     gcp_connected: e.isGlobusConnect ? v.connected : null,
     gcp_paused: e.isGlobusConnect ? false : null,
-    host_endpoint_id: null,
-    host_endpoint_display_name: null,
-    host_path: null,
-    host_endpoint: null,
-    sharing_target_endpoint: null,
-    sharing_target_root_path: null,
+    host_endpoint_id: e.hostEndpointId,
+    host_endpoint_display_name: guest ? (v.host?.displayName ?? null) : null,
+    host_path: e.hostPath,
+    host_endpoint: e.hostEndpointId,
+    sharing_target_endpoint: e.hostEndpointId,
+    sharing_target_root_path: e.hostPath,
     force_encryption: true,
     force_verify: false,
     disable_verify: false,
@@ -58,10 +67,10 @@ export function endpointDocument(v: EndpointView): Record<string, unknown> {
     max_parallelism: null,
     preferred_parallelism: null,
     location: null,
-    my_effective_roles: isOwner ? ['administrator'] : [],
-    acl_editable: isOwner,
+    my_effective_roles: [...roles],
+    acl_editable: guest ? roles.includes('administrator') || roles.includes('access_manager') : isOwner,
     in_use: false,
-    non_functional: false,
+    non_functional: v.nonFunctional ?? false,
     subscription_id: null,
     activated: true,
     expires_in: -1,

@@ -29,6 +29,23 @@ const BUILTIN: Record<string, ScopeInfo> = {
   [SCOPES.groupsAll]: { resourceServer: GROUPS_RS, description: 'Manage your groups and memberships' },
 };
 
+/**
+ * The scopes of an admin-minted personal token for each built-in resource server
+ * (`ferry control token issue --resource-server`): one token per resource server, as Globus
+ * issues them, so a program following a Globus example can look identities up with one and
+ * call Transfer with another.
+ */
+export const PERSONAL_TOKEN_SCOPES: Readonly<Record<string, readonly string[]>> = {
+  [TRANSFER_RS]: [SCOPES.transfer],
+  [AUTH_RS]: [SCOPES.openid, SCOPES.profile, SCOPES.email, SCOPES.viewIdentities],
+  [GROUPS_RS]: [SCOPES.groupsAll],
+};
+
+/** The built-in resource server a scope belongs to, or undefined. */
+export function builtinResourceServer(scope: string): string | undefined {
+  return BUILTIN[scope]?.resourceServer;
+}
+
 /** A registered client may act as a resource server: its scope is `urn:globus:auth:scope:<client id>:all`. */
 const CLIENT_SCOPE = /^urn:globus:auth:scope:([0-9a-f-]{36}):all$/;
 

@@ -44,6 +44,11 @@ export interface ConnectionEvents {
 export class AgentConnection {
   ready = false;
   hello: HelloMessage | undefined;
+  /**
+   * The sharing version this agent last acknowledged (src/control/sharing/publisher.ts sets
+   * it); undefined until it acks its first snapshot. A read-only view for logs and tests.
+   */
+  sharingVersion: number | undefined;
   private nextId = 1;
   private invalid = 0;
   private readonly pending = new Map<string, Pending>();
@@ -68,8 +73,17 @@ export class AgentConnection {
     this.helloTimer = setTimeout(() => this.fail(4001, 'no hello in time'), limits.helloTimeoutMs);
   }
 
-  request<K extends FileOpName>(op: K, args: FileOpArgs<K>, principals: Principals, timeoutMs?: number): Promise<FileOpResult<K>> {
-    return this.call({ type: 'op', endpointId: this.endpointId, principals, op, args }, FILE_OPS[op].result, op, timeoutMs) as Promise<FileOpResult<K>>;
+  /**
+   * Run a file operation. `endpointId` is this agent's own endpoint, or a guest collection it
+   * hosts (the agent then decides from its replica of the collection's rules).
+   */
+  request<K extends FileOpName>(op: K, args: FileOpArgs<K>, principals: Principals, timeoutMs?: number, endpointId = this.endpointId): Promise<FileOpResult<K>> {
+    return this.call({ type: 'op', endpointId, principals, op, args }, FILE_OPS[op].result, op, timeoutMs) as Promise<FileOpResult<K>>;
+  }
+
+  /** Whether the agent's hello lists this capability ('sharing', 'transfer', …). */
+  supports(capability: string): boolean {
+    return this.hello?.capabilities.includes(capability) === true;
   }
 
   /**

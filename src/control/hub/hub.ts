@@ -33,6 +33,7 @@ export class AgentHub {
   private readonly all = new Set<AgentConnection>();
   private closing = false;
   private readonly listeners: HubListener[] = [];
+  private readonly readyHooks: Array<(conn: AgentConnection) => void> = [];
 
   constructor(private readonly nodes: NodeRepo, private readonly limits: HubLimits, private readonly log: Logger) {}
 
@@ -68,6 +69,8 @@ export class AgentHub {
         set.add(c);
         this.nodes.touch(c.nodeId);
         log.info({ agentVersion: c.hello?.agentVersion }, 'agent connected');
+        // Hooks first (the sharing snapshot): what they send precedes any op or session.open on this socket.
+        for (const h of this.readyHooks) h(c);
         for (const l of this.listeners) l.onAgentReady?.(c.endpointId, c.nodeId);
       },
       onSessionNotice: (c, notice) => {
@@ -88,6 +91,14 @@ export class AgentHub {
 
   addListener(listener: HubListener): void {
     this.listeners.push(listener);
+  }
+
+  /**
+   * Run `hook` on every newly ready connection, synchronously and before the listeners hear of
+   * it, so whatever it sends is the first thing on the socket after the hello reply.
+   */
+  addReadyHook(hook: (conn: AgentConnection) => void): void {
+    this.readyHooks.push(hook);
   }
 
   /** The connected agent with this node id, if any. */
@@ -111,11 +122,18 @@ export class AgentHub {
     return [...(this.byEndpoint.get(endpointId) ?? [])];
   }
 
-  /** Run a file operation on one of the endpoint's connected agents; fails fast when none is. */
-  request<K extends FileOpName>(endpointId: string, op: K, args: FileOpArgs<K>, principals: Principals, timeoutMs?: number): Promise<FileOpResult<K>> {
-    const conn = this.connectedNodes(endpointId)[0];
-    if (!conn) return Promise.reject(new FerryError('ExternalError.GCDisconnected', 'the endpoint has no connected agent; start it with `ferry agent run`'));
-    return conn.request(op, args, principals, timeoutMs);
+  /**
+   * Run a file operation on one of the endpoint's connected agents; fails fast when none is.
+   * With `collectionId`, `endpointId` is the host of that guest collection and the operation
+   * names the collection; only agents that speak sharing may take it.
+   */
+  request<K extends FileOpName>(endpointId: string, op: K, args: FileOpArgs<K>, principals: Principals, timeoutMs?: number, collectionId?: string): Promise<FileOpResult<K>> {
+    const nodes = this.connectedNodes(endpointId);
+    if (nodes.length === 0) return Promise.reject(new FerryError('ExternalError.GCDisconnected', 'the endpoint has no connected agent; start it with `ferry agent run`'));
+    if (collectionId === undefined) return nodes[0]!.request(op, args, principals, timeoutMs);
+    const conn = nodes.find((n) => n.supports('sharing'));
+    if (!conn) return Promise.reject(new FerryError('Sharing.CollectionRefused', "the host endpoint's agent does not support guest collections; upgrade it"));
+    return conn.request(op, args, principals, timeoutMs, collectionId);
   }
 
   /** Drop an endpoint's agents (after delete/revoke). */

@@ -5,6 +5,10 @@ import { EndpointRepo } from './endpoints.js';
 import { SetupKeyRepo } from './setup-keys.js';
 import { NodeRepo } from './nodes.js';
 import { TaskRepo } from './tasks.js';
+import { AccessRuleRepo } from './access-rules.js';
+import { RoleRepo } from './roles.js';
+import { SharingVersionRepo } from './sharing-versions.js';
+import { OutboxRepo } from './outbox.js';
 
 export { TRANSFER_SCOPE } from './tokens.js';
 export type { IdentityRecord } from './identities.js';
@@ -12,6 +16,9 @@ export type { TokenRecord, TokenLookup } from './tokens.js';
 export type { EndpointRecord, EndpointInput } from './endpoints.js';
 export type { NodeRecord } from './nodes.js';
 export type { TaskRecord, TaskStatus, TaskType } from './tasks.js';
+export type { AccessRuleRecord, NewAccessRule, PrincipalSet } from './access-rules.js';
+export { ENDPOINT_ROLES, type EndpointRole, type RoleRecord, type RolePrincipalType } from './roles.js';
+export type { OutboxRecord } from './outbox.js';
 
 /** Everything control persists, one repository per table group, over one SQLite file. */
 export class ControlStore {
@@ -21,6 +28,10 @@ export class ControlStore {
   readonly setupKeys: SetupKeyRepo;
   readonly nodes: NodeRepo;
   readonly tasks: TaskRepo;
+  readonly accessRules: AccessRuleRepo;
+  readonly roles: RoleRepo;
+  readonly sharingVersions: SharingVersionRepo;
+  readonly outbox: OutboxRepo;
 
   constructor(readonly db: Db) {
     this.identities = new IdentityRepo(db);
@@ -29,6 +40,10 @@ export class ControlStore {
     this.setupKeys = new SetupKeyRepo(db);
     this.nodes = new NodeRepo(db);
     this.tasks = new TaskRepo(db);
+    this.accessRules = new AccessRuleRepo(db);
+    this.roles = new RoleRepo(db);
+    this.sharingVersions = new SharingVersionRepo(db);
+    this.outbox = new OutboxRepo(db);
   }
 
   static open(file: string): ControlStore {

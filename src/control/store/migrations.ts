@@ -246,4 +246,58 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX group_memberships_identity ON group_memberships(identity_id);
     `,
   },
+  {
+    version: 6,
+    name: 'Sharing: guest collections, access rules, endpoint roles, sharing versions, notification outbox',
+    sql: `
+      -- A guest collection is an endpoint row whose host is a mapped endpoint; host_path is an
+      -- API path of the host endpoint, ending in '/'.
+      ALTER TABLE endpoints ADD COLUMN host_endpoint_id TEXT REFERENCES endpoints(id);
+      ALTER TABLE endpoints ADD COLUMN host_path TEXT;
+      CREATE INDEX endpoints_host ON endpoints(host_endpoint_id) WHERE host_endpoint_id IS NOT NULL;
+      CREATE TABLE access_rules (
+        id               TEXT PRIMARY KEY,
+        endpoint_id      TEXT NOT NULL REFERENCES endpoints(id),
+        principal_type   TEXT NOT NULL CHECK (principal_type IN ('identity', 'group', 'all_authenticated_users', 'anonymous')),
+        principal        TEXT NOT NULL,
+        path             TEXT NOT NULL,
+        permissions      TEXT NOT NULL CHECK (permissions IN ('r', 'rw')),
+        create_time      INTEGER NOT NULL,
+        expiration_date  INTEGER,
+        created_by       TEXT NOT NULL REFERENCES identities(id)
+      );
+      CREATE UNIQUE INDEX access_rules_principal_path ON access_rules(endpoint_id, principal_type, principal, path);
+      CREATE INDEX access_rules_principal ON access_rules(principal);
+      CREATE TABLE endpoint_roles (
+        id               TEXT PRIMARY KEY,
+        endpoint_id      TEXT NOT NULL REFERENCES endpoints(id),
+        principal_type   TEXT NOT NULL CHECK (principal_type IN ('identity', 'group')),
+        principal        TEXT NOT NULL,
+        role             TEXT NOT NULL CHECK (role IN ('administrator', 'access_manager', 'activity_manager', 'activity_monitor')),
+        create_time      INTEGER NOT NULL
+      );
+      CREATE UNIQUE INDEX endpoint_roles_unique ON endpoint_roles(endpoint_id, principal_type, principal, role);
+      CREATE INDEX endpoint_roles_principal ON endpoint_roles(principal);
+      -- Per host endpoint: the version of its guest collections' rules that agents replicate.
+      CREATE TABLE sharing_versions (
+        host_endpoint_id  TEXT PRIMARY KEY REFERENCES endpoints(id),
+        version           INTEGER NOT NULL
+      );
+      -- Messages to send (access-rule notifications); rows stay when no mail server is configured.
+      CREATE TABLE notification_outbox (
+        id               INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind             TEXT NOT NULL,
+        recipient        TEXT NOT NULL,
+        subject          TEXT NOT NULL,
+        body             TEXT NOT NULL,
+        created_at       INTEGER NOT NULL,
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at  INTEGER NOT NULL,
+        last_error       TEXT,
+        sent_at          INTEGER,
+        failed_at        INTEGER
+      );
+      CREATE INDEX notification_outbox_due ON notification_outbox(next_attempt_at) WHERE sent_at IS NULL AND failed_at IS NULL;
+    `,
+  },
 ];

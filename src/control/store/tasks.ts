@@ -195,6 +195,22 @@ export class TaskRepo {
     return (cachedStatement(this.db, `SELECT * FROM tasks WHERE ${m.sql} AND type = ? AND status = 'ACTIVE'`).all(...m.params, type) as Row[]).map(toRecord);
   }
 
+  /**
+   * Endpoints the account's tasks used as source or destination, most recently used first
+   * (endpoint_search scopes recently-used and, with ACTIVE/INACTIVE, in-use).
+   */
+  endpointsUsed(ownerId: OwnerIds, statuses?: readonly TaskStatus[], limit = 1000): string[] {
+    const m = ownerMatch('owner_id', ownerId);
+    const st = statuses ? ` AND status IN (${statuses.map(() => '?').join(', ')})` : '';
+    const rows = this.db.prepare(`SELECT endpoint_id, MAX(request_time) AS last FROM (
+        SELECT source_endpoint_id AS endpoint_id, request_time FROM tasks WHERE ${m.sql}${st}
+        UNION ALL
+        SELECT destination_endpoint_id, request_time FROM tasks WHERE ${m.sql}${st} AND destination_endpoint_id IS NOT NULL
+      ) GROUP BY endpoint_id ORDER BY last DESC, endpoint_id LIMIT ?`)
+      .all(...m.params, ...(statuses ?? []), ...m.params, ...(statuses ?? []), limit) as { endpoint_id: string }[];
+    return rows.map((r) => r.endpoint_id);
+  }
+
   list(q: TaskListQuery): { records: TaskRecord[]; total: number } {
     const owner = ownerMatch('owner_id', q.ownerId);
     const where = [owner.sql];

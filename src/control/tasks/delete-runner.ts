@@ -12,7 +12,12 @@ export class DeleteRunner {
   constructor(private readonly d: RunnerDeps) {}
 
   start(t: DeleteTaskRecord): void {
-    if (this.d.hub.connectedNodes(t.sourceEndpointId).length === 0) {
+    const route = this.d.endpoints.route(t.sourceEndpointId);
+    if ('refused' in route) {
+      this.d.transitions.fail(t.id, 'PERMISSION_DENIED', `Sharing.CollectionRefused: ${route.refused}`);
+      return;
+    }
+    if (this.d.hub.connectedNodes(route.agentEndpointId).length === 0) {
       this.d.transitions.waiting(t, 'GC_NOT_CONNECTED', 'The endpoint has no connected agent; the task resumes when it connects');
       return;
     }
@@ -20,19 +25,20 @@ export class DeleteRunner {
     this.d.runs.add(run);
     if (t.attempts === 0) this.d.transitions.started(t.id, { type: 'Ferry Delete' }, { attempts: 1 });
     else this.d.repo.apply(t.id, { attempts: t.attempts + 1, niceStatus: 'OK', niceStatusDescription: 'OK' });
-    this.run(t, run).catch(this.d.onError);
+    this.run(t, run, route).catch(this.d.onError);
   }
 
-  private async run(t: DeleteTaskRecord, run: DeleteRun): Promise<void> {
-    // The agent decides with the owner's principals, like any file operation they make.
-    const principals: Principals = { identityId: t.ownerId, linkedIdentityIds: [], groupIds: [], authenticated: true };
+  private async run(t: DeleteTaskRecord, run: DeleteRun, route: { agentEndpointId: string; collectionId: string | null }): Promise<void> {
+    // The agent decides with the owner's account principals (as now), like any file operation they make.
+    const principals: Principals = this.d.endpoints.principals(t.ownerId);
+    const collectionId = route.collectionId ?? undefined;
     for (let i = t.itemsDone; i < t.items.length; i++) {
       const path = t.items[i]!.path;
       // An earlier attempt may have deleted this item before its answer was lost: missing is fine then.
       const ignoreMissing = t.options.ignoreMissing || (i === t.itemsDone && t.attempts > 0);
       let result: DeleteResult;
       try {
-        result = await this.d.hub.request(t.sourceEndpointId, 'delete', { path, recursive: t.options.recursive, ignoreMissing }, principals, this.d.limits.deleteTimeoutMs);
+        result = await this.d.hub.request(route.agentEndpointId, 'delete', { path, recursive: t.options.recursive, ignoreMissing }, principals, this.d.limits.deleteTimeoutMs, collectionId);
       } catch (err) {
         if (!this.d.runs.isCurrent(run)) return;
         this.d.runs.remove(run);

@@ -6,3 +6,4 @@ export { taskDocument, eventDocument, successfulTransferDocument, skippedErrorDo
 export { parseTaskFilter, parseTaskOrder, parseEventFilter } from './task-query.js';
 export { classifyCode, classifyError, classifyFerryCode, classifySessionError, describeCode, type Failure, type FailureAction } from './failures.js';
 export { combineStats } from './stats.js';
+export { DIRECT_ENDPOINTS, type EndpointRoute, type TaskEndpoints } from './endpoints.js';

@@ -8,6 +8,7 @@ import { RunRegistry, SessionCanceller, type RunnerDeps, type TaskHub } from './
 import { foldStats } from './stats.js';
 import { TransferRunner } from './transfer-runner.js';
 import { TaskTransitions } from './transitions.js';
+import { agentEndpointOf, DIRECT_ENDPOINTS, type TaskEndpoints } from './endpoints.js';
 
 export interface TaskOrchestratorInit {
   repo: TaskRepo;
@@ -18,6 +19,8 @@ export interface TaskOrchestratorInit {
   /** Source of jitter; tests pass () => 0. */
   random?: () => number;
   limits?: Partial<TaskLimits>;
+  /** Guest collections: which agents serve an endpoint, and the owner's principals. Default: every endpoint is its own. */
+  endpoints?: TaskEndpoints;
 }
 
 export type CancelOutcome = 'Canceled' | 'TaskComplete';
@@ -46,6 +49,7 @@ export class TaskOrchestrator {
       repo: init.repo, hub: init.hub, log, now: this.now, limits: this.limits, runs,
       transitions: new TaskTransitions(init.repo, this.now, this.limits, init.random ?? Math.random, (id) => this.ended(id)),
       cancels: new SessionCanceller(init.hub, this.limits.sessionCancelTimeoutMs, log),
+      endpoints: init.endpoints ?? DIRECT_ENDPOINTS,
       onError: safetyCatch((err) => log.error({ err }, 'task step failed')),
     };
     this.transfers = new TransferRunner(this.deps);
@@ -123,7 +127,10 @@ export class TaskOrchestrator {
     }
     if (t.retryAt > now) return;
     // Still waiting for an agent, and already said so: skip loading the task's items.
-    const offline = (ep: string | null) => ep !== null && this.init.hub.connectedNodes(ep).length === 0;
+    const offline = (ep: string | null) => {
+      const agentEp = ep === null ? null : agentEndpointOf(this.deps.endpoints.route(ep));
+      return agentEp !== null && this.init.hub.connectedNodes(agentEp).length === 0;
+    };
     if (t.niceStatus === 'GC_NOT_CONNECTED' && (offline(t.sourceEndpointId) || offline(t.destinationEndpointId))) return;
     const full = this.init.repo.get(t.id);
     if (full?.type === 'TRANSFER') this.transfers.start(full);
@@ -143,8 +150,10 @@ export class TaskOrchestrator {
   private ended(taskId: string): void {
     const t = this.init.repo.get(taskId);
     if (t?.type !== 'TRANSFER' || !t.destinationEndpointId) return;
+    const agentEp = agentEndpointOf(this.deps.endpoints.route(t.destinationEndpointId));
+    if (agentEp === null) return;
     // Queued behind any session.cancel just sent, so the session stops before its files go.
-    this.deps.cancels.cleanupTask(this.init.hub.connectedNodes(t.destinationEndpointId).map((n) => n.nodeId), taskId);
+    this.deps.cancels.cleanupTask(this.init.hub.connectedNodes(agentEp).map((n) => n.nodeId), taskId);
   }
 
   private onAgentReady(endpointId: string, nodeId: string): void {
@@ -152,8 +161,10 @@ export class TaskOrchestrator {
     // Stale sessions first: the link delivers in order, so they stop before new ones open.
     this.deps.cancels.flush(nodeId);
     const now = this.now();
+    // A guest collection's tasks wait for its host's agents.
+    const served = (ep: string | null) => ep !== null && (ep === endpointId || agentEndpointOf(this.deps.endpoints.route(ep)) === endpointId);
     for (const t of this.init.repo.activeSummaries()) {
-      if (t.sourceEndpointId === endpointId || t.destinationEndpointId === endpointId) this.advance(t, now);
+      if (served(t.sourceEndpointId) || served(t.destinationEndpointId)) this.advance(t, now);
     }
   }
 

@@ -4,15 +4,17 @@ import type { Logger } from '../../common/logger.js';
 import type { FileOpArgs, FileOpResult, Principals, SessionRole } from '../../protocol/index.js';
 import type { HubListener } from '../hub/hub.js';
 import type { TaskRepo } from '../store/tasks.js';
+import type { TaskEndpoints } from './endpoints.js';
 import type { TaskLimits } from './limits.js';
 import type { TaskTransitions } from './transitions.js';
 
 /** The few hub methods tasks use (AgentHub has them; unit tests pass a fake). */
 export interface TaskHub {
   addListener(listener: HubListener): void;
-  connectedNodes(endpointId: string): ReadonlyArray<{ readonly nodeId: string; readonly hello: { readonly dataAddresses: readonly string[] } | undefined }>;
+  connectedNodes(endpointId: string): ReadonlyArray<{ readonly nodeId: string; readonly hello: { readonly dataAddresses: readonly string[]; readonly capabilities?: readonly string[] } | undefined }>;
   call(nodeId: string, message: Record<string, unknown>, resultSchema: TSchema, what: string, timeoutMs?: number): Promise<unknown>;
-  request(endpointId: string, op: 'delete', args: FileOpArgs<'delete'>, principals: Principals, timeoutMs?: number): Promise<FileOpResult<'delete'>>;
+  /** With `collectionId`, `endpointId` is that guest collection's host. */
+  request(endpointId: string, op: 'delete', args: FileOpArgs<'delete'>, principals: Principals, timeoutMs?: number, collectionId?: string): Promise<FileOpResult<'delete'>>;
 }
 
 /** A transfer task's live session (in memory; the store keeps only its id and nodes). */
@@ -161,6 +163,8 @@ export interface RunnerDeps {
   transitions: TaskTransitions;
   runs: RunRegistry;
   cancels: SessionCanceller;
+  /** Which agents serve each endpoint, and whose principals a task carries. */
+  endpoints: TaskEndpoints;
   /** For fire-and-forget promises (safetyCatch). */
   onError: (err: unknown) => void;
 }

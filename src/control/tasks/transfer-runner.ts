@@ -5,10 +5,12 @@ import {
 } from '../../protocol/index.js';
 import type { SessionNotice } from '../hub/hub.js';
 import type { TaskPatch, TransferTaskRecord } from '../store/tasks.js';
+import type { EndpointRoute } from './endpoints.js';
 import { classifyError, classifySessionError, type Failure } from './failures.js';
 import type { RunnerDeps, TransferRun } from './runs.js';
 
 type Node = ReturnType<RunnerDeps['hub']['connectedNodes']>[number];
+type Served = Exclude<EndpointRoute, { refused: string }>;
 const reachable = (n: Node): boolean => (n.hello?.dataAddresses.length ?? 0) > 0;
 
 /** The stored rules in the session's shape (no DATA_TYPE), or undefined when the task has none. */
@@ -25,15 +27,23 @@ function sessionFilterRules(rules: TransferTaskRecord['options']['filterRules'])
 export class TransferRunner {
   constructor(private readonly d: RunnerDeps) {}
 
-  /** An endpoint's agent to use, preferring one that peers can reach. */
-  private pick(endpointId: string): Node | undefined {
-    const nodes = this.d.hub.connectedNodes(endpointId);
+  /** An endpoint's agent to use, preferring one that peers can reach (and, for a guest collection, one that speaks sharing). */
+  private pick(route: Served): Node | undefined {
+    let nodes = this.d.hub.connectedNodes(route.agentEndpointId);
+    if (route.collectionId !== null) nodes = nodes.filter((n) => n.hello?.capabilities?.includes('sharing') === true);
     return nodes.find(reachable) ?? nodes[0];
   }
 
   start(t: TransferTaskRecord): void {
-    const src = this.pick(t.sourceEndpointId);
-    const dst = t.destinationEndpointId === t.sourceEndpointId ? src : this.pick(t.destinationEndpointId!);
+    const srcRoute = this.d.endpoints.route(t.sourceEndpointId);
+    const dstRoute = this.d.endpoints.route(t.destinationEndpointId!);
+    if ('refused' in srcRoute || 'refused' in dstRoute) {
+      const why = 'refused' in srcRoute ? `source: ${srcRoute.refused}` : `destination: ${(dstRoute as { refused: string }).refused}`;
+      this.d.transitions.fail(t.id, 'PERMISSION_DENIED', `Sharing.CollectionRefused: ${why}`);
+      return;
+    }
+    const src = this.pick(srcRoute);
+    const dst = t.destinationEndpointId === t.sourceEndpointId ? src : this.pick(dstRoute);
     if (!src || !dst) {
       const which = !src && !dst ? 'source and destination endpoints have' : !src ? 'source endpoint has' : 'destination endpoint has';
       this.d.transitions.waiting(t, 'GC_NOT_CONNECTED', `The ${which} no connected agent; the task resumes when it connects`);
@@ -51,10 +61,12 @@ export class TransferRunner {
     };
     this.d.runs.add(run);
     this.d.repo.apply(t.id, { attempts: t.attempts + 1, session: { sessionId: run.sessionId, sourceNode: run.sourceNode, destinationNode: run.destinationNode } });
-    this.open(t, run, listenRole).catch(this.d.onError);
+    // The submitter's principals as they are now (groups joined or left since submission count).
+    const guestOf = (route: Served): SessionSpec['guest'] => (route.collectionId === null ? undefined : { collectionId: route.collectionId, principals: this.d.endpoints.principals(t.ownerId) });
+    this.open(t, run, listenRole, { source: guestOf(srcRoute), destination: guestOf(dstRoute) }).catch(this.d.onError);
   }
 
-  private async open(t: TransferTaskRecord, run: TransferRun, listenRole: SessionRole): Promise<void> {
+  private async open(t: TransferTaskRecord, run: TransferRun, listenRole: SessionRole, guests: Record<SessionRole, SessionSpec['guest']>): Promise<void> {
     const secret = newSecret();
     const nodeOf = (role: SessionRole) => (role === 'source' ? run.sourceNode : run.destinationNode);
     const dialRole: SessionRole = listenRole === 'source' ? 'destination' : 'source';
@@ -64,6 +76,8 @@ export class TransferRunner {
       peer: { nodeId: nodeOf(role === 'source' ? 'destination' : 'source'), address },
       // Both sides: the source leaves excluded entries out, the destination spares excluded extras.
       ...(filterRules ? { filterRules } : {}),
+      // A guest collection side: its agent decides every path from the collection's rules.
+      ...(guests[role] ? { guest: guests[role] } : {}),
     });
     const timeout = this.d.limits.sessionOpenTimeoutMs;
     try {

@@ -1,5 +1,5 @@
 import { isFerryError } from '../../common/errors.js';
-import { peerProtocolError } from '../session/errors.js';
+import { peerProtocolError } from '../errors.js';
 import { readEntries } from './ustar.js';
 
 export interface ExpectedEntry {

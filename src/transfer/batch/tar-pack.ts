@@ -1,8 +1,8 @@
 import type { FerryError } from '../../common/errors.js';
 import { BatchBeginFrame, BatchEndFrame, SessionFrameType } from '../../protocol/data-frames.js';
 import { chunkChecksum } from '../checksum/index.js';
-import type { SendUnit } from '../chunks/sender.js';
-import { errnoError, fsError, transferError } from '../session/errors.js';
+import type { SendUnit } from '../wire/send-unit.js';
+import { errnoError, fsError, transferError } from '../errors.js';
 import { encodeBatchDataHead, encodeSessionJson } from '../wire/session-frames.js';
 import { END_BYTES, entryBytes, headerBytes, pad, writeHeader, zero } from './ustar.js';
 

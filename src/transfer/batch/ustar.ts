@@ -1,4 +1,4 @@
-import { peerProtocolError } from '../session/errors.js';
+import { peerProtocolError } from '../errors.js';
 
 /**
  * The few parts of the tar format a batch needs, written and read by hand instead of through

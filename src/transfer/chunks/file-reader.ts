@@ -3,7 +3,7 @@ import { openRefHandle, type FileRef } from '../../fs/index.js';
 import type { ByteRange } from '../../protocol/data-frames.js';
 import type { Checksummer, StreamingHash } from '../checksum/index.js';
 import { chunkChecksum } from '../checksum/index.js';
-import { transferError } from '../session/errors.js';
+import { transferError } from '../errors.js';
 import { IdleBuffers } from '../util/idle-buffers.js';
 import { Semaphore } from '../util/waiters.js';
 import { encodeChunkHead } from '../wire/session-frames.js';

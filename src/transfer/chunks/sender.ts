@@ -1,17 +1,14 @@
 import type { FrameStream } from '../wire/frame-stream.js';
-import type { SessionGuard } from '../session/guard.js';
+import type { SendUnit } from '../wire/send-unit.js';
 import { BoundedQueue } from '../util/waiters.js';
 
-/**
- * What the source's readers hand to the data streams: whole frames (each as its parts), kept
- * together on one stream, e.g. one chunk, or the three kinds of frames of a tar batch.
- */
-export interface SendUnit {
-  frames: Buffer[][];
-  /** Bytes held, for the queue's bound. */
-  cost: number;
-  /** Runs once the unit's last bytes left our buffers (return pooled buffers here). */
-  done?: () => void;
+
+export type { SendUnit } from '../wire/send-unit.js';
+
+/** What the send loops need of their session: a place to run them whose failure ends it, and its abort signal. */
+export interface SendGuard {
+  spawn(task: () => Promise<void>): void;
+  readonly signal: AbortSignal;
 }
 
 /**
@@ -22,7 +19,7 @@ export interface SendUnit {
 export class SendQueue {
   private readonly queue: BoundedQueue<SendUnit>;
 
-  constructor(private readonly streams: readonly FrameStream[], capacityBytes: number, private readonly guard: SessionGuard) {
+  constructor(private readonly streams: readonly FrameStream[], capacityBytes: number, private readonly guard: SendGuard) {
     this.queue = new BoundedQueue<SendUnit>(capacityBytes);
   }
 

@@ -4,11 +4,11 @@ import type { FinishedFile } from '../../protocol/session.js';
 import { dropView } from '../batch/held.js';
 import type { CommitRequest } from '../workers/io-pool.js';
 import { Notifier } from '../util/waiters.js';
-import { finishVerifies } from '../chunks/verify-tracker.js';
+import { finishVerifies } from './verify-glue.js';
 import type { SessionContext } from './context.js';
 import type { CheckedDirs } from './checked-dirs.js';
 import type { DestFile } from './dest-files.js';
-import { errnoError, fsError } from './errors.js';
+import { errnoError, fsError, recheckAccess } from '../errors.js';
 import type { ProgressClock } from './stats.js';
 
 export interface CommitterDeps {
@@ -113,6 +113,9 @@ export class Committer {
         throw fsError(err, 'destination', f.destApi);
       }
     }));
+    // A guest's rules, read afresh: write access revoked since the files were placed stops them before they land.
+    const { resolver } = this.deps.ctx;
+    for (const f of group) recheckAccess(resolver.checkWrite?.bind(resolver), f.destApi);
     // Each directory of the group, opened and checked once for the whole commit.
     const open = new Map<string, Dir>();
     try {

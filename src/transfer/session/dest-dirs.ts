@@ -1,7 +1,7 @@
 import { basename, dirname } from 'node:path';
 import { Dir, rawFs } from '../../fs/index.js';
 import { Semaphore } from '../util/waiters.js';
-import { errnoOf, fsError } from './errors.js';
+import { errnoOf, fsError } from '../errors.js';
 import type { FileIdentity } from '../../fs/index.js';
 
 /**

@@ -5,13 +5,13 @@ import { dirname } from 'node:path';
 import type { FinishedFile } from '../../protocol/session.js';
 import { apiJoin } from './paths.js';
 import { PartialFile } from '../chunks/partial-file.js';
-import { sessionVerifyTracker } from '../chunks/verify-tracker.js';
+import { sessionVerifyTracker } from './verify-glue.js';
 import { blocksOf, hashBlocks, planBlocks } from '../markers/block-sums.js';
 import { RangeSet } from '../util/range-set.js';
 import { encodeSessionJson } from '../wire/session-frames.js';
 import type { SessionContext } from './context.js';
 import type { CheckedDirs } from './checked-dirs.js';
-import { peerProtocolError, transferError } from './errors.js';
+import { peerProtocolError, transferError } from '../errors.js';
 import { sessionEvent } from './events.js';
 import type { ProgressClock } from './stats.js';
 

@@ -7,7 +7,7 @@ import type { SessionContext } from './context.js';
 import { decide } from './decide.js';
 import { DirectoryFinisher } from './dest-dirs.js';
 import type { FileTable } from './dest-files.js';
-import { errnoError, fsError, peerProtocolError, transferError } from './errors.js';
+import { errnoError, fsError, peerProtocolError, transferError } from '../errors.js';
 import type { CheckedDirs } from './checked-dirs.js';
 import { DirPlacer } from './dest-placer.js';
 import { DestPolicy } from './dest-policy.js';

@@ -4,7 +4,7 @@ import { removeTree, type RawStat } from '../../fs/index.js';
 import type { CheckedDirs } from './checked-dirs.js';
 import type { SessionContext } from './context.js';
 import type { DestPolicy } from './dest-policy.js';
-import { errnoOf, transferError } from './errors.js';
+import { errnoOf, transferError } from '../errors.js';
 import type { FileIdentity } from '../../fs/index.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { ManifestEntry } from '../../protocol/data-frames.js';
 import type { SessionContext } from './context.js';
-import { transferError } from './errors.js';
+import { transferError } from '../errors.js';
 import { sessionEvent } from './events.js';
 import { apiJoin, joinRel, parentOf } from './paths.js';
 import type { FileIdentity } from '../../fs/index.js';

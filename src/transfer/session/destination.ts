@@ -4,7 +4,7 @@ import {
 } from '../../protocol/data-frames.js';
 import type { SessionStats } from '../../protocol/session.js';
 import { removePartials } from '../chunks/partial-file.js';
-import { DataReceiver, type StreamState } from '../chunks/receiver.js';
+import { DataReceiver, type StreamState } from './receiver.js';
 import { decodeSessionJson, encodeSessionJson } from '../wire/session-frames.js';
 import type { FrameStream } from '../wire/frame-stream.js';
 import { Committer, finishedFile } from './commit.js';
@@ -12,7 +12,7 @@ import { CheckedDirs } from './checked-dirs.js';
 import type { SessionContext } from './context.js';
 import { FileTable, type DestFile } from './dest-files.js';
 import { ManifestProcessor } from './dest-manifest.js';
-import { connectionLost, errorFromPeer, peerProtocolError, transferError } from './errors.js';
+import { connectionLost, errorFromPeer, peerProtocolError, transferError } from '../errors.js';
 import { ProgressClock } from './stats.js';
 
 const DATA_TYPES = new Set<number>([SessionFrameType.CHUNK, SessionFrameType.BATCH_BEGIN, SessionFrameType.BATCH_DATA, SessionFrameType.BATCH_END]);

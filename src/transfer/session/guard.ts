@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { isFerryError, isProgrammerError, type FerryError } from '../../common/errors.js';
-import { asTransferError, canceledError } from './errors.js';
+import { asTransferError, canceledError } from '../errors.js';
 
 /**
  * The failure path shared by both roles: the first error wins, aborts the session's internal

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { MAX_NAME_BYTES, MAX_PATH_BYTES } from '../../protocol/limits.js';
-import { peerProtocolError } from './errors.js';
+import { peerProtocolError } from '../errors.js';
 
 /**
  * Relative paths inside an item, as the manifest carries them: '' for the item itself, else

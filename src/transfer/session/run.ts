@@ -9,7 +9,7 @@ import { FrameStream } from '../wire/frame-stream.js';
 import { encodeSessionJson } from '../wire/session-frames.js';
 import type { SessionContext } from './context.js';
 import { DestinationSession } from './destination.js';
-import { asTransferError, eventCodeOf, peerProtocolError } from './errors.js';
+import { asTransferError, eventCodeOf, peerProtocolError } from '../errors.js';
 import { keepsPartials, SessionGuard } from './guard.js';
 import { SourceSession } from './source.js';
 import type { SessionInit } from './types.js';

@@ -11,7 +11,7 @@ import { entryBytes } from '../batch/ustar.js';
 import { BufferPool, sendFileChunks } from '../chunks/file-reader.js';
 import { SendQueue } from '../chunks/sender.js';
 import { CheckedDirs } from './checked-dirs.js';
-import { connectionLost, errnoOf, errorFromPeer, fsError, peerProtocolError, skippableCode } from './errors.js';
+import { connectionLost, errnoOf, errorFromPeer, fsError, peerProtocolError, recheckAccess, skippableCode } from '../errors.js';
 import { sessionEvent } from './events.js';
 import type { SessionContext } from './context.js';
 import { apiJoin, tarEntryName } from './paths.js';
@@ -125,7 +125,9 @@ export class SourceSession {
           break;
         case SessionFrameType.SUM_REQUEST:
           for (const i of decodeSessionJson(frame, SumRequestFrame).files) {
-            if (!this.files.has(i)) throw peerProtocolError(`SUM_REQUEST for unknown file ${i}`);
+            const file = this.files.get(i);
+            if (!file) throw peerProtocolError(`SUM_REQUEST for unknown file ${i}`);
+            this.mayStillRead(file);
             this.sums.push(i);
           }
           this.sumsChanged.notify();
@@ -134,6 +136,7 @@ export class SourceSession {
           const req = decodeSessionJson(frame, BlockSumRequestFrame);
           const file = this.files.get(req.i);
           if (!file) throw peerProtocolError(`BLOCK_SUM_REQUEST for unknown file ${req.i}`);
+          this.mayStillRead(file);
           const blocks = blocksOf(req.ranges, req.block);
           if (blocks.length > MAX_SUM_BLOCKS) throw peerProtocolError(`BLOCK_SUM_REQUEST for file ${req.i} names too many blocks`);
           if (this.blockSums.length >= this.ctx.tuning.manifestWindow) throw peerProtocolError('too many outstanding BLOCK_SUM_REQUESTs');
@@ -163,10 +166,16 @@ export class SourceSession {
     this.creditChanged.notify();
   }
 
+  /** A guest's rules, read afresh before any of a file's bytes or sums go out. */
+  private mayStillRead(file: SourceFile): void {
+    recheckAccess(this.ctx.resolver.checkRead?.bind(this.ctx.resolver), file.apiPath);
+  }
+
   private request(frame: RequestFrame): void {
     for (const { i, ranges } of frame.files) {
       const file = this.files.get(i);
       if (!file) throw peerProtocolError(`REQUEST for unknown file ${i}`);
+      this.mayStillRead(file);
       for (const r of ranges) {
         if (r.offset + r.length > file.size) throw peerProtocolError(`REQUEST for bytes beyond the end of file ${i}`);
       }
@@ -256,6 +265,8 @@ export class SourceSession {
   private async readLoop(): Promise<void> {
     for (;;) {
       const job = await this.nextJob();
+      // Asked for before access was revoked, still not sent: the rules decide again now.
+      this.mayStillRead(job.file);
       if (!this.isSmallWhole(job)) {
         await this.serveChunks(job);
         continue;
@@ -277,6 +288,7 @@ export class SourceSession {
       const more = entryBytes(tarEntryName(this.jobs[0]!.file), this.jobs[0]!.file.size);
       if (tar + more > tuning.chunkSize) break;
       const next = this.jobs.shift()!;
+      this.mayStillRead(next.file);
       bytes += next.file.size;
       tar += more;
       batch.push(next);

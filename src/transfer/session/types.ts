@@ -22,6 +22,13 @@ export interface PathResolver {
    * `createMode`, by a walk that follows no link; refused in a read-only root.
    */
   openWriteDir(apiPath: string, createMode: number): Dir;
+  /**
+   * Guest collections only: whether the requester may still read (source) or write
+   * (destination) this path, asked again before each file is read or committed so that access
+   * revoked mid-session stops the next file. Throws EndpointPermissionDenied.
+   */
+  checkRead?(apiPath: string): void;
+  checkWrite?(apiPath: string): void;
 }
 
 export interface SessionReporter {

@@ -7,7 +7,7 @@ import type { ManifestDir, ManifestDirEnd, ManifestError, ManifestFile, Skippabl
 import type { TransferItem } from '../../protocol/session.js';
 import type { StatResult } from '../workers/io-pool.js';
 import type { CheckedDirs } from './checked-dirs.js';
-import { errnoError, errnoOf, fsError, skippableCode, transferError } from './errors.js';
+import { errnoError, errnoOf, fsError, skippableCode, transferError } from '../errors.js';
 import type { FilterMatcher } from './filters.js';
 import { hostJoin, joinRel } from './paths.js';
 import type { PathResolver } from './types.js';

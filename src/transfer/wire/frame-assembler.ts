@@ -1,5 +1,5 @@
 import { FRAME_HEADER_BYTES, MAX_FRAME_PAYLOAD } from '../../protocol/frames.js';
-import { peerProtocolError } from '../session/errors.js';
+import { peerProtocolError } from '../errors.js';
 import { POOLED_FRAME_MIN, sharedFramePool, type FrameBufferPool } from './frame-pool.js';
 import { InFrame } from './scatter-decoder.js';
 

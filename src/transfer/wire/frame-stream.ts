@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { FerryError } from '../../common/errors.js';
 import { MAX_FRAME_PAYLOAD } from '../../protocol/frames.js';
-import { connectionLost, peerProtocolError } from '../session/errors.js';
+import { connectionLost, peerProtocolError } from '../errors.js';
 import { FrameAssembler } from './frame-assembler.js';
 import type { InFrame } from './scatter-decoder.js';
 import { readIntoOwnBuffers, takeBuffered } from './user-buffer.js';

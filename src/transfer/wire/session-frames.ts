@@ -2,7 +2,7 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import { checkSchema } from '../../common/validate.js';
 import { BATCH_DATA_HEADER_BYTES, CHUNK_HEADER_BYTES, SessionFrameType } from '../../protocol/data-frames.js';
 import { FRAME_HEADER_BYTES } from '../../protocol/frames.js';
-import { peerProtocolError } from '../session/errors.js';
+import { peerProtocolError } from '../errors.js';
 import { encodeJsonFrame, frameHeader, type Frame } from './frame-codec.js';
 import { splitParts } from './scatter-decoder.js';
 

@@ -140,7 +140,8 @@ describe('ApiClient errors', () => {
     expect(e.remoteCode).toBe('ExternalError.DirListingFailed.LoginFailed');
     expect(e.code).toBe('InternalError');
     expect(catalogCodeFor('ExternalError.DirListingFailed.GCDisconnected', 502)).toBe('ExternalError.GCDisconnected');
-    expect(catalogCodeFor('AccessRuleNotFound', 404)).toBe('ClientError.NotFound');
+    expect(catalogCodeFor('AccessRuleNotFound', 404)).toBe('AccessRuleNotFound');
+    expect(catalogCodeFor('BookmarkNotFound', 404)).toBe('ClientError.NotFound');
     expect(catalogCodeFor('ConsentRequired', 403)).toBe('PermissionDenied');
     expect(catalogCodeFor('Weird', 418)).toBe('BadRequest');
   });

@@ -4,6 +4,8 @@ import type { Identity } from '../../auth/accounts.js';
 import { AuthError, forbidden, unauthorized } from '../../auth/errors.js';
 import type { AuthService } from '../../auth/service.js';
 import type { Api } from '../context.js';
+import { builtinResourceServer } from '../../auth/scopes.js';
+import { TokenRepo } from '../../store/tokens.js';
 
 /** A caller of the Auth or Groups API, from its bearer token. */
 export interface AuthCaller {
@@ -17,12 +19,29 @@ export function bearer(req: FastifyRequest, auth: AuthService, resourceServer: s
   const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
   if (!m) throw unauthorized();
   const rec = auth.grants.lookup(m[1]!);
-  if (!rec || rec.kind !== 'access' || rec.revokedAt !== null || (rec.expiresAt !== null && rec.expiresAt <= Date.now())) throw unauthorized('Token is not active');
+  if (!rec) return personalBearer(m[1]!, auth, resourceServer, anyScope);
+  if (rec.kind !== 'access' || rec.revokedAt !== null || (rec.expiresAt !== null && rec.expiresAt <= Date.now())) throw unauthorized('Token is not active');
   const identity = auth.accounts.identity(rec.identityId);
   if (!identity || identity.status !== 'used') throw unauthorized('Token is not active');
   if (rec.resourceServer !== resourceServer) throw forbidden(`Token is for resource server '${rec.resourceServer}', not ${resourceServer}`);
   if (anyScope.length && !anyScope.some((s) => rec.scopes.includes(s))) throw forbidden(`Token needs one of the scopes: ${anyScope.join(' ')}`);
   return { identity, clientId: rec.clientId, scopes: rec.scopes };
+}
+
+/**
+ * An admin-minted personal token (`ferry control token issue --resource-server`): active, of
+ * this resource server by its scopes, holding one of `anyScope`. A Transfer personal token sent
+ * here is a token of another resource server (403), not an unknown one.
+ */
+function personalBearer(token: string, auth: AuthService, resourceServer: string, anyScope: readonly string[]): AuthCaller {
+  const found = new TokenRepo(auth.db).lookup(token);
+  if (found.status !== 'active') throw unauthorized(found.status === 'unknown' ? 'Token is not active' : `Token is ${found.status}`);
+  const identity = auth.accounts.identity(found.token.identityId);
+  if (!identity || identity.status !== 'used') throw unauthorized('Token is not active');
+  const servers = new Set(found.token.scopes.map((s) => builtinResourceServer(s) ?? ''));
+  if (!servers.has(resourceServer)) throw forbidden(`Token is for resource server '${[...servers].join(' ')}', not ${resourceServer}`);
+  if (anyScope.length && !anyScope.some((s) => found.token.scopes.includes(s))) throw forbidden(`Token needs one of the scopes: ${anyScope.join(' ')}`);
+  return { identity, clientId: 'personal-token', scopes: [...found.token.scopes] };
 }
 
 /** Auth and Groups routes answer errors in Globus Auth's shape (errors/error/error_description). */

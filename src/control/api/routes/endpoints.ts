@@ -4,13 +4,12 @@ import { isUuid } from '../../../common/ids.js';
 import { assertSchema } from '../../../common/validate.js';
 import { encodeSetupKey } from '../../../pki/index.js';
 import { TRANSFER_SCOPE, type EndpointRecord } from '../../store/index.js';
-import { accountIdentityIds, authenticate, ownedByAccount, type Caller } from '../auth.js';
+import { authenticate, ownedByAccount, type Caller } from '../auth.js';
 import type { Api, ApiContext } from '../context.js';
-import { endpointDocument } from '../endpoint-document.js';
+import { endpointDocFor } from '../endpoint-views.js';
 import { newRequestId } from '../../../common/ids.js';
 import { resourceOf } from '../errors.js';
-import { bool, int, one, type Query } from '../query.js';
-import { ENDPOINT_SEARCH_SCOPES, EndpointCreateBody, EndpointUpdateBody } from '../schemas.js';
+import { EndpointCreateBody, EndpointUpdateBody } from '../schemas.js';
 
 /**
  * Fetch an endpoint the caller may see: one owned by any identity of the caller's account, or
@@ -31,11 +30,9 @@ export function ownedEndpoint(ctx: ApiContext, caller: Caller, id: string): Endp
   return rec;
 }
 
-function doc(ctx: ApiContext, caller: Caller, rec: EndpointRecord): Record<string, unknown> {
-  return endpointDocument({ record: rec, owner: ctx.store.identities.byId(rec.ownerId), connected: ctx.hub.isConnected(rec.id), isOwner: ownedByAccount(caller, rec.ownerId) });
-}
+const doc = endpointDocFor;
 
-function result(req: FastifyRequest, code: string, message: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function result(req: FastifyRequest, code: string, message: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { DATA_TYPE: 'result', code, message, request_id: newRequestId(), resource: resourceOf(req), ...extra };
 }
 
@@ -83,7 +80,9 @@ export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
       organization: set(body.organization, rec.organization), department: set(body.department, rec.department),
       keywords: set(body.keywords, rec.keywords), contactEmail: set(body.contact_email, rec.contactEmail),
       contactInfo: set(body.contact_info, rec.contactInfo), infoLink: set(body.info_link, rec.infoLink),
-      defaultDirectory: set(body.default_directory, rec.defaultDirectory), public: set(body.public, rec.public),
+      defaultDirectory: set(body.default_directory, rec.defaultDirectory),
+      // Guest collections are always public: their access rules decide who gets in.
+      public: rec.hostEndpointId !== null ? true : set(body.public, rec.public),
     });
     return result(req, 'Updated', 'Endpoint updated successfully');
   });
@@ -91,44 +90,21 @@ export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
   app.delete<{ Params: { id: string } }>('/v0.10/endpoint/:id', async (req) => {
     const caller = auth(req);
     const rec = ownedEndpoint(ctx, caller, req.params.id);
-    ctx.store.db.transaction(() => {
+    if (rec.hostEndpointId !== null) {
+      // A guest collection: its host's agents drop it from their replicas.
+      ctx.sharing.commit(rec.hostEndpointId, 'collection deleted', { removed: [rec.id] }, () => ctx.store.endpoints.markDeleted(rec.id));
+      req.log.info({ endpointId: rec.id, hostEndpointId: rec.hostEndpointId }, 'guest collection deleted');
+      return result(req, 'Deleted', 'Endpoint deleted successfully');
+    }
+    // Its guest collections stay (their owners still see them, non-functional) but are disabled.
+    const guests = ctx.store.endpoints.guestsOf(rec.id).map((g) => g.id);
+    ctx.sharing.commit(rec.id, 'host endpoint deleted', { changed: guests }, () => {
       ctx.store.endpoints.markDeleted(rec.id);
       ctx.store.setupKeys.invalidateForEndpoint(rec.id);
       ctx.store.nodes.revokeForEndpoint(rec.id);
-    })();
-    ctx.hub.disconnectEndpoint(rec.id, 'endpoint deleted');
-    req.log.info({ endpointId: rec.id }, 'endpoint deleted; its agent certificates are revoked');
-    return result(req, 'Deleted', 'Endpoint deleted successfully');
-  });
-
-  app.get('/v0.10/endpoint_search', async (req) => {
-    const caller = auth(req);
-    const q = req.query as Query;
-    const scope = one(q, 'filter_scope') ?? 'all';
-    if (!(ENDPOINT_SEARCH_SCOPES as readonly string[]).includes(scope)) {
-      throw new FerryError('ClientError.BadRequest', `filter_scope must be one of ${ENDPOINT_SEARCH_SCOPES.join(', ')}`);
-    }
-    const text = one(q, 'filter_fulltext');
-    if (scope === 'all' && !text) throw new FerryError('ClientError.BadRequest', "filter_fulltext is required when filter_scope is 'all'");
-    const limit = int(q, 'limit', 25, 1, 100);
-    const offset = int(q, 'offset', 0, 0, 999);
-    if (offset + limit > 1000) throw new FerryError('ClientError.BadRequest', 'offset + limit must not exceed 1000');
-    const ownerFilter = one(q, 'filter_owner_id');
-    const nonFunctional = one(q, 'filter_non_functional');
-    if (nonFunctional !== undefined) bool(q, 'filter_non_functional', false);
-    // Scopes other than 'all' name the caller's own endpoints (no roles or sharing yet): those
-    // of every identity of the account.
-    const mine = scope !== 'all';
-    const account = accountIdentityIds(caller);
-    const found = ctx.store.endpoints.search({
-      text, limit, offset,
-      ownerId: mine ? account : ownerFilter,
-      visibleTo: mine ? undefined : account,
     });
-    const records = scope === 'my-gcp-endpoints' ? found.records.filter((r) => r.isGlobusConnect) : found.records;
-    return {
-      DATA_TYPE: 'endpoint_list', limit, offset, has_next_page: found.hasNextPage,
-      DATA: records.map((r) => doc(ctx, caller, r)),
-    };
+    ctx.hub.disconnectEndpoint(rec.id, 'endpoint deleted');
+    req.log.info({ endpointId: rec.id, guestCollections: guests.length }, 'endpoint deleted; its agent certificates are revoked');
+    return result(req, 'Deleted', 'Endpoint deleted successfully');
   });
 }

@@ -11,7 +11,8 @@ import { compileFilter, compileOrder } from '../ls-filter.js';
 import { all, bool, int, one, type Query } from '../query.js';
 import { MkdirBody, RenameBody } from '../schemas.js';
 import { DEFAULT_USER_LIMITS, OperationLimiter } from '../user-limits.js';
-import { ownedEndpoint } from './endpoints.js';
+import type { EndpointRecord } from '../../store/index.js';
+import { ownedEndpoint, visibleEndpoint } from './endpoints.js';
 
 type EpParams = { Params: { id: string } };
 
@@ -37,6 +38,17 @@ export function globusOpError(op: FileOpName, err: unknown): unknown {
 }
 
 /**
+ * Where an operation on `ep` goes: its own agents, or for a guest collection its host's agents
+ * naming the collection. A collection whose host is gone is refused at once.
+ */
+export function guestRoute(ctx: ApiContext, ep: EndpointRecord): { agentEndpointId: string; collectionId: string | undefined } {
+  if (ep.hostEndpointId === null) return { agentEndpointId: ep.id, collectionId: undefined };
+  const host = ctx.store.endpoints.get(ep.hostEndpointId);
+  if (!host || host.deletedAt !== null) throw new FerryError('Sharing.CollectionRefused', `The host endpoint of guest collection '${ep.id}' was deleted`);
+  return { agentEndpointId: host.id, collectionId: ep.id };
+}
+
+/**
  * Globus file operations (globus-api.md §1.1). Control checks who may use the endpoint and
  * how many operations the caller already has in flight (429 over the limit); the agent checks
  * the path against its own roots and runs the operation.
@@ -45,15 +57,18 @@ export function registerOperationRoutes(app: Api, ctx: ApiContext): void {
   const limiter = ctx.opLimiter ?? new OperationLimiter(ctx.userLimits ?? DEFAULT_USER_LIMITS);
   const start = (req: FastifyRequest<EpParams>) => {
     const caller = authenticate(req, ctx.store, TRANSFER_SCOPE);
-    // Until sharing lands, only the owner's account may touch an endpoint's files.
-    const ep = ownedEndpoint(ctx, caller, req.params.id);
-    return { caller, ep, principals: principalsOf(caller) };
+    const visible = visibleEndpoint(ctx, caller, req.params.id);
+    // A mapped endpoint's files are its owner's alone. On a guest collection anyone may try:
+    // the host's agent decides from its replica of the rules and the caller's principals.
+    const ep = visible.hostEndpointId === null ? ownedEndpoint(ctx, caller, req.params.id) : visible;
+    const route = guestRoute(ctx, ep);
+    return { caller, ep, principals: principalsOf(caller), ...route };
   };
   /** Run the operation on the endpoint's agent, holding one of the caller's slots until the agent answers (or times out). */
   const onAgent = async <K extends FileOpName>(s: ReturnType<typeof start>, op: K, args: FileOpArgs<K>): Promise<FileOpResult<K>> => {
     const release = limiter.acquire(s.caller.identity.id, s.ep.id);
     try {
-      return await ctx.hub.request(s.ep.id, op, args, s.principals);
+      return await ctx.hub.request(s.agentEndpointId, op, args, s.principals, undefined, s.collectionId);
     } catch (err) {
       throw globusOpError(op, err);
     } finally {

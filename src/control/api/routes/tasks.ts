@@ -13,7 +13,9 @@ import { resourceOf } from '../errors.js';
 import { all, int, one, type Query } from '../query.js';
 import { DeleteBody, TaskUpdateBody, TransferBody, deleteSpec, normalizeLabel, parseDeadline, transferSpec } from '../task-schemas.js';
 import { DEFAULT_USER_LIMITS, tooManyPendingJobs } from '../user-limits.js';
-import { ownedEndpoint } from './endpoints.js';
+import type { EndpointRecord } from '../../store/index.js';
+import { ownedEndpoint, visibleEndpoint } from './endpoints.js';
+import { guestRoute } from './operations.js';
 
 type IdParams = { Params: { id: string } };
 
@@ -42,6 +44,17 @@ export function registerTaskRoutes(app: Api, ctx: ApiContext): void {
     const t = isUuid(id) ? repo.get(id.toLowerCase()) : undefined;
     if (!t || !ownedByAccount(caller, t.ownerId)) throw new FerryError('TaskNotFound', `No task with id '${id}'`);
     return t;
+  };
+
+  /**
+   * An endpoint a task may use: one the caller's account owns, or any guest collection (its
+   * host's agent decides every path from its rules and the submitter's principals).
+   */
+  const taskEndpoint = (caller: Caller, id: string): EndpointRecord => {
+    const ep = visibleEndpoint(ctx, caller, id);
+    if (ep.hostEndpointId === null) return ownedEndpoint(ctx, caller, id);
+    guestRoute(ctx, ep);
+    return ep;
   };
 
   const fieldsOf = (q: Query): string[] | undefined => {
@@ -96,9 +109,8 @@ export function registerTaskRoutes(app: Api, ctx: ApiContext): void {
     const { duplicate, ...result } = submit(req, 'transfer', caller, body.submission_id, (submissionId) => {
       const spec = transferSpec(body);
       const deadline = body.deadline ? parseDeadline(body.deadline, now) : now + ctx.tasks.limits.defaultDeadlineMs;
-      // Until sharing lands, the caller's account must own both endpoints.
-      const src = ownedEndpoint(ctx, caller, body.source_endpoint);
-      const dst = ownedEndpoint(ctx, caller, body.destination_endpoint);
+      const src = taskEndpoint(caller, body.source_endpoint);
+      const dst = taskEndpoint(caller, body.destination_endpoint);
       const same = JSON.stringify(spec.items);
       const clash = repo.activeForOwner(accountIdentityIds(caller), 'TRANSFER')
         .some((t) => t.sourceEndpointId === src.id && t.destinationEndpointId === dst.id && JSON.stringify(t.items) === same);
@@ -118,7 +130,7 @@ export function registerTaskRoutes(app: Api, ctx: ApiContext): void {
     const { duplicate, ...result } = submit(req, 'delete', caller, body.submission_id, (submissionId) => {
       const spec = deleteSpec(body);
       const deadline = body.deadline ? parseDeadline(body.deadline, now) : now + ctx.tasks.limits.defaultDeadlineMs;
-      const ep = ownedEndpoint(ctx, caller, body.endpoint);
+      const ep = taskEndpoint(caller, body.endpoint);
       return {
         type: 'DELETE', ...spec, ownerId: caller.identity.id, submissionId, label: normalizeLabel(body.label), deadline,
         sourceEndpointId: ep.id, destinationEndpointId: null,
@@ -199,7 +211,9 @@ export function registerTaskRoutes(app: Api, ctx: ApiContext): void {
     // Ferry has no pause rules; what holds an active task back is an endpoint whose agent is
     // away, and that is what the messages say (clients show them as the reason it waits).
     const away = (endpointId: string | null): string | null => {
-      if (t.status !== 'ACTIVE' || endpointId === null || ctx.hub.connectedNodes(endpointId).length > 0) return null;
+      const ep = endpointId === null ? undefined : ctx.store.endpoints.get(endpointId);
+      const agentEndpoint = ep?.hostEndpointId ?? endpointId;
+      if (t.status !== 'ACTIVE' || agentEndpoint === null || ctx.hub.connectedNodes(agentEndpoint).length > 0) return null;
       return 'The endpoint has no connected agent; the task resumes by itself when it connects (nice_status GC_NOT_CONNECTED).';
     };
     return {

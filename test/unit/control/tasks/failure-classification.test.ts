@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_EVENT_CODE, ERROR_CATALOG, FerryError, eventCodeOfCode, isBoundedRetry, type CatalogEntry, type ErrorCode } from '../../../../src/common/errors.js';
 import type { SessionSpec } from '../../../../src/protocol/index.js';
 import { classifyCode, classifyError, classifyFerryCode, classifySessionError, type TaskOrchestrator } from '../../../../src/control/tasks/index.js';
-import { asTransferError, eventCodeOf, transferError } from '../../../../src/transfer/session/errors.js';
+import { asTransferError, eventCodeOf, transferError } from '../../../../src/transfer/errors.js';
 import { nid, settle, stats, world, type World } from './fixtures.js';
 
 /** Every event code Globus documents (globus-api.md §2.5), lifecycle and errors. */

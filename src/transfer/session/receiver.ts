@@ -4,13 +4,13 @@ import { decodeSessionJson, parseBatchData, parseChunkParts, frameName } from '.
 import { dropView, holdViews } from '../batch/held.js';
 import { extractBatch, tarBound } from '../batch/tar-extract.js';
 import { chunkChecksumParts } from '../checksum/index.js';
-import type { SessionContext } from '../session/context.js';
-import type { DestFile, FileTable } from '../session/dest-files.js';
-import { fsError, peerProtocolError } from '../session/errors.js';
-import type { ProgressClock } from '../session/stats.js';
-import { tarEntryName } from '../session/paths.js';
+import type { SessionContext } from './context.js';
+import type { DestFile, FileTable } from './dest-files.js';
+import { fsError, peerProtocolError } from '../errors.js';
+import type { ProgressClock } from './stats.js';
+import { tarEntryName } from './paths.js';
 import { Semaphore } from '../util/waiters.js';
-import { sessionVerifyTracker } from './verify-tracker.js';
+import { sessionVerifyTracker } from './verify-glue.js';
 
 /** Per data stream: its write budget, and the batch whose frames are arriving on it. */
 export interface StreamState {

@@ -1,5 +1,5 @@
-import { FerryError, eventCodeOfCode, isErrorCode, isFerryError, isProgrammerError, type ErrorCode } from '../../common/errors.js';
-import type { SkippableCode } from '../../protocol/data-frames.js';
+import { FerryError, eventCodeOfCode, isErrorCode, isFerryError, isProgrammerError, type ErrorCode } from '../common/errors.js';
+import type { SkippableCode } from '../protocol/data-frames.js';
 
 /**
  * Session failures are FerryErrors whose `details.eventCode` is the Globus event code control
@@ -11,6 +11,16 @@ import type { SkippableCode } from '../../protocol/data-frames.js';
 
 export function transferError(code: ErrorCode, message: string, eventCode: string, cause?: unknown): FerryError {
   return new FerryError(code, message, { details: { eventCode }, ...(cause === undefined ? {} : { cause }) });
+}
+
+/** A guest's access checked again mid-session (PathResolver.checkRead/checkWrite): a refusal ends the session with PERMISSION_DENIED. */
+export function recheckAccess(check: ((apiPath: string) => void) | undefined, apiPath: string): void {
+  if (!check) return;
+  try {
+    check(apiPath);
+  } catch (err) {
+    throw transferError('Transfer.PermissionDenied', err instanceof Error ? err.message : String(err), 'PERMISSION_DENIED', err);
+  }
 }
 
 export function peerProtocolError(message: string): FerryError {

@@ -1,0 +1,176 @@
+import { FerryError, isFerryError } from '../../common/errors.js';
+import type { Principals } from '../../protocol/index.js';
+import {
+  openDirectory, openParent, parseApiPath, type LexicalPath, type PathIntent, type PathPolicy, type ResolvedPath, type ResolveOptions,
+} from '../policy/index.js';
+import { accessAt, allows } from './access.js';
+import type { ReplicaEntry } from './replica.js';
+
+/**
+ * A guest collection seen through the agent's own policy: the PathPolicy (for file
+ * operations) and PathResolver (for transfer sessions) of one guest request. Every path is
+ * decided here, each time it is asked, from three things only:
+ *
+ * - the agent's own roots: the collection's host path must lie in a root the agent's config
+ *   marks shareable, in that same root for every path below it (a root nested inside the
+ *   collection is not part of it), and writes still need a writable root;
+ * - the replica of the collection's rules, read afresh at every call, so a rule deleted or
+ *   expired stops the next request and the next file of a running transfer;
+ * - the requester's principals, as control attached them.
+ *
+ * Guest paths are relative to the collection ('/' is its root; '/~/' means the same). A link
+ * is followed only when it leads inside the collection to a place the guest may read.
+ */
+
+export interface GuestPolicy extends PathPolicy {
+  readonly collectionId: string;
+  /** A source file is about to be read: throws EndpointPermissionDenied when the guest may no longer read it. */
+  checkRead(apiPath: string): void;
+  /** A destination file is about to be committed: throws EndpointPermissionDenied when the guest may no longer write it. */
+  checkWrite(apiPath: string): void;
+}
+
+export interface GuestPolicyInit {
+  host: PathPolicy;
+  collectionId: string;
+  /** The collection as the replica holds it right now (undefined when unknown or the replica is stale). */
+  entry: () => ReplicaEntry | undefined;
+  principals: Principals;
+  now?: () => number;
+}
+
+interface Collection {
+  entry: ReplicaEntry;
+  /** The collection's directory mapped into the host policy. */
+  base: LexicalPath;
+}
+
+function refused(id: string, why: string): FerryError {
+  return new FerryError('Sharing.CollectionRefused', `This endpoint does not serve guest collection ${id}: ${why}`);
+}
+
+/** Host API spelling of a guest path's components below the collection's host path. */
+function hostApiOf(base: LexicalPath, components: readonly string[]): string {
+  const tail = components.join('/');
+  if (tail === '') return base.apiPath;
+  return base.apiPath.endsWith('/') ? `${base.apiPath}${tail}` : `${base.apiPath}/${tail}`;
+}
+
+function startsWith(path: readonly string[], prefix: readonly string[]): boolean {
+  return prefix.length <= path.length && prefix.every((c, i) => path[i] === c);
+}
+
+/** A host error, re-spelled with the guest's path: a guest never learns where the collection lies on the host. */
+function asGuest(err: unknown, hostApi: string, guestApi: string): unknown {
+  if (!isFerryError(err) || !err.message.includes(hostApi)) return err;
+  return new FerryError(err.code, err.message.split(hostApi).join(guestApi), { cause: err, ...(err.details ? { details: err.details } : {}) });
+}
+
+export function createGuestPolicy(init: GuestPolicyInit): GuestPolicy {
+  const { host, collectionId, principals } = init;
+  const now = init.now ?? Date.now;
+
+  function collection(): Collection {
+    const entry = init.entry();
+    if (!entry) throw refused(collectionId, 'it is unknown to this agent');
+    if (!entry.collection.enabled) throw refused(collectionId, 'it is disabled');
+    let base: LexicalPath;
+    try {
+      base = host.lexical(entry.collection.hostPath, 'read');
+    } catch {
+      throw refused(collectionId, 'its host path is not inside any root of this agent');
+    }
+    // The agent's own config decides what may be shared, whatever control sent.
+    if (!base.root.sharing) throw new FerryError('Sharing.NotShareable', `Guest collection ${collectionId} lies in a root that this agent does not share`);
+    return { entry, base };
+  }
+
+  /** The guest path's components ('/~/' is the collection's root too). */
+  function guestComponents(apiPath: string): string[] {
+    return [...parseApiPath(apiPath).components];
+  }
+
+  function mayRead(c: Collection, components: readonly string[]): boolean {
+    return allows(accessAt(c.entry.collection, c.entry.rules, principals, components, now()), 'r');
+  }
+
+  function map(apiPath: string, intent: PathIntent): { lex: LexicalPath; hostApi: string; c: Collection } {
+    const components = guestComponents(apiPath);
+    const guestApi = `/${components.join('/')}`;
+    const c = collection();
+    const access = accessAt(c.entry.collection, c.entry.rules, principals, components, now());
+    if (!allows(access, intent === 'write' ? 'rw' : 'r')) {
+      throw new FerryError('EndpointPermissionDenied', `No access rule of this guest collection lets you ${intent === 'write' ? 'write' : 'read'} ${guestApi}`);
+    }
+    const hostApi = hostApiOf(c.base, components);
+    let hostLex: LexicalPath;
+    try {
+      hostLex = host.lexical(hostApi, intent);
+    } catch (err) {
+      throw asGuest(err, hostApi, guestApi);
+    }
+    // A root nested inside the collection is another root, with its own flags: not shared by it.
+    if (hostLex.rootIndex !== c.base.rootIndex) throw new FerryError('EndpointPermissionDenied', `Path not allowed (another root of the endpoint lies here): ${guestApi}`);
+    const prefix = c.base.rel;
+    const lex: LexicalPath = {
+      ...hostLex,
+      apiPath: guestApi,
+      // The collection's own directory is its root: never deleted, renamed or replaced through it.
+      isRoot: components.length === 0 || hostLex.isRoot,
+      linkGuard: (target) => startsWith(target, prefix) && mayRead(collection(), target.slice(prefix.length)),
+    };
+    return { lex, hostApi, c };
+  }
+
+  const policy: GuestPolicy = {
+    collectionId,
+    roots: host.roots,
+    rootDirs: host.rootDirs,
+    rootOfDir: (dir) => host.rootOfDir(dir),
+    openWritableHostDir: (dir) => host.openWritableHostDir(dir),
+
+    lexical(apiPath, intent) {
+      return map(apiPath, intent).lex;
+    },
+
+    openWriteDir(apiPath, createMode) {
+      const { lex, hostApi } = map(apiPath, 'write');
+      try {
+        return host.openWriteDir(hostApi, createMode);
+      } catch (err) {
+        throw asGuest(err, hostApi, lex.apiPath);
+      }
+    },
+
+    /**
+     * The item of a transfer. `realRoot` is the real directory of the named path's parent as a
+     * guarded walk reaches it: the session checks by descriptor that the item it reads lies
+     * there, so an item that is itself a link cannot lead the read anywhere the guest did not name.
+     */
+    async resolve(apiPath: string, intent: PathIntent, options?: ResolveOptions): Promise<ResolvedPath> {
+      const { lex, hostApi } = map(apiPath, intent);
+      try {
+        const resolved = await host.resolve(hostApi, intent, options);
+        // Writes follow no link (the session's placer walks by descriptor); reads get the narrower root.
+        if (intent === 'write') return { ...resolved, apiPath: lex.apiPath };
+        const dir = lex.apiPath === '/' ? openDirectory(host.rootDirs, lex, 'read').dir : openParent(host.rootDirs, lex, 'read').dir;
+        try {
+          return { ...resolved, apiPath: lex.apiPath, realRoot: dir.realPath() };
+        } finally {
+          dir.close();
+        }
+      } catch (err) {
+        throw asGuest(err, hostApi, lex.apiPath);
+      }
+    },
+
+    checkRead(apiPath) {
+      map(apiPath, 'read');
+    },
+
+    checkWrite(apiPath) {
+      map(apiPath, 'write');
+    },
+  };
+  return policy;
+}
