@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { WAN, casePaths, defineCases, runOne } from './lib/cases.mjs';
+import { WAN, WAN_CASES, casePaths, defineCases, runOne } from './lib/cases.mjs';
 import { randomFile, smallTree } from './lib/data.mjs';
 import { ferryBuilt, ferryTransfer, startFerryCluster, stopFerryCluster } from './lib/ferry.mjs';
 import { startGridftp, startIperf, startRsyncd, startSshd } from './lib/peers.mjs';
@@ -24,9 +24,10 @@ const WAIT_BUDGET_S = 180;
 
 const HELP = `usage: npm run bench -- [options]   (builds, then runs node bench/run.mjs; as root)
   --reps N            repetitions per tool, medians reported (default $REPS or 3)
-  --cases LIST        a,b,c (default all): a = large file on loopback, b = small files, c = WAN
+  --cases LIST        a,b,c,d (default all): a = large file on loopback, b = small files, c = WAN,
+                      d = the same WAN with cubic as the hosts' default congestion control
   --tools LIST        only these tool ids (ferry, ferry-nofsync, ferry-lean, rsync-ssh, gridftp-p4, rsyncd, rsyncd-fsync, tls,
-                      gridftp-cc4, gridftp-p8, iperf-P8)
+                      gridftp-cc4, gridftp-p8, iperf-P8, iperf-P8-bbr)
   --data DIR          test data and destinations (default /tmp/ferry-bench; needs ~6 GiB free)
   --results DIR       logs, results.json and table.md (default DATA/results)
   --big-mib N         case a file size (default 2048)      --wan-mib N   case c size (default 1024)
@@ -43,7 +44,7 @@ const HELP = `usage: npm run bench -- [options]   (builds, then runs node bench/
 function options() {
   const { values } = parseArgs({
     options: {
-      reps: { type: 'string' }, cases: { type: 'string', default: 'a,b,c' }, tools: { type: 'string' },
+      reps: { type: 'string' }, cases: { type: 'string', default: 'a,b,c,d' }, tools: { type: 'string' },
       data: { type: 'string', default: '/tmp/ferry-bench' }, results: { type: 'string' },
       'big-mib': { type: 'string', default: '2048' }, 'wan-mib': { type: 'string', default: '1024' },
       'small-files': { type: 'string', default: '20000' }, 'small-kib': { type: 'string', default: '4' },
@@ -182,16 +183,17 @@ async function main() {
   const selected = (id) => !opts.tools || opts.tools.includes(id);
   const has = (cid) => allCases.some((c) => c.id === cid);
   const paths = casePaths(opts.data);
-  const bytes = { a: opts.bigMib * 2 ** 20, b: opts.smallFiles * opts.smallKib * 1024, c: opts.wanMib * 2 ** 20 };
+  const bytes = { a: opts.bigMib * 2 ** 20, b: opts.smallFiles * opts.smallKib * 1024, c: opts.wanMib * 2 ** 20, d: opts.wanMib * 2 ** 20 };
   log('preparing data (kept between runs when the sizes match)');
   if (has('a')) randomFile(paths.a.src, bytes.a);
   if (has('b')) smallTree(paths.b.src, opts.smallFiles, opts.smallKib, opts.smallDirs);
-  if (has('c')) randomFile(paths.c.src, bytes.c);
+  if (has('c') || has('d')) randomFile(paths.c.src, bytes.c);
 
   const records = [];
   const env = { paths, bytes, files: opts.smallFiles, opts, logDir, workDir: join(opts.results, 'work'), servers: {}, sampler: new RssSampler(200), foreign: new ForeignCpu(), waitBudgetS: WAIT_BUDGET_S };
   const stopServers = async () => { for (const s of Object.values(env.servers)) await s.stop(); env.servers = {}; };
-  const loopCases = allCases.filter((c) => c.id !== 'c');
+  const loopCases = allCases.filter((c) => !WAN_CASES.includes(c.id));
+  const wanCases = allCases.filter((c) => WAN_CASES.includes(c.id));
   if (loopCases.length > 0) {
     log('loopback phase: starting GridFTP, rsync daemon, sshd and Ferry (control + 2 agents)');
     env.servers.gridftp = await startGridftp({ logDir });
@@ -203,7 +205,7 @@ async function main() {
     }
     try { await runCases(loopCases, env, opts, records, selected); } finally { await stopFerry(env); await stopServers(); }
   }
-  if (has('c')) {
+  if (wanCases.length > 0) {
     log('WAN phase: bench/wan.sh up');
     wanEnv = { ...process.env, WAN_STATE_DIR: join(opts.results, 'wan') };
     wanIsUp = true;   // a half-built link is torn down too
@@ -213,7 +215,8 @@ async function main() {
     } catch { /* no delay on the link */ }
     try {
       env.servers.gridftp = await startGridftp({ host: WAN.ipB, ns: WAN.nsB, logDir });
-      if (selected('iperf-P8')) env.servers.iperf = await startIperf({ host: WAN.ipB, ns: WAN.nsB, logDir });
+      if (selected('iperf-P8') || selected('iperf-P8-bbr')) env.servers.iperf = await startIperf({ host: WAN.ipB, ns: WAN.nsB, logDir });
+      info.wanDefaultCc = execFileSync('ip', ['netns', 'exec', WAN.nsA, 'cat', '/proc/sys/net/ipv4/tcp_congestion_control'], { encoding: 'utf8' }).trim();
       info.wanRttMs = await wanRtt(env.servers.gridftp.port);
       log(`WAN: TCP connect RTT (median of 5) ${info.wanRttMs} ms`);
       if (selected('ferry') || selected('ferry-nofsync') || selected('ferry-lean')) {
@@ -222,7 +225,13 @@ async function main() {
           { key: 'src', root: join(opts.data, 'src'), ns: WAN.nsB, host: WAN.ipB },
           { key: 'dst', root: join(opts.data, 'dst'), ns: WAN.nsA, host: WAN.ipA }] });
       }
-      await runCases(allCases.filter((c) => c.id === 'c'), env, opts, records, selected);
+      for (const c of wanCases) {
+        // New sockets in the namespaces take this default; Ferry's agents choose their own ('auto').
+        const cc = c.id === 'd' ? 'cubic' : info.wanDefaultCc;
+        for (const ns of [WAN.nsA, WAN.nsB]) execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', `net.ipv4.tcp_congestion_control=${cc}`]);
+        log(`case (${c.id}): the namespaces' default congestion control is ${cc}`);
+        await runCases([c], env, opts, records, selected);
+      }
     } finally {
       await stopFerry(env);
       await stopServers();

@@ -7,7 +7,8 @@
         "src/args.c",
         "src/fsops.c",
         "src/readdir.c",
-        "src/rename.c"
+        "src/rename.c",
+        "src/sockopt.c"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags_c": ["-std=gnu11", "-Wall", "-Wextra", "-Werror=implicit-function-declaration"],

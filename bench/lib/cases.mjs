@@ -42,8 +42,23 @@ export function defineCases(o) {
         { id: 'iperf-P8', label: `iperf3 -P 8 -R, ${o.iperfSecs} s (link goodput)` },
       ],
     },
+    {
+      // The same link with cubic as both hosts' default (most distributions'): Ferry's agents
+      // choose their streams' congestion control themselves (transfer.congestionControl 'auto');
+      // the peers get the hosts' default.
+      id: 'd', metric: 'MBps', title: `one ${o.wanMib} MiB file over the same WAN, cubic as the hosts' default congestion control`,
+      tools: [
+        { id: 'ferry', label: 'Ferry default (its agents ask for bbr per socket)' },
+        { id: 'gridftp-p8', label: 'GridFTP -fast -p 8 (clear text, cubic)' },
+        { id: 'iperf-P8', label: `iperf3 -P 8 -R, ${o.iperfSecs} s (cubic)` },
+        { id: 'iperf-P8-bbr', label: `iperf3 -P 8 -R -C bbr, ${o.iperfSecs} s (what the link carries with bbr)` },
+      ],
+    },
   ];
 }
+
+/** Cases run over the emulated WAN (the rest run over loopback). */
+export const WAN_CASES = ['c', 'd'];
 
 /** Paths of every case under DATA. */
 export function casePaths(data) {
@@ -51,6 +66,7 @@ export function casePaths(data) {
     a: { src: join(data, 'src', 'big.bin'), api: '/~/big.bin', dstDir: join(data, 'dst', 'a'), dst: join(data, 'dst', 'a', 'big.bin'), dstApi: '/~/a/big.bin' },
     b: { src: join(data, 'src', 'small'), api: '/~/small/', dstDir: join(data, 'dst', 'b'), dst: join(data, 'dst', 'b'), dstApi: '/~/b/' },
     c: { src: join(data, 'src', 'wan.bin'), api: '/~/wan.bin', dstDir: join(data, 'dst', 'c'), dst: join(data, 'dst', 'c', 'wan.bin'), dstApi: '/~/c/wan.bin' },
+    d: { src: join(data, 'src', 'wan.bin'), api: '/~/wan.bin', dstDir: join(data, 'dst', 'd'), dst: join(data, 'dst', 'd', 'wan.bin'), dstApi: '/~/d/wan.bin' },
   };
 }
 
@@ -61,19 +77,20 @@ export function casePaths(data) {
 export async function runOne(c, tool, env) {
   const p = env.paths[c.id];
   const rec = { case: c.id, tool: tool.id };
-  if (tool.id !== 'tls' && tool.id !== 'iperf-P8') {
+  if (tool.id !== 'tls' && !tool.id.startsWith('iperf')) {
     await clean(p.dstDir);
     mkdirSync(p.dstDir, { recursive: true });
     await warm(p.src);
   }
   const s = env.servers;
-  const ns = c.id === 'c' ? WAN.nsA : undefined;
-  const host = c.id === 'c' ? WAN.ipB : '127.0.0.1';
+  const wan = WAN_CASES.includes(c.id);
+  const ns = wan ? WAN.nsA : undefined;
+  const host = wan ? WAN.ipB : '127.0.0.1';
   let r;
   switch (`${c.id}:${tool.id}`) {
-    case 'a:ferry': case 'b:ferry': case 'c:ferry':
+    case 'a:ferry': case 'b:ferry': case 'c:ferry': case 'd:ferry':
     case 'a:ferry-nofsync': case 'b:ferry-nofsync': case 'c:ferry-nofsync': case 'a:ferry-lean': {
-      const options = c.id === 'c' && env.opts.wanParallelism ? { parallelism: env.opts.wanParallelism } : {};
+      const options = wan && env.opts.wanParallelism ? { parallelism: env.opts.wanParallelism } : {};
       // Shows what the CPU spent on Ferry's default guarantees costs in rate (rsync checks a
       // whole-file checksum as it receives, but neither re-reads nor fsyncs).
       if (tool.id === 'ferry-lean') options.verify_checksum = false;
@@ -105,11 +122,11 @@ export async function runOne(c, tool, env) {
     case 'b:gridftp-cc4':
       r = await timedAgainst([s.gridftp], 'globus-url-copy', ['-fast', '-cc', '4', '-pp', '-cd', '-r', `ftp://${host}:${s.gridftp.port}${p.src}/`, `file://${p.dst}/`]);
       break;
-    case 'c:gridftp-p8':
+    case 'c:gridftp-p8': case 'd:gridftp-p8':
       r = await timedAgainst([s.gridftp], 'globus-url-copy', ['-fast', '-p', '8', `ftp://${host}:${s.gridftp.port}${p.src}`, `file://${p.dst}`], { ns });
       break;
-    case 'c:iperf-P8': {
-      const g = await iperfGoodput(s.iperf, { streams: 8, secs: env.opts.iperfSecs, ns });
+    case 'c:iperf-P8': case 'd:iperf-P8': case 'd:iperf-P8-bbr': {
+      const g = await iperfGoodput(s.iperf, { streams: 8, secs: env.opts.iperfSecs, ns, congestion: tool.id.endsWith('-bbr') ? 'bbr' : undefined });
       return { ...rec, ok: true, MBps: g.MBps, wall: env.opts.iperfSecs, retransmits: g.retransmits, cpu: NaN, rssMb: NaN };
     }
     default:

@@ -91,8 +91,9 @@ export async function timedAgainst(servers, cmd, args, { ns } = {}) {
 }
 
 /** iperf3 -R (the server sends, like a pull) for SECS seconds: goodput in MB/s (10^6 B). */
-export async function iperfGoodput(srv, { streams, secs, ns }) {
-  const r = await runOk('iperf3', ['-c', srv.host, '-p', String(srv.port), '-t', String(secs), '-P', String(streams), '-R', '-J'], { ns });
+export async function iperfGoodput(srv, { streams, secs, ns, congestion }) {
+  // With -R the server sends; -C sets the congestion control of the test's sockets on both sides.
+  const r = await runOk('iperf3', ['-c', srv.host, '-p', String(srv.port), '-t', String(secs), '-P', String(streams), '-R', '-J', ...(congestion ? ['-C', congestion] : [])], { ns });
   const end = JSON.parse(r.stdout).end;
   return { MBps: end.sum_received.bits_per_second / 8 / 1e6, retransmits: end.sum_sent.retransmits ?? null };
 }

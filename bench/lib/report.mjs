@@ -65,6 +65,10 @@ export function judge(rows, { linkMBps, rssLimitMb, maxAgentRssMb }) {
     if (get('c', ferryId)) ratio('c', null, 0.9, `Ferry MB/s ÷ link (1 Gbit/s = ${fmt(linkMBps)} MB/s)`, linkMBps);
     const iperf = get('c', 'iperf-P8');
     if (iperf) ratio('c', null, 0.9, `Ferry MB/s ÷ link goodput measured by iperf3 -P 8 (${fmt(iperf.rate)} MB/s)`, iperf.rate);
+    // Cubic as the hosts' default (issue 13's targets for it).
+    ratio('d', 'gridftp-p8', 2.0, 'Ferry MB/s ÷ GridFTP -p 8 (cubic)');
+    const bbr = get('d', 'iperf-P8-bbr');
+    if (bbr) ratio('d', null, 0.9, `Ferry MB/s ÷ iperf3 -P 8 -C bbr goodput (${fmt(bbr.rate)} MB/s)`, bbr.rate);
   }
   if (Number.isFinite(maxAgentRssMb)) {
     out.push({ case: 'all', what: `peak agent RSS (MB) ≤ ${rssLimitMb}`, value: maxAgentRssMb, pass: maxAgentRssMb <= rssLimitMb });

@@ -1,5 +1,6 @@
 /*
- * ferry_native: the descriptor-relative file calls Node lacks (openat and friends).
+ * ferry_native: the descriptor-relative file calls Node lacks (openat and friends), and the
+ * TCP socket option it lacks (TCP_CONGESTION).
  *
  * Registered with NAPI_MODULE_INIT, so the module is context-aware: each worker thread that
  * loads it gets its own exports, and no state is shared between them (there is none).
@@ -8,10 +9,11 @@
 
 #include "fsops.h"
 #include "readdir.h"
+#include "sockopt.h"
 
 /* Bumped whenever an export's arguments or results change; src/fs/raw-native.ts refuses an
  * addon whose number differs from the one it was written for (a stale build). */
-#define FERRY_NATIVE_ABI 2
+#define FERRY_NATIVE_ABI 3
 
 typedef struct {
   const char *name;
@@ -24,6 +26,7 @@ static const export_t exports_table[] = {
   {"renameat", fs_renameat}, {"linkat", fs_linkat},        {"symlinkat", fs_symlinkat},
   {"readlinkat", fs_readlinkat}, {"readdir", fs_readdir},  {"fchmod", fs_fchmod},
   {"futimens", fs_futimens}, {"syncfs", fs_syncfs},        {"close", fs_close},
+  {"tcpCongestion", sock_get_congestion}, {"setTcpCongestion", sock_set_congestion},
 };
 
 NAPI_MODULE_INIT() {

@@ -46,6 +46,13 @@ export const AgentConfig = Type.Object({
     flushMiB: Type.Integer({ minimum: 1, maximum: 1_048_576, default: 64 }),
     /** Write large files with O_DIRECT (and verify them by reading the disk, not the page cache). false: through the page cache, e.g. where a file system handles O_DIRECT badly. */
     directIo: Type.Boolean({ default: true }),
+    /**
+     * TCP congestion control of the data streams: 'auto' (bbr where the kernel has it and the
+     * agent may choose it, else the host's default), 'system' (the host's default), or a name
+     * to pin ('bbr', 'cubic', 'reno'). Cubic, most hosts' default, holds a stream to 1-2 MB/s on
+     * a long path with a little loss.
+     */
+    congestionControl: Type.String({ pattern: '^(auto|system|[a-z0-9_]{1,15})$', default: 'auto' }),
     /** Partial files (and records) of tasks that never came back are removed after this many days. */
     partialRetentionDays: Type.Number({ minimum: 0, maximum: 3650, default: 14 }),
   }, { additionalProperties: false, default: {} }),

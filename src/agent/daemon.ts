@@ -116,6 +116,7 @@ export class AgentDaemon {
       log: this.log.child({ component: 'sessions' }),
       markers: this.markers,
       // Read at session start, like the roots.
+      congestion: () => this.config.transfer.congestionControl,
       tuning: () => ({ durable: this.config.transfer.durable, flushBytes: this.config.transfer.flushMiB * 1024 * 1024, directIo: this.config.transfer.directIo }),
     });
     this.link = link;

@@ -18,10 +18,10 @@ import {
 } from './raw.js';
 
 /** The FERRY_NATIVE_ABI this wrapper was written for (native/src/addon.c). */
-export const NATIVE_ABI_VERSION = 2;
+export const NATIVE_ABI_VERSION = 3;
 
 /** What native/src/*.c exports: arguments already checked here, errors carry errno and syscall. */
-interface NativeBinding {
+export interface NativeBinding {
   abiVersion: number;
   openat(dirFd: number, name: string, flags: number, mode: number): number;
   openRoot(path: string): number;
@@ -39,6 +39,9 @@ interface NativeBinding {
   futimens(fd: number, atimeMs: number, mtimeMs: number): void;
   syncfs(fd: number): void;
   close(fd: number): void;
+  /** TCP_CONGESTION of a socket (native/src/sockopt.c). */
+  tcpCongestion(fd: number): string;
+  setTcpCongestion(fd: number, name: string): void;
 }
 
 /**

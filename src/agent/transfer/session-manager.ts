@@ -2,7 +2,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../../common/logger.js';
 import { FerryError, isFerryError, safetyCatch } from '../../common/errors.js';
 import type { SessionOpenResult, SessionSpec, SessionStats } from '../../protocol/session.js';
-import { dialSession, type ChannelCredentials, type DataListener } from '../../transfer/channel/index.js';
+import { applyCongestion, congestionPlan, dialSession, type ChannelCredentials, type DataListener } from '../../transfer/channel/index.js';
 import { eventCodeOf, isAgentStopping, runSession, type PathResolver, type TransferTuning } from '../../transfer/index.js';
 import type { SqliteMarkerStore } from '../../transfer/markers/store.js';
 import type { PathPolicy } from '../policy/index.js';
@@ -35,6 +35,8 @@ export interface SessionManagerInit {
   /** Restart markers of this agent's destination sessions. */
   markers: SqliteMarkerStore;
   tuning: () => Partial<TransferTuning>;
+  /** The agent config's transfer.congestionControl, read at session start ('auto' when absent). */
+  congestion?: () => string;
 }
 
 /** Abort reasons that end a session but keep its partial files for the next attempt. */
@@ -109,7 +111,11 @@ export class SessionManager {
     try {
       const waited = Date.now();
       streams = await pending;
-      log.debug({ ms: Date.now() - waited, streams: streams.length }, 'data streams connected');
+      // Before any bulk data: the algorithm decides what each stream carries on a lossy path.
+      const plan = congestionPlan(this.init.congestion?.() ?? 'auto');
+      const cc = applyCongestion(streams, plan);
+      if (cc.refused !== undefined) log.warn({ wanted: plan.wanted, reason: cc.refused, congestion: cc.name }, 'congestion control not set; the streams keep the host default');
+      log.info({ ms: Date.now() - waited, streams: streams.length, congestion: cc.name, why: plan.reason }, 'data streams connected');
       const stats = await runSession({
         spec,
         streams,

@@ -7,6 +7,8 @@
  */
 export { DataListener, type DataListenerOptions } from './listener.js';
 export { dialSession, parseAddress } from './dialer.js';
+export { applyCongestion, congestionPlan, planCongestion } from './congestion.js';
+export type { CongestionPlan, CongestionResult } from './congestion.js';
 export {
   DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_SESSION_TIMEOUT_MS, HANDSHAKE_MAX_PAYLOAD,
   type ChannelCredentials, type SessionExpectation,
