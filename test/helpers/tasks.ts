@@ -70,11 +70,20 @@ export async function treeDigest(dir: string, ignore: RegExp = /^$/): Promise<Re
 /** Hidden partial files the engine writes next to targets. */
 export function partialFiles(dir: string): string[] {
   const found: string[] = [];
+  // The agent may be removing partials (and directories) while this looks: an entry that
+  // vanished between the listing and the look is simply gone.
   const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      if (name.startsWith('.ferry-part')) found.push(p);
-      if (lstatSync(p).isDirectory()) walk(p);
+    let entries;
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    for (const e of entries) {
+      const p = join(d, e.name);
+      if (e.name.startsWith('.ferry-part')) found.push(p);
+      if (e.isDirectory()) walk(p);
     }
   };
   walk(dir);

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../src/cli/api-client.js';
 import { startAgent, startControl, tempDir, type AgentHandle, type ControlHandle } from '../helpers/cluster.js';
 import { events, getTask, partialFiles, submitTransfer, treeDigest, waitForTask, type TaskDoc } from '../helpers/tasks.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { freePort } from '../helpers/net.js';
 import { recordFaults, seededRandom, type FaultRow } from '../helpers/fault-report.js';
 
 /**
@@ -24,14 +24,6 @@ const FLUSH_MIB = 1;
 const KILLS = 22;
 /** Each kill costs an agent restart (~0.5-1 s) plus a retry; on a loaded 2-core machine 22 of them take minutes. */
 const SEED = Number(process.env['FERRY_FAULT_SEED'] ?? Date.now() % 1_000_000);
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('fault injection: nothing lost, nothing corrupted', () => {
   const dir = tempDir();

@@ -1,7 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes, randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../src/cli/api-client.js';
@@ -11,6 +10,7 @@ import { events, submitTransfer, treeDigest, waitForTask } from '../helpers/task
 import { GROUPS_SCOPE, TRANSFER_SCOPE, oauthTokens, person, personalToken, refusal, type Person } from '../helpers/sharing.js';
 import { https } from './auth/helpers.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { freePort } from '../helpers/net.js';
 
 /**
  * Issue 12 end to end: a researcher shares a folder of her endpoint; people with no account on
@@ -19,14 +19,6 @@ import { TcpProxy } from '../helpers/tcp-proxy.js';
  * identities and group membership changing while the system runs, expiry, nested rules, a rule
  * deleted during a running transfer, adversarial paths, and an agent that reconnects.
  */
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 interface AccessCreated { code: string; access_id: string }
 

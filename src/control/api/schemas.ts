@@ -9,9 +9,8 @@ const Str = (max: number) => Type.Union([Type.String({ maxLength: max }), Type.N
 const dataType = (name: string) => Type.Optional(Type.Literal(name));
 const ApiPath = Type.String({ minLength: 1, maxLength: 8192 });
 
-/** Endpoint fields a client may set, shared by create and update. */
-const endpointFields = {
-  DATA_TYPE: dataType('endpoint'),
+/** The describing fields of an endpoint, a guest collection's too (sharing-schemas.ts). */
+export const describingFields = {
   description: Type.Optional(Str(4096)),
   organization: Type.Optional(Str(1024)),
   department: Type.Optional(Str(1024)),
@@ -19,6 +18,12 @@ const endpointFields = {
   contact_email: Type.Optional(Str(1024)),
   contact_info: Type.Optional(Str(4096)),
   info_link: Type.Optional(Str(1024)),
+};
+
+/** Endpoint fields a client may set, shared by create and update. */
+const endpointFields = {
+  DATA_TYPE: dataType('endpoint'),
+  ...describingFields,
   default_directory: Type.Optional(Str(4096)),
   public: Type.Optional(Type.Boolean()),
 };

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { AccessPermissions, AccessPrincipalType } from '../../protocol/index.js';
 import { ENDPOINT_ROLES } from '../store/index.js';
+import { describingFields } from './schemas.js';
 
 /**
  * REST bodies of sharing (globus-api.md §1.4, §1.5), declared once. As elsewhere, documents
@@ -20,13 +21,7 @@ export const SharedEndpointBody = Type.Object({
   host_endpoint_id: Type.Optional(Uuid),
   host_path: PathStr,
   display_name: Type.String({ minLength: 1, maxLength: 128 }),
-  description: Type.Optional(Str(4096)),
-  organization: Type.Optional(Str(1024)),
-  department: Type.Optional(Str(1024)),
-  keywords: Type.Optional(Str(1024)),
-  contact_email: Type.Optional(Str(1024)),
-  contact_info: Type.Optional(Str(4096)),
-  info_link: Type.Optional(Str(1024)),
+  ...describingFields,
 });
 export type SharedEndpointBody = Static<typeof SharedEndpointBody>;
 
