@@ -10,10 +10,11 @@
 #include "fsops.h"
 #include "readdir.h"
 #include "sockopt.h"
+#include "syncfs-async.h"
 
 /* Bumped whenever an export's arguments or results change; src/fs/raw-native.ts refuses an
  * addon whose number differs from the one it was written for (a stale build). */
-#define FERRY_NATIVE_ABI 3
+#define FERRY_NATIVE_ABI 4
 
 typedef struct {
   const char *name;
@@ -27,6 +28,7 @@ static const export_t exports_table[] = {
   {"readlinkat", fs_readlinkat}, {"readdir", fs_readdir},  {"fchmod", fs_fchmod},
   {"futimens", fs_futimens}, {"syncfs", fs_syncfs},        {"close", fs_close},
   {"tcpCongestion", sock_get_congestion}, {"setTcpCongestion", sock_set_congestion},
+  {"syncfsAsync", fs_syncfs_async},
 };
 
 NAPI_MODULE_INIT() {

@@ -5,14 +5,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-napi_value throw_errno(napi_env env, int err, const char *syscall) {
+napi_value errno_error(napi_env env, int err, const char *syscall) {
   napi_value msg, error, errno_value, syscall_value;
   if (napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &msg) != napi_ok ||
       napi_create_error(env, NULL, msg, &error) != napi_ok ||
       napi_create_int32(env, -err, &errno_value) != napi_ok ||
       napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_value) != napi_ok ||
       napi_set_named_property(env, error, "errno", errno_value) != napi_ok ||
-      napi_set_named_property(env, error, "syscall", syscall_value) != napi_ok) {
+      napi_set_named_property(env, error, "syscall", syscall_value) != napi_ok)
+    return NULL;
+  return error;
+}
+
+napi_value throw_errno(napi_env env, int err, const char *syscall) {
+  napi_value error = errno_error(env, err, syscall);
+  if (error == NULL) {
     napi_throw_error(env, NULL, "ferry_native: could not build an errno error");
     return NULL;
   }

@@ -17,6 +17,9 @@
  * TypeScript wrapper turns it into a RawFsError. Returns NULL for `return throw_errno(...)`. */
 napi_value throw_errno(napi_env env, int err, const char *syscall);
 
+/* The same Error, built but not thrown (a promise rejects with it); NULL if it could not be built. */
+napi_value errno_error(napi_env env, int err, const char *syscall);
+
 /* Fetch exactly `n` arguments into argv; throws a TypeError and returns false otherwise. */
 bool get_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv);
 

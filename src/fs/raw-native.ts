@@ -18,7 +18,7 @@ import {
 } from './raw.js';
 
 /** The FERRY_NATIVE_ABI this wrapper was written for (native/src/addon.c). */
-export const NATIVE_ABI_VERSION = 3;
+export const NATIVE_ABI_VERSION = 4;
 
 /** What native/src/*.c exports: arguments already checked here, errors carry errno and syscall. */
 export interface NativeBinding {
@@ -38,6 +38,7 @@ export interface NativeBinding {
   fchmod(fd: number, mode: number): void;
   futimens(fd: number, atimeMs: number, mtimeMs: number): void;
   syncfs(fd: number): void;
+  syncfsAsync(fd: number): Promise<void>;
   close(fd: number): void;
   /** TCP_CONGESTION of a socket (native/src/sockopt.c). */
   tcpCongestion(fd: number): string;
@@ -249,6 +250,15 @@ export function createNativeRawFs(n: NativeBinding): RawFs {
       checkFd(fd, 'syncfs');
       try {
         n.syncfs(fd);
+      } catch (err) {
+        rethrow(err, 'syncfs', undefined);
+      }
+    },
+
+    async syncfsAsync(fd) {
+      checkFd(fd, 'syncfs');
+      try {
+        await n.syncfsAsync(fd);
       } catch (err) {
         rethrow(err, 'syncfs', undefined);
       }

@@ -1,5 +1,5 @@
 import { Buffer, isUtf8 } from 'node:buffer';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import {
   RawFsError,
@@ -312,6 +312,19 @@ export const twinRawFs: RawFs = {
       throw new RawFsError(code === 'ENOENT' ? 'ENOSYS' : 'EIO', 'syncfs', 'sync -f');
     }
     if (r.status !== 0) throw new RawFsError('EIO', 'syncfs', r.stderr.toString('utf8').trim() || 'sync -f');
+  },
+
+  async syncfsAsync(fd) {
+    checkFd(fd, 'syncfs');
+    if (!isOpen(fd)) throw new RawFsError('EBADF', 'syncfs');
+    // As syncfs, but waited for: the child has its own copy of fd once spawn() returns.
+    return new Promise<void>((resolve, reject) => {
+      const child = spawn('sync', ['-f', '/proc/self/fd/3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
+      let stderr = '';
+      child.stderr?.on('data', (d: Buffer) => { stderr += d.toString('utf8'); });
+      child.once('error', (err) => reject(new RawFsError((err as { code?: unknown }).code === 'ENOENT' ? 'ENOSYS' : 'EIO', 'syncfs', 'sync -f')));
+      child.once('close', (code) => (code === 0 ? resolve() : reject(new RawFsError('EIO', 'syncfs', stderr.trim() || 'sync -f'))));
+    });
   },
 
   close(fd) {

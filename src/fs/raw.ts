@@ -94,6 +94,13 @@ export interface RawFs {
   futimes(fd: number, atimeMs: number, mtimeMs: number): void;
   /** syncfs(fd): flush the whole file system holding fd. */
   syncfs(fd: number): void;
+  /**
+   * syncfs(fd) off the calling thread (it can take as long as the file system's dirty data).
+   * The implementation holds its own reference to the file system from the moment it returns,
+   * so the caller may close fd at once. Native: libuv's thread pool on a dup of fd; twin: a
+   * `sync -f` child given fd.
+   */
+  syncfsAsync(fd: number): Promise<void>;
   close(fd: number): void;
 }
 

@@ -156,8 +156,7 @@ export async function commit(files: readonly CommitWireFile[], durable: boolean,
   const flushReady = async (): Promise<void> => {
     const batch = ready;
     ready = [];
-    // The hint's helper is another process: it reaches our descriptor through /proc/<pid>.
-    if (batch.length >= 2 * SYNCFS_MIN_FILES) await syncfsHint(`/proc/${process.pid}/fd/${files[batch[0]!]!.dirFd}`);
+    if (batch.length >= 2 * SYNCFS_MIN_FILES) await syncfsHint(files[batch[0]!]!.dirFd);
     for (let j = 0; j < batch.length; j += 2) await flush(batch[j]!, batch[j + 1]!);
   };
   for (let k = 0; k < files.length; k++) {

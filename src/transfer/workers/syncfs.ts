@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
+import { rawFs } from '../../fs/load.js';
 
 /**
  * The write-back hint of the I/O worker's durable commits (commit.ts).
@@ -15,10 +16,13 @@ import type { Readable, Writable } from 'node:stream';
  * directories (ext4, no journal, 2 cores; same agents alternating): 2,800-2,900 files/s and
  * 9.8 CPU-s with fsyncs alone, 3,300-4,150 files/s and 6.8-9.0 CPU-s (+0.3 s in the helper)
  * with the syncfs first.
- * Node cannot call syncfs, so a helper shell, started once per worker, runs coreutils'
- * "sync -f DIR" for each line it reads (forking the agent per group would cost its main thread
- * copy-on-write faults). It ends with its stdin, i.e. with the worker or the agent. A "sync" that
- * fails (missing, no -f) turns the hint off for good; plain fsyncs then do all the work.
+ * Node cannot call syncfs. With the native addon, the worker asks for one on libuv's thread
+ * pool (rawFs.syncfsAsync, on a copy of the directory's descriptor), so the worker's own thread
+ * goes on with other jobs meanwhile. Without it (the twin), a helper shell, started once per
+ * worker, runs coreutils' "sync -f DIR" for each line it reads (forking the agent per group would
+ * cost its main thread copy-on-write faults); it ends with its stdin, i.e. with the worker or the
+ * agent. A syncfs or "sync" that fails (missing, no -f) turns the hint off for good; plain fsyncs
+ * then do all the work.
  */
 
 export const SYNCFS_MIN_FILES = 64;
@@ -69,11 +73,45 @@ function startSyncer(): Syncer | null {
   return child;
 }
 
+/** Native syncfs calls in flight (at most two) and the newest of them. */
+let nativeInFlight = 0;
+let nativeNewest: Promise<void> | null = null;
+
+// Each call starts at once (the addon copies the descriptor now, so nothing waits on a number the
+// caller may close). With two running, a request shares the newer one: a hint need not be exact,
+// and the per-file fsyncs still make every file durable.
+function nativeSyncfs(dirFd: number): Promise<void> {
+  if (nativeInFlight >= 2 && nativeNewest) return nativeNewest;
+  nativeInFlight += 1;
+  const p: Promise<void> = rawFs.syncfsAsync(dirFd)
+    .catch(() => { syncfsUsable = false; })
+    .finally(() => {
+      nativeInFlight -= 1;
+      if (nativeNewest === p) nativeNewest = null;
+    });
+  nativeNewest = p;
+  return p;
+}
+
+/** Wait for `work`, or for SYNCFS_WAIT_MS, whichever is first (a slow one turns the hint off for a while). */
+function bounded(work: Promise<void>): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      syncfsQuietUntil = Date.now() + SYNCFS_BACKOFF_MS;
+      resolve();
+    }, SYNCFS_WAIT_MS);
+    void work.then(() => { clearTimeout(timer); resolve(); });
+  });
+}
+
 // Resolves once a syncfs that started after this call has ended (or once that stops being
-// worth waiting for). A request behind one still queued shares it: the queued one has not
-// started yet, since the helper runs one at a time.
-export function syncfsHint(dir: string): Promise<void> {
-  if (!syncfsUsable || dir.includes('\n')) return Promise.resolve();
+// worth waiting for). Native: see nativeSyncfs. The helper runs one at a time, so a request
+// behind one still queued shares it: the queued one has not started yet.
+export function syncfsHint(dirFd: number): Promise<void> {
+  if (!syncfsUsable) return Promise.resolve();
+  if (rawFs.kind === 'native') return bounded(nativeSyncfs(dirFd));
+  // The helper is another process: it reaches our descriptor through /proc/<pid>.
+  const dir = `/proc/${process.pid}/fd/${dirFd}`;
   if (!syncer) syncer = startSyncer();
   if (!syncer) {
     syncfsUsable = false;

@@ -413,6 +413,18 @@ describe.each(impls)('RawFs conformance: %s', (label, maybeRaw) => {
       expect(() => raw.syncfs(fd)).not.toThrow();
     });
 
+    it('syncs off the calling thread, and the caller may close its fd at once', async () => {
+      const fd = raw.openat(root, 'f', O_CREAT | O_WRONLY, 0o600);
+      const pending = raw.syncfsAsync(fd);
+      raw.close(fd);
+      await expect(pending).resolves.toBeUndefined();
+      await expect(raw.syncfsAsync(root)).resolves.toBeUndefined();
+      for (const bad of [NOT_OPEN, -1, 1.5]) {
+        const err = await raw.syncfsAsync(bad).then(() => null, (e: { code?: string; syscall?: string }) => ({ code: e.code, syscall: e.syscall }));
+        expect(err, `syncfsAsync(${bad})`).toEqual({ code: 'EBADF', syscall: 'syncfs' });
+      }
+    });
+
     it('closes once; a second close is EBADF', () => {
       const fd = raw.openat(root, 'f', O_CREAT | O_WRONLY, 0o600);
       raw.close(fd);
