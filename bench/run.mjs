@@ -73,6 +73,15 @@ function options() {
   };
 }
 
+const ALLOWED_CC = '/proc/sys/net/ipv4/tcp_allowed_congestion_control';
+const allowedCc = () => readFileSync(ALLOWED_CC, 'utf8').trim().split(/\s+/);
+/** The host's allowed list before case d added cubic to it; put back when the WAN phase ends. */
+let allowedCcBefore;
+function restoreAllowedCc() {
+  if (allowedCcBefore === undefined) return;
+  try { writeFileSync(ALLOWED_CC, allowedCcBefore); } catch { /* reported below by the next run's check */ }
+  allowedCcBefore = undefined;
+}
 let wanIsUp = false;
 let wanEnv = process.env;
 function wan(verb) {
@@ -82,6 +91,7 @@ function wan(verb) {
 function teardown() {
   killOwned();
   if (wanIsUp) { try { wan('down'); } catch { /* reported by wan.sh */ } }
+  restoreAllowedCc();
 }
 process.on('exit', teardown);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => { log(`${sig}: tearing down`); process.exit(130); });
@@ -228,6 +238,11 @@ async function main() {
       for (const c of wanCases) {
         // New sockets in the namespaces take this default; Ferry's agents choose their own ('auto').
         const cc = c.id === 'd' ? 'cubic' : info.wanDefaultCc;
+        // A namespace other than the host's may only default to an algorithm the host allows.
+        if (!allowedCc().includes(cc)) {
+          allowedCcBefore ??= allowedCc().join(' ');
+          writeFileSync(ALLOWED_CC, `${allowedCc().join(' ')} ${cc}`);
+        }
         for (const ns of [WAN.nsA, WAN.nsB]) execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', `net.ipv4.tcp_congestion_control=${cc}`]);
         log(`case (${c.id}): the namespaces' default congestion control is ${cc}`);
         await runCases([c], env, opts, records, selected);
@@ -236,6 +251,7 @@ async function main() {
       await stopFerry(env);
       await stopServers();
       wan('down');
+      restoreAllowedCc();
     }
   }
   env.sampler.stop();
