@@ -50,6 +50,10 @@ export const ControlConfig = Type.Object({
     fileOpsPerUser: Type.Integer({ minimum: 1, maximum: 100_000, default: DEFAULT_USER_LIMITS.fileOpsPerUser }),
     /** Active (not yet finished) tasks one account (its linked identities together) may have; Globus allows 100 pending tasks. */
     activeTasksPerUser: Type.Integer({ minimum: 1, maximum: 1_000_000, default: DEFAULT_USER_LIMITS.activeTasksPerUser }),
+    /** Changes to access rules and roles of guest collections one identity may make per minute. */
+    sharingChangesPerMinute: Type.Integer({ minimum: 1, maximum: 1_000_000, default: DEFAULT_USER_LIMITS.sharingChangesPerMinute }),
+    /** Access-rule notification e-mails one identity may have sent per hour. */
+    notificationsPerHour: Type.Integer({ minimum: 0, maximum: 1_000_000, default: DEFAULT_USER_LIMITS.notificationsPerHour }),
   }, { additionalProperties: false, default: {} }),
   /** Ferry Auth's lifetimes and login rate limit (FERRY_AUTH_TUNING, for tests, goes on top). */
   auth: Type.Object({

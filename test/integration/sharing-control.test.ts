@@ -139,7 +139,10 @@ describe('sharing on control: guest collections, access rules, roles, publishing
       gcp_connected: true, non_functional: false, acl_editable: true,
     });
     // Public: others see it, with no roles.
-    expect((await as(bob, 'GET', `/v0.10/endpoint/${guest}`)).json).toMatchObject({ id: guest, my_effective_roles: [], acl_editable: false });
+    // ... but where it lies on its host is only for those who manage it.
+    expect((await as(bob, 'GET', `/v0.10/endpoint/${guest}`)).json).toMatchObject({
+      id: guest, my_effective_roles: [], acl_editable: false, host_endpoint_id: mapped, host_path: null, sharing_target_root_path: null, host_endpoint_display_name: null,
+    });
     expect((await as(alice, 'GET', `/v0.10/endpoint/${mapped}`)).json).toMatchObject({ entity_type: 'GCP_mapped_collection', host_endpoint_id: null });
   });
 
@@ -160,6 +163,7 @@ describe('sharing on control: guest collections, access rules, roles, publishing
       { ...rule, path: '/data/../x' }, { ...rule, path: 'data' }, { ...rule, path: '/./data' }, { ...rule, permissions: 'w' },
       { ...rule, principal: '00000000-0000-4000-8000-000000000000' }, { ...rule, principal_type: 'anonymous' },
       { ...rule, path: '/later/', expiration_date: '2001-01-01T00:00:00+00:00' }, { ...rule, path: '/later/', expiration_date: 'tomorrow' },
+      { ...rule, path: '/bell\u0007/' }, { ...rule, path: `/${'x'.repeat(256)}/` }, { ...rule, path: '/abc'.repeat(300) },
     ]) {
       const r = await as(alice, 'POST', `/v0.10/endpoint/${guest}/access`, bad);
       expect(r.status, JSON.stringify(bad)).toBe(400);
@@ -314,6 +318,8 @@ describe('sharing on control: guest collections, access rules, roles, publishing
     expect(await ids(bob, 'shared-by-me')).toEqual([]);
     const guestsOnHost = await as(alice, 'GET', `/v0.10/endpoint_search?filter_scope=my-endpoints&filter_host_endpoint=${mapped}`);
     expect((guestsOnHost.json['DATA'] as Json[]).map((e) => e['entity_type'])).toEqual(['GCP_guest_collection', 'GCP_guest_collection']);
+    // Which collections a private host serves is not told to others, whatever the scope.
+    expect((await as(bob, 'GET', `/v0.10/endpoint_search?filter_scope=shared-with-me&filter_host_endpoint=${mapped}`)).json['DATA']).toEqual([]);
 
     const mine = (await as(alice, 'GET', `/v0.10/endpoint/${mapped}/my_shared_endpoint_list`)).json;
     expect(mine['DATA_TYPE']).toBe('endpoint_list');

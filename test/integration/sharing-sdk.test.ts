@@ -213,12 +213,14 @@ describe("the book's sharing example (Figure 11.2) through @globus/sdk", () => {
         });
         expect(typeof created.body.request_id, shown(created)).toBe('string');
         expect(created.body.resource, shown(created)).toMatch(/^(\/v0\.10)?\/shared_endpoint$/);
-        // What was made: a GCP guest collection on her endpoint's folder, visible to the collaborator.
+        // What was made: a GCP guest collection on her endpoint's folder, visible to the collaborator
+        // (who is not told where it lies on the host: that is for its managers).
         const doc = await collaborator.client.get<Record<string, unknown>>(`/v0.10/endpoint/${shareId}`);
         expect(doc).toMatchObject({
-          DATA_TYPE: 'endpoint', id: shareId, entity_type: 'GCP_guest_collection', host_endpoint_id: host.endpointId, host_path: folder,
+          DATA_TYPE: 'endpoint', id: shareId, entity_type: 'GCP_guest_collection', host_endpoint_id: host.endpointId, host_path: null,
           display_name: displayName, description, owner_id: sharer.identityId, public: true,
         });
+        expect((await sharer.client.get<Record<string, unknown>>(`/v0.10/endpoint/${shareId}`))['host_path']).toBe(folder);
       });
 
       it("reads the collaborator's e-mail address from Auth (auth.identities.getAll with ids) and she is notified there", async () => {

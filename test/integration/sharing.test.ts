@@ -98,8 +98,10 @@ describe('sharing: guest collections and access rules, enforced by the agent', (
     });
     expect(made).toMatchObject({ DATA_TYPE: 'endpoint_create_result', code: 'Created' });
     share = made.id;
-    const doc = await alice.client.get<Record<string, unknown>>(`/v0.10/endpoint/${share}`);
+    const doc = await olivia.client.get<Record<string, unknown>>(`/v0.10/endpoint/${share}`);
     expect(doc).toMatchObject({ entity_type: 'GCP_guest_collection', host_endpoint_id: host.endpointId, host_path: '/~/project/', display_name: 'Project share' });
+    // Others see the collection, not where it lies on the host.
+    expect(await alice.client.get<Record<string, unknown>>(`/v0.10/endpoint/${share}`)).toMatchObject({ host_endpoint_id: host.endpointId, host_path: null, sharing_target_root_path: null });
     // The owner's own access: rw on '/', through the guest collection.
     expect((await ls(olivia, '/')).DATA.map((e) => e.name)).toEqual(expect.arrayContaining(['data', 'incoming', 'big']));
   });

@@ -12,6 +12,8 @@ export interface DocContext {
    * agent must not disclose (or touch) what lies outside its roots.
    */
   readonly follow: (dir: Dir, linkText: string) => RawStat | null;
+  /** How a link's text is shown in link_target (absent: as it is). A guest never sees host paths. */
+  readonly showLink?: (linkText: string) => string | null;
 }
 
 /** `YYYY-MM-DD HH:MM:SS+00:00` in UTC, with a space, as Globus sends it. */
@@ -66,7 +68,7 @@ async function docFor(lst: RawStat, name: string, ctx: DocContext, readlink: () 
   const link = await attributes(lst, ctx.owners);
   return {
     ...(followed ? await attributes(followed, ctx.owners) : link),
-    DATA_TYPE: 'file', name, type: followed ? fileTypeOf(followed) : 'invalid_symlink', link_target: target,
+    DATA_TYPE: 'file', name, type: followed ? fileTypeOf(followed) : 'invalid_symlink', link_target: ctx.showLink ? ctx.showLink(target) : target,
     link_size: link.size, link_user: link.user, link_group: link.group, link_last_modified: link.last_modified,
   };
 }

@@ -55,7 +55,7 @@ export function createFileOps(policy: PathPolicy, init: FileOpsInit = {}): FileO
         throw err;
       }
       try {
-        const ctx = { owners, follow: followWithin(policy, target.rootIndex, target.rel, target.linkGuard) };
+        const ctx = { owners, ...followWithin(policy, target, target.rel) };
         return await listDirectory(opened.dir, target.apiPath, { showHidden, maxEntries, batch }, ctx);
       } finally {
         opened.dir.close();
@@ -66,12 +66,13 @@ export function createFileOps(policy: PathPolicy, init: FileOpsInit = {}): FileO
       const target = policy.lexical(path, 'read');
       const { dir, name } = openParent(policy.rootDirs, target, 'read');
       try {
-        const ctx = { owners, follow: followWithin(policy, target.rootIndex, target.rel.slice(0, -1), target.linkGuard) };
+        const ctx = { owners, ...followWithin(policy, target, target.rel.slice(0, -1)) };
         // A root is shown under its configured name, not under its real (symlink-resolved) one.
         if (name === null) return await fileDocOfDir(dir, posix.basename(posix.resolve(target.root.path)) || '/', ctx);
         const doc = await fileDocFor(dir, name, name, ctx);
-        // stat names this very link: one leading out of the root is refused, as ls through it is.
-        if (doc.link_target !== null && doc.type === 'invalid_symlink' && linkLeavesRoot(policy, target, doc.link_target)) {
+        // stat names this very link: one leading out of the root (or, for a guest, out of what
+        // she may read) is refused, as ls through it is.
+        if (doc.type === 'invalid_symlink' && dir.stat(name).kind === 'symlink' && linkLeavesRoot(policy, target, dir.readlink(name))) {
           throw new FerryError('EndpointPermissionDenied', `Path not allowed (a symlink leads outside the root): ${target.apiPath}`);
         }
         return doc;

@@ -44,7 +44,17 @@ const MAX_LINK_HOPS = 40;
  * from the root's descriptor, still following nothing by itself, so no link can lead a read
  * outside.
  */
-function walkFromRoot(roots: RootDirs, rootIndex: number, components: readonly string[], apiPath: string, options: { createMode?: number; followLinks?: boolean; rootPaths?: readonly string[]; write?: boolean; linkGuard?: LinkGuard } = {}): { dir: Dir; rootIndex: number } {
+interface WalkOptions {
+  createMode?: number;
+  followLinks?: boolean;
+  rootPaths?: readonly string[];
+  write?: boolean;
+  linkGuard?: LinkGuard;
+  /** Refuse to enter a directory that belongs to another root (LexicalPath.confined). */
+  confined?: boolean;
+}
+
+function walkFromRoot(roots: RootDirs, rootIndex: number, components: readonly string[], apiPath: string, options: WalkOptions = {}): { dir: Dir; rootIndex: number } {
   let root: Dir;
   try {
     root = roots.open(rootIndex);
@@ -54,10 +64,12 @@ function walkFromRoot(roots: RootDirs, rootIndex: number, components: readonly s
   }
   // The root's own directory may be configured twice (read-only wins): start from its identity.
   const own = roots.rootAt(root);
-  let effective = own >= 0 ? own : rootIndex;
+  const start = own >= 0 ? own : rootIndex;
+  let effective = start;
   const visit = (d: Dir): void => {
     const r = roots.rootAt(d);
     if (r < 0) return;
+    if (options.confined && r !== start) throw new FerryError('EndpointPermissionDenied', `Path not allowed (another root of the endpoint lies here): ${apiPath}`);
     effective = r;
     // A write walk entering a read-only root by another spelling stops here, before it could
     // create anything below it.
@@ -84,7 +96,7 @@ function walkFromRoot(roots: RootDirs, rootIndex: number, components: readonly s
           current.close();
           current = reopen(root);
           rel = [];
-          effective = own >= 0 ? own : rootIndex;
+          effective = start;
           continue;
         }
         current.close();
@@ -111,20 +123,26 @@ export function rootPathsOf(roots: RootDirs, i: number): string[] {
   return real && real !== configured ? [configured, real] : [configured];
 }
 
+/** Writes follow no link; reads follow those that stay in the root (and pass the path's guard). */
+function walkOptionsFor(roots: RootDirs, target: LexicalPath, intent: PathIntent, createMode?: number): WalkOptions {
+  if (intent === 'write') return { createMode, write: true, confined: target.confined };
+  return { followLinks: true, rootPaths: rootPathsOf(roots, target.rootIndex), linkGuard: target.linkGuard, confined: target.confined };
+}
+
 /**
  * Open the parent of `target`. For 'write', the parent must belong to a writable root;
  * `createMode` makes missing parents (as a transfer's destination does).
  */
 export function openParent(roots: RootDirs, target: LexicalPath, intent: PathIntent, createMode?: number): OpenedParent {
   if (target.rel.length === 0) {
-    const { dir, rootIndex } = walkFromRoot(roots, target.rootIndex, [], target.apiPath);
+    const { dir, rootIndex } = walkFromRoot(roots, target.rootIndex, [], target.apiPath, { confined: target.confined });
     if (intent === 'write' && !roots.writable(rootIndex)) {
       dir.close();
       throw readOnly(target.apiPath);
     }
     return { dir, name: null, rootIndex };
   }
-  const options = intent === 'write' ? { createMode, write: true } : { followLinks: true, rootPaths: rootPathsOf(roots, target.rootIndex), linkGuard: target.linkGuard };
+  const options = walkOptionsFor(roots, target, intent, createMode);
   const { dir, rootIndex } = walkFromRoot(roots, target.rootIndex, target.rel.slice(0, -1), target.apiPath, options);
   if (intent === 'write' && !roots.writable(rootIndex)) {
     dir.close();
@@ -135,7 +153,7 @@ export function openParent(roots: RootDirs, target: LexicalPath, intent: PathInt
 
 /** Open `target` itself as a directory (ls, recursive delete); a link there is refused. */
 export function openDirectory(roots: RootDirs, target: LexicalPath, intent: PathIntent): { dir: Dir; rootIndex: number } {
-  const options = intent === 'write' ? { write: true } : { followLinks: true, rootPaths: rootPathsOf(roots, target.rootIndex), linkGuard: target.linkGuard };
+  const options = walkOptionsFor(roots, target, intent);
   const opened = walkFromRoot(roots, target.rootIndex, target.rel, target.apiPath, options);
   if (intent === 'write' && !roots.writable(opened.rootIndex)) {
     opened.dir.close();
@@ -150,7 +168,7 @@ export function openDirectory(roots: RootDirs, target: LexicalPath, intent: Path
  * writable root.
  */
 export function openDirForWrite(roots: RootDirs, target: LexicalPath, createMode: number): Dir {
-  const opened = walkFromRoot(roots, target.rootIndex, target.rel, target.apiPath, { createMode, write: true });
+  const opened = walkFromRoot(roots, target.rootIndex, target.rel, target.apiPath, { createMode, write: true, confined: target.confined });
   if (!roots.writable(opened.rootIndex)) {
     opened.dir.close();
     throw readOnly(target.apiPath);

@@ -20,6 +20,17 @@ export interface LexicalPath {
    * collection and what the guest may read there, so a link never widens a share.
    */
   linkGuard?: LinkGuard;
+  /**
+   * A guest collection's path: a walk for it must stay in this path's own root, so a root
+   * nested inside the collection (reached by name, by a link, or by a mount) is not part of it.
+   */
+  confined?: boolean;
+  /**
+   * How a link's target is shown in ls and stat (`target`: components below the root, or null
+   * when the text leads out of it). Absent: the link's own text. A guest sees targets spelled
+   * inside the collection, never a host path.
+   */
+  showLink?: (target: readonly string[] | null) => string | null;
 }
 
 export type LinkGuard = (target: readonly string[]) => boolean;

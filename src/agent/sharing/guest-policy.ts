@@ -1,7 +1,9 @@
 import { FerryError, isFerryError } from '../../common/errors.js';
+import type { FileIdentity } from '../../fs/index.js';
 import type { Principals } from '../../protocol/index.js';
 import {
-  openDirectory, openParent, parseApiPath, type LexicalPath, type PathIntent, type PathPolicy, type ResolvedPath, type ResolveOptions,
+  linkTargetBelowRoot, openDirectory, openParent, parseApiPath, rootPathsOf, type LexicalPath, type PathIntent, type PathPolicy, type ResolvedPath,
+  type ResolveOptions,
 } from '../policy/index.js';
 import { accessAt, allows } from './access.js';
 import type { ReplicaEntry } from './replica.js';
@@ -28,6 +30,8 @@ export interface GuestPolicy extends PathPolicy {
   checkRead(apiPath: string): void;
   /** A destination file is about to be committed: throws EndpointPermissionDenied when the guest may no longer write it. */
   checkWrite(apiPath: string): void;
+  /** Whether a transfer's walk may enter this directory (not when it is a root of the endpoint). */
+  mayEnter(dir: FileIdentity): boolean;
 }
 
 export interface GuestPolicyInit {
@@ -50,11 +54,18 @@ function refused(id: string, why: string): FerryError {
 }
 
 /** Host API spelling of a guest path's components below the collection's host path. */
-function hostApiOf(base: LexicalPath, components: readonly string[]): string {
+function hostApiOf(base: LexicalPath, components: readonly string[], guestApi: string): string {
   const tail = components.join('/');
   if (tail === '') return base.apiPath;
+  // A collection shared at '/' would turn a first component '~' into the host's home root.
+  if (base.apiPath === '/' && components[0] === '~') {
+    throw new FerryError('ClientError.BadRequest.InvalidPath', `Invalid path: a first component named '~' is not supported in this collection: ${guestApi}`);
+  }
   return base.apiPath.endsWith('/') ? `${base.apiPath}${tail}` : `${base.apiPath}/${tail}`;
 }
+
+/** Links a transfer item may lead through before it is refused (as the kernel's ELOOP). */
+const MAX_ITEM_LINK_HOPS = 8;
 
 function startsWith(path: readonly string[], prefix: readonly string[]): boolean {
   return prefix.length <= path.length && prefix.every((c, i) => path[i] === c);
@@ -102,7 +113,7 @@ export function createGuestPolicy(init: GuestPolicyInit): GuestPolicy {
     if (!allows(access, intent === 'write' ? 'rw' : 'r')) {
       throw new FerryError('EndpointPermissionDenied', `No access rule of this guest collection lets you ${intent === 'write' ? 'write' : 'read'} ${guestApi}`);
     }
-    const hostApi = hostApiOf(c.base, components);
+    const hostApi = hostApiOf(c.base, components, guestApi);
     let hostLex: LexicalPath;
     try {
       hostLex = host.lexical(hostApi, intent);
@@ -112,14 +123,73 @@ export function createGuestPolicy(init: GuestPolicyInit): GuestPolicy {
     // A root nested inside the collection is another root, with its own flags: not shared by it.
     if (hostLex.rootIndex !== c.base.rootIndex) throw new FerryError('EndpointPermissionDenied', `Path not allowed (another root of the endpoint lies here): ${guestApi}`);
     const prefix = c.base.rel;
+    const nested = nestedRootsBelow(c.base);
     const lex: LexicalPath = {
       ...hostLex,
       apiPath: guestApi,
       // The collection's own directory is its root: never deleted, renamed or replaced through it.
       isRoot: components.length === 0 || hostLex.isRoot,
-      linkGuard: (target) => startsWith(target, prefix) && mayRead(collection(), target.slice(prefix.length)),
+      linkGuard: (target) => startsWith(target, prefix) && !nested.some((n) => startsWith(target, n)) && mayRead(collection(), target.slice(prefix.length)),
+      confined: true,
+      showLink: (target) => (target !== null && startsWith(target, prefix) ? `/${target.slice(prefix.length).join('/')}` : null),
     };
     return { lex, hostApi, c };
+  }
+
+  /** Where the roots nested inside the collection lie, as components below its own root. */
+  function nestedRootsBelow(base: LexicalPath): string[][] {
+    const spellings = rootPathsOf(host.rootDirs, base.rootIndex);
+    return base.nestedRoots.flatMap((n) => {
+      const below = linkTargetBelowRoot(n.path, [], spellings);
+      return below === null ? [] : [below];
+    });
+  }
+
+  /**
+   * A transfer item to read. `realRoot` is a directory the guest may read entirely, as a
+   * guarded walk reaches it: the item's own directory, or a file item's parent. The session
+   * checks by descriptor that what it reads lies there, so neither the item nor a link on its
+   * way can lead the read anywhere the guest's rules do not reach. An item that is itself a
+   * link is followed only to a place the guest may read, and resolved there afresh.
+   */
+  async function resolveRead(apiPath: string, options: ResolveOptions | undefined, hops: number): Promise<ResolvedPath> {
+    const { lex, hostApi, c } = map(apiPath, 'read');
+    try {
+      const resolved = await host.resolve(hostApi, 'read', options);
+      if (lex.rel.length === 0 || lex.apiPath === '/') return { ...resolved, apiPath: lex.apiPath, realRoot: realDirOf(lex) };
+      const parent = openParent(host.rootDirs, lex, 'read');
+      let kind: string;
+      let linkText = '';
+      let parentReal: string;
+      try {
+        kind = parent.dir.stat(parent.name!).kind;
+        if (kind === 'symlink') linkText = parent.dir.readlink(parent.name!);
+        parentReal = parent.dir.realPath();
+      } finally {
+        parent.dir.close();
+      }
+      if (kind === 'dir') return { ...resolved, apiPath: lex.apiPath, realRoot: realDirOf(lex) };
+      if (kind !== 'symlink') return { ...resolved, apiPath: lex.apiPath, realRoot: parentReal };
+      const target = linkTargetBelowRoot(linkText, lex.rel.slice(0, -1), rootPathsOf(host.rootDirs, lex.rootIndex));
+      if (target === null || !lex.linkGuard!(target)) {
+        throw new FerryError('EndpointPermissionDenied', `Path not allowed (a symlink leads where this request may not read): ${lex.apiPath}`);
+      }
+      if (hops >= MAX_ITEM_LINK_HOPS) throw new FerryError('EndpointPermissionDenied', `Path not allowed (too many symbolic links): ${lex.apiPath}`);
+      const followed = await resolveRead(`/${target.slice(c.base.rel.length).join('/')}`, options, hops + 1);
+      return { ...followed, apiPath: lex.apiPath };
+    } catch (err) {
+      throw asGuest(err, hostApi, lex.apiPath);
+    }
+  }
+
+  /** The real path of a directory the guest names, reached by a guarded, confined walk. */
+  function realDirOf(lex: LexicalPath): string {
+    const { dir } = openDirectory(host.rootDirs, lex, 'read');
+    try {
+      return dir.realPath();
+    } finally {
+      dir.close();
+    }
   }
 
   const policy: GuestPolicy = {
@@ -142,27 +212,19 @@ export function createGuestPolicy(init: GuestPolicyInit): GuestPolicy {
       }
     },
 
-    /**
-     * The item of a transfer. `realRoot` is the real directory of the named path's parent as a
-     * guarded walk reaches it: the session checks by descriptor that the item it reads lies
-     * there, so an item that is itself a link cannot lead the read anywhere the guest did not name.
-     */
+    /** The item of a transfer: writes follow no link (the session's placer walks by descriptor); reads, see resolveRead. */
     async resolve(apiPath: string, intent: PathIntent, options?: ResolveOptions): Promise<ResolvedPath> {
+      if (intent === 'read') return resolveRead(apiPath, options, 0);
       const { lex, hostApi } = map(apiPath, intent);
       try {
-        const resolved = await host.resolve(hostApi, intent, options);
-        // Writes follow no link (the session's placer walks by descriptor); reads get the narrower root.
-        if (intent === 'write') return { ...resolved, apiPath: lex.apiPath };
-        const dir = lex.apiPath === '/' ? openDirectory(host.rootDirs, lex, 'read').dir : openParent(host.rootDirs, lex, 'read').dir;
-        try {
-          return { ...resolved, apiPath: lex.apiPath, realRoot: dir.realPath() };
-        } finally {
-          dir.close();
-        }
+        return { ...(await host.resolve(hostApi, intent, options)), apiPath: lex.apiPath };
       } catch (err) {
         throw asGuest(err, hostApi, lex.apiPath);
       }
     },
+
+    /** A directory met in a transfer's walk: one that is a root of the endpoint is not part of the collection. */
+    mayEnter: (dir) => host.rootOfDir(dir) === null,
 
     checkRead(apiPath) {
       map(apiPath, 'read');

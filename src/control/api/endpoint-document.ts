@@ -22,6 +22,8 @@ export function endpointDocument(v: EndpointView): Record<string, unknown> {
   const guest = e.hostEndpointId !== null;
   const roles = v.roles ?? (isOwner ? ['administrator'] : []);
   const entityType = guest ? 'GCP_guest_collection' : e.isGlobusConnect ? 'GCP_mapped_collection' : 'GCSv5_mapped_collection';
+  // Where a guest collection lies on its host is for those who manage it, not for its grantees.
+  const seesHost = roles.includes('administrator') || roles.includes('access_manager');
   return {
     DATA_TYPE: 'endpoint',
     id: e.id,
@@ -48,11 +50,11 @@ export function endpointDocument(v: EndpointView): Record<string, unknown> {
     gcp_connected: e.isGlobusConnect ? v.connected : null,
     gcp_paused: e.isGlobusConnect ? false : null,
     host_endpoint_id: e.hostEndpointId,
-    host_endpoint_display_name: guest ? (v.host?.displayName ?? null) : null,
-    host_path: e.hostPath,
+    host_endpoint_display_name: guest && seesHost ? (v.host?.displayName ?? null) : null,
+    host_path: seesHost ? e.hostPath : null,
     host_endpoint: e.hostEndpointId,
     sharing_target_endpoint: e.hostEndpointId,
-    sharing_target_root_path: e.hostPath,
+    sharing_target_root_path: seesHost ? e.hostPath : null,
     force_encryption: true,
     force_verify: false,
     disable_verify: false,

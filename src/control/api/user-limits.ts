@@ -13,12 +13,21 @@ export interface UserLimits {
   fileOpsPerUser: number;
   /** Active (ACTIVE or INACTIVE) tasks one account (its linked identities together) may have; Globus allows 100 pending tasks. */
   activeTasksPerUser: number;
+  /**
+   * Changes to guest collections' access rules and roles one identity may make per minute:
+   * each change is published to the host's agents, so a loop of changes would keep them busy.
+   */
+  sharingChangesPerMinute: number;
+  /** Access-rule notification e-mails (notify_email) one identity may have sent per hour. */
+  notificationsPerHour: number;
 }
 
 export const DEFAULT_USER_LIMITS: Readonly<UserLimits> = Object.freeze({
   fileOpsPerEndpoint: 4,
   fileOpsPerUser: 16,
   activeTasksPerUser: 100,
+  sharingChangesPerMinute: 120,
+  notificationsPerHour: 20,
 });
 
 /** Seconds a client refused by the operation limit is asked to wait (Retry-After). */
@@ -70,11 +79,52 @@ export class OperationLimiter {
   }
 }
 
-function tooMany(message: string): FerryError {
-  return new FerryError('ClientError.TooManyRequests', message, { details: { retryAfterSeconds: OPS_RETRY_AFTER_SECONDS } });
+function tooMany(message: string, retryAfterSeconds = OPS_RETRY_AFTER_SECONDS): FerryError {
+  return new FerryError('ClientError.TooManyRequests', message, { details: { retryAfterSeconds } });
+}
+
+/**
+ * At most `max` events per identity in each fixed window of `windowMs` (a count and the
+ * window's start per identity; identities idle for a window are forgotten). Hand-written: the
+ * rate-limit plugin keys requests before they are authenticated, and these limits are per
+ * identity and per kind of change, counted inside the handler.
+ */
+export class WindowLimiter {
+  private readonly windows = new Map<string, { start: number; count: number }>();
+
+  constructor(private readonly max: number, private readonly windowMs: number, private readonly what: string) {}
+
+  /** Count one event for `identityId`, or refuse with 429 ClientError.TooManyRequests (Retry-After: the window's end). */
+  take(identityId: string, now = Date.now()): void {
+    if (this.windows.size > 10_000) this.forgetIdle(now);
+    let w = this.windows.get(identityId);
+    if (!w || now - w.start >= this.windowMs) this.windows.set(identityId, (w = { start: now, count: 0 }));
+    if (w.count >= this.max) {
+      const wait = Math.max(1, Math.ceil((w.start + this.windowMs - now) / 1000));
+      throw tooMany(`You made ${w.count} ${this.what} in the last ${Math.round(this.windowMs / 1000)} s (the limit is ${this.max}); retry in ${wait} s`, wait);
+    }
+    w.count++;
+  }
+
+  private forgetIdle(now: number): void {
+    for (const [id, w] of this.windows) if (now - w.start >= this.windowMs) this.windows.delete(id);
+  }
 }
 
 /** The error a task submission gets when its owner already has `limit` active tasks. */
 export function tooManyPendingJobs(active: number, limit: number): FerryError {
   return new FerryError('ClientError.Conflict.TooManyPendingJobs', `You already have ${active} active tasks (the limit is ${limit}); wait for some to finish or cancel them`);
+}
+
+/** The limits on changes to sharing, shared by the access-rule and role routes. */
+export interface SharingLimiters {
+  changes: WindowLimiter;
+  notifications: WindowLimiter;
+}
+
+export function sharingLimiters(limits: Pick<UserLimits, 'sharingChangesPerMinute' | 'notificationsPerHour'>): SharingLimiters {
+  return {
+    changes: new WindowLimiter(limits.sharingChangesPerMinute, 60_000, 'changes to access rules and roles'),
+    notifications: new WindowLimiter(limits.notificationsPerHour, 3_600_000, 'access notifications by e-mail'),
+  };
 }

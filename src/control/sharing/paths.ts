@@ -1,5 +1,5 @@
 import { FerryError } from '../../common/errors.js';
-import { MAX_PATH_BYTES } from '../../protocol/limits.js';
+import { MAX_NAME_BYTES, MAX_PATH_BYTES } from '../../protocol/limits.js';
 import type { RootInfo } from '../../protocol/index.js';
 
 /**
@@ -12,12 +12,21 @@ function invalid(what: string, reason: string): FerryError {
   return new FerryError('ClientError.BadRequest.InvalidPath', `Invalid ${what}: ${reason}`);
 }
 
-function basicChecks(path: string, what: string): void {
+/**
+ * Longest access-rule path: a rule travels to the agent in every snapshot of its host, up to
+ * 1000 rules a collection, so its size is bounded well below a host path's.
+ */
+export const MAX_RULE_PATH_BYTES = 1024;
+
+function basicChecks(path: string, what: string, maxBytes = MAX_PATH_BYTES): void {
   if (path.length === 0) throw invalid(what, 'empty');
   if (path.includes('\0')) throw invalid(what, 'contains a NUL byte');
+  // Control characters would reach logs, e-mails and terminals (ferry acl list) verbatim.
+  if (/[\u0001-\u001f\u007f]/.test(path)) throw invalid(what, 'contains a control character');
   if (/\p{Cs}/u.test(path)) throw invalid(what, 'not well-formed Unicode');
-  if (Buffer.byteLength(path, 'utf8') > Math.min(MAX_PATH_BYTES, 4000)) throw invalid(what, 'too long');
+  if (Buffer.byteLength(path, 'utf8') > maxBytes) throw invalid(what, `longer than ${maxBytes} bytes`);
   if (!path.startsWith('/')) throw invalid(what, "must start with '/'");
+  if (path.split('/').some((c) => Buffer.byteLength(c, 'utf8') > MAX_NAME_BYTES)) throw invalid(what, `a component is longer than ${MAX_NAME_BYTES} bytes`);
 }
 
 /** A parsed host path: `home` when it starts with '/~/' (the agent's first root). */
@@ -78,7 +87,7 @@ export function isShareable(hostPath: string, roots: readonly RootInfo[]): boole
  * `..` components, no NUL; repeated slashes collapse and it ends in '/' (directory rules).
  */
 export function normaliseRulePath(path: string): string {
-  basicChecks(path, 'path');
+  basicChecks(path, 'path', MAX_RULE_PATH_BYTES);
   const parts = path.split('/').filter((c) => c !== '');
   for (const c of parts) {
     if (c === '.' || c === '..') throw invalid('path', `contains a '${c}' component`);

@@ -1,12 +1,14 @@
 import type { Principals } from '../../protocol/index.js';
 import { accountPrincipals, authFor } from '../auth/index.js';
 import type { ControlStore } from '../store/index.js';
+import { principalsForCollection } from './principals.js';
 import type { EndpointRoute, TaskEndpoints } from '../tasks/index.js';
 
 /**
  * Control's answer to "which agents serve this endpoint, and who is asking": a guest collection
- * is served by its host's agents, and a task carries its owner's whole account (every linked
- * identity and their groups, computed when asked, the way the bearer check computes them).
+ * is served by its host's agents, and a task carries its owner's account (linked identities and
+ * groups, computed when asked, the way the bearer check computes them), narrowed to the ids the
+ * collection names (principals.ts).
  */
 export function storeTaskEndpoints(store: ControlStore): TaskEndpoints {
   return {
@@ -19,14 +21,14 @@ export function storeTaskEndpoints(store: ControlStore): TaskEndpoints {
       if (!host || host.deletedAt !== null) return { refused: `the host endpoint of guest collection '${ep.id}' was deleted` };
       return { agentEndpointId: host.id, collectionId: ep.id };
     },
-    principals(ownerId: string): Principals {
+    principals(ownerId: string, collectionId: string | null): Principals {
       const p = accountPrincipals(authFor(store.db), ownerId);
-      return {
+      return principalsForCollection(store, collectionId, {
         identityId: p.primaryId,
         linkedIdentityIds: p.identityIds.filter((id) => id !== p.primaryId),
         groupIds: p.groupIds,
         authenticated: true,
-      };
+      });
     },
   };
 }

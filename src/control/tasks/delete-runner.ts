@@ -30,7 +30,7 @@ export class DeleteRunner {
 
   private async run(t: DeleteTaskRecord, run: DeleteRun, route: { agentEndpointId: string; collectionId: string | null }): Promise<void> {
     // The agent decides with the owner's account principals (as now), like any file operation they make.
-    const principals: Principals = this.d.endpoints.principals(t.ownerId);
+    const principals: Principals = this.d.endpoints.principals(t.ownerId, route.collectionId);
     const collectionId = route.collectionId ?? undefined;
     for (let i = t.itemsDone; i < t.items.length; i++) {
       const path = t.items[i]!.path;

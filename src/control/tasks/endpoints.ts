@@ -12,8 +12,8 @@ export type EndpointRoute =
 
 export interface TaskEndpoints {
   route(endpointId: string): EndpointRoute;
-  /** The principals of a task owner's account (all its identities and groups), computed fresh for each attempt. */
-  principals(ownerId: string): Principals;
+  /** The principals of a task owner's account for the agents serving `collectionId` (null: a mapped endpoint), computed fresh for each attempt. */
+  principals(ownerId: string, collectionId: string | null): Principals;
 }
 
 /** Without sharing: every endpoint is served by its own agents, and the owner's id is all the agent learns. */

@@ -62,7 +62,7 @@ export class TransferRunner {
     this.d.runs.add(run);
     this.d.repo.apply(t.id, { attempts: t.attempts + 1, session: { sessionId: run.sessionId, sourceNode: run.sourceNode, destinationNode: run.destinationNode } });
     // The submitter's principals as they are now (groups joined or left since submission count).
-    const guestOf = (route: Served): SessionSpec['guest'] => (route.collectionId === null ? undefined : { collectionId: route.collectionId, principals: this.d.endpoints.principals(t.ownerId) });
+    const guestOf = (route: Served): SessionSpec['guest'] => (route.collectionId === null ? undefined : { collectionId: route.collectionId, principals: this.d.endpoints.principals(t.ownerId, route.collectionId) });
     this.open(t, run, listenRole, { source: guestOf(srcRoute), destination: guestOf(dstRoute) }).catch(this.d.onError);
   }
 

@@ -210,6 +210,10 @@ export class ManifestProcessor {
     const api = apiJoin(item.destinationPath, e.path);
     try {
       if (e.path === '' && (e.kind === 'dir' || e.kind === 'file')) {
+        // A root (or a guest collection's own directory) is never replaced by a file.
+        if (e.kind === 'file' && ctx.resolver.lexical(item.destinationPath, 'write').isRoot) {
+          throw transferError('Transfer.WrongType', `The destination of a file is a root directory: ${item.destinationPath}`, 'IS_A_DIRECTORY');
+        }
         this.base = (await ctx.resolver.resolve(item.destinationPath, 'write')).hostPath;
         // A file item is written into its parent, made if missing, reached by a walk that follows no link.
         if (e.kind === 'file') this.placer.placeByPolicy(dirname(this.base), parentApi(item.destinationPath));

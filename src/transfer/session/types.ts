@@ -29,6 +29,11 @@ export interface PathResolver {
    */
   checkRead?(apiPath: string): void;
   checkWrite?(apiPath: string): void;
+  /**
+   * Guest collections only: whether the source's walk may enter a directory it found (a root
+   * of the endpoint nested in the collection is not part of it, and is left out).
+   */
+  mayEnter?(dir: FileIdentity): boolean;
 }
 
 export interface SessionReporter {

@@ -181,6 +181,8 @@ async function describe(opts: WalkOptions, item: number, base: string, parent: s
       opts.onSymlink();
     } else if (opts.filters && (st.kind === 'dir' || st.kind === 'file') && opts.filters.excludes(name, st.kind)) {
       // Excluded (checked again: the listing may not have known the type, or it changed).
+    } else if (st.kind === 'dir' && opts.resolver.mayEnter && !opts.resolver.mayEnter({ dev: st.dev!, ino: st.ino! })) {
+      // Another root nested in a guest collection: not part of it, not even by name.
     } else if (st.kind === 'dir') {
       opts.dirs.placed(hostPaths[k]!, { dev: st.dev!, ino: st.ino! });
       subdirs.push(path);

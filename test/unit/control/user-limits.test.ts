@@ -5,7 +5,7 @@ import type { Api, ApiContext } from '../../../src/control/api/context.js';
 import { installErrorHandlers } from '../../../src/control/api/errors.js';
 import { registerOperationRoutes } from '../../../src/control/api/routes/operations.js';
 import { registerTaskRoutes } from '../../../src/control/api/routes/tasks.js';
-import { DEFAULT_USER_LIMITS, OperationLimiter } from '../../../src/control/api/user-limits.js';
+import { DEFAULT_USER_LIMITS, OperationLimiter, sharingLimiters, WindowLimiter } from '../../../src/control/api/user-limits.js';
 import { TaskOrchestrator } from '../../../src/control/tasks/index.js';
 import { world, type World } from './tasks/fixtures.js';
 
@@ -86,7 +86,7 @@ describe('per-identity limits', () => {
     limiter.acquire('alice', 'ep2')();
     bob();
     expect(limiter.inFlight('bob')).toBe(0);
-    expect(DEFAULT_USER_LIMITS).toEqual({ fileOpsPerEndpoint: 4, fileOpsPerUser: 16, activeTasksPerUser: 100 });
+    expect(DEFAULT_USER_LIMITS).toEqual({ fileOpsPerEndpoint: 4, fileOpsPerUser: 16, activeTasksPerUser: 100, sharingChangesPerMinute: 120, notificationsPerHour: 20 });
   });
 
   it('refuses a new task with 409 ClientError.Conflict.TooManyPendingJobs while the owner has the most active tasks', async () => {
@@ -105,5 +105,36 @@ describe('per-identity limits', () => {
     const active = w.store.tasks.list({ ownerId: w.owner, statuses: ['ACTIVE'], orderBy: [], limit: 1, offset: 0 }).records[0]!;
     expect(tasks.cancel(active.id)).toBe('Canceled');
     expect((await submit(3)).statusCode).toBe(202);
+  });
+});
+
+describe('per-identity windows on sharing changes and notification e-mails', () => {
+  it('counts each identity in its own fixed window and says when to come back', () => {
+    const limiter = new WindowLimiter(2, 60_000, 'changes');
+    const t0 = 1_000_000;
+    limiter.take('alice', t0);
+    limiter.take('alice', t0 + 1);
+    limiter.take('bob', t0 + 2);
+    let refused: unknown;
+    try {
+      limiter.take('alice', t0 + 15_000);
+    } catch (err) {
+      refused = err;
+    }
+    expect(refused).toMatchObject({ code: 'ClientError.TooManyRequests', status: 429, details: { retryAfterSeconds: 45 } });
+    expect(String((refused as Error).message)).toContain('the limit is 2');
+    // A new window starts once the old one is over.
+    limiter.take('alice', t0 + 60_000);
+    // Zero allowed: every event refused (notifications switched off).
+    expect(() => new WindowLimiter(0, 3_600_000, 'e-mails').take('alice', t0)).toThrow(/limit is 0/);
+  });
+
+  it('sharingLimiters takes its numbers from the limits config', () => {
+    const l = sharingLimiters({ sharingChangesPerMinute: 1, notificationsPerHour: 1 });
+    l.changes.take('a', 0);
+    expect(() => l.changes.take('a', 59_999)).toThrow(/changes to access rules and roles/);
+    l.notifications.take('a', 0);
+    expect(() => l.notifications.take('a', 3_599_999)).toThrow(/notifications/);
+    expect(DEFAULT_USER_LIMITS.sharingChangesPerMinute).toBeGreaterThan(0);
   });
 });

@@ -128,4 +128,15 @@ describe('transfer session: delete_destination_extra', () => {
     expect(rejection(r.src).code).toBe('Transfer.WrongType');
     expect(await readFile(join(dst, 'd/extra'), 'utf8')).toBe('stays');
   });
+
+  it('never puts a file in the place of a root directory', async () => {
+    await mkdir(join(src, 's'));
+    await writeFile(join(src, 's/x'), 'file');
+    await writeFile(join(dst, 'kept'), 'stays');
+    const r = await runPair({ srcRoot: src, dstRoot: dst, items: [{ sourcePath: '/s/x', destinationPath: '/', recursive: false }] });
+    const err = rejection(r.dst);
+    expect(err.code).toBe('Transfer.WrongType');
+    expect(err.details?.['eventCode']).toBe('IS_A_DIRECTORY');
+    expect(await readFile(join(dst, 'kept'), 'utf8')).toBe('stays');
+  });
 });

@@ -12,6 +12,7 @@ import type { Api, ApiContext } from '../context.js';
 import { resourceOf } from '../errors.js';
 import { managedCollection } from '../sharing-access.js';
 import { AccessCreateBody, AccessUpdateBody, type AccessCreateBody as CreateBody } from '../sharing-schemas.js';
+import type { SharingLimiters } from '../user-limits.js';
 import { result } from './endpoints.js';
 
 type EpParams = { Params: { id: string } };
@@ -70,7 +71,7 @@ function checkPrincipal(ctx: ApiContext, body: Pick<CreateBody, 'principal_type'
  * and expiration only) and deleted. Every change is committed with a bump of the host's
  * sharing version and published to its agents, which enforce the rules.
  */
-export function registerAccessRuleRoutes(app: Api, ctx: ApiContext): void {
+export function registerAccessRuleRoutes(app: Api, ctx: ApiContext, limiters: SharingLimiters): void {
   const auth = (req: FastifyRequest) => authenticate(req, ctx.store, TRANSFER_SCOPE);
   const ruleOf = (endpointId: string, ruleId: string): AccessRuleRecord => {
     const rule = isUuid(ruleId) ? ctx.store.accessRules.get(endpointId, ruleId.toLowerCase()) : undefined;
@@ -96,6 +97,9 @@ export function registerAccessRuleRoutes(app: Api, ctx: ApiContext): void {
       throw new FerryError('ClientError.Conflict', `A guest collection may have at most ${MAX_RULES_PER_COLLECTION} access rules`);
     }
     const notify = body.notify_email ?? null;
+    limiters.changes.take(caller.identity.id, now);
+    // Anyone with a guest collection can have mail sent to any address: bounded per identity.
+    if (notify) limiters.notifications.take(caller.identity.id, now);
     const rule = ctx.sharing.commit(hostId, 'rule created', { changed: [ep.id] }, () => {
       const created = ctx.store.accessRules.create({
         endpointId: ep.id, principalType: body.principal_type, principal, path, permissions: body.permissions, expirationDate, createdBy: caller.identity.id,
@@ -121,7 +125,8 @@ export function registerAccessRuleRoutes(app: Api, ctx: ApiContext): void {
   });
 
   app.put<RuleParams>('/v0.10/endpoint/:id/access/:ruleId', async (req) => {
-    const { ep, hostId } = managedCollection(ctx, auth(req), req.params.id, 'rules');
+    const caller = auth(req);
+    const { ep, hostId } = managedCollection(ctx, caller, req.params.id, 'rules');
     const rule = ruleOf(ep.id, req.params.ruleId);
     const body = assertSchema(AccessUpdateBody, req.body, 'ClientError.BadRequest', 'access document');
     // Clients send whole documents back; only permissions and expiration_date may differ.
@@ -131,6 +136,7 @@ export function registerAccessRuleRoutes(app: Api, ctx: ApiContext): void {
       throw new FerryError('ClientError.BadRequest', 'Only permissions and expiration_date of an access rule can be changed');
     }
     const expirationDate = parseExpiration(body.expiration_date, Date.now());
+    limiters.changes.take(caller.identity.id);
     ctx.sharing.commit(hostId, 'rule updated', { changed: [ep.id] }, () => ctx.store.accessRules.update(ep.id, rule.id, {
       ...(body.permissions === undefined ? {} : { permissions: body.permissions }),
       ...(expirationDate === undefined ? {} : { expirationDate }),
@@ -140,8 +146,10 @@ export function registerAccessRuleRoutes(app: Api, ctx: ApiContext): void {
   });
 
   app.delete<RuleParams>('/v0.10/endpoint/:id/access/:ruleId', async (req) => {
-    const { ep, hostId } = managedCollection(ctx, auth(req), req.params.id, 'rules');
+    const caller = auth(req);
+    const { ep, hostId } = managedCollection(ctx, caller, req.params.id, 'rules');
     const rule = ruleOf(ep.id, req.params.ruleId);
+    limiters.changes.take(caller.identity.id);
     ctx.sharing.commit(hostId, 'rule deleted', { changed: [ep.id] }, () => ctx.store.accessRules.delete(ep.id, rule.id));
     req.log.info({ endpointId: ep.id, ruleId: rule.id }, 'access rule deleted');
     return result(req, 'Deleted', `Access rule '${rule.id}' deleted successfully`);

@@ -3,7 +3,7 @@ import { FerryError } from '../../../common/errors.js';
 import { isUuid } from '../../../common/ids.js';
 import { TRANSFER_SCOPE, type EndpointRecord } from '../../store/index.js';
 import type { EndpointSearch } from '../../store/endpoints.js';
-import { accountIdentityIds, authenticate, type Caller } from '../auth.js';
+import { accountIdentityIds, authenticate, ownedByAccount, type Caller } from '../auth.js';
 import type { Api, ApiContext } from '../context.js';
 import { callerPrincipalSet, endpointDocFor } from '../endpoint-views.js';
 import { bool, int, one, type Query } from '../query.js';
@@ -77,7 +77,12 @@ export function registerEndpointSearchRoutes(app: Api, ctx: ApiContext): void {
     const { search, order } = scopeQuery(ctx, caller, scope);
     const extra: Partial<EndpointSearch> = {};
     if (ownerFilter && search.ownerId === undefined) extra.ownerId = ownerFilter;
-    if (hostFilter) extra.hostEndpointId = hostFilter.toLowerCase();
+    if (hostFilter) {
+      // Which collections a host serves is told only about a host the caller may see.
+      const host = ctx.store.endpoints.get(hostFilter.toLowerCase());
+      if (!host || !(host.public || ownedByAccount(caller, host.ownerId))) return { DATA_TYPE: 'endpoint_list', limit, offset, has_next_page: false, DATA: [] };
+      extra.hostEndpointId = host.id;
+    }
     if (entityType === 'GCP_guest_collection') extra.guest = true;
     else if (entityType === 'GCP_mapped_collection') Object.assign(extra, { guest: false, globusConnect: true });
     else if (entityType !== undefined && entityType !== '') return { DATA_TYPE: 'endpoint_list', limit, offset, has_next_page: false, DATA: [] };

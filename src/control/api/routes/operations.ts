@@ -4,6 +4,7 @@ import { newRequestId } from '../../../common/ids.js';
 import { assertSchema } from '../../../common/validate.js';
 import { MAX_LS_ENTRIES, type FileOpArgs, type FileOpName, type FileOpResult } from '../../../protocol/index.js';
 import { TRANSFER_SCOPE } from '../../store/index.js';
+import { principalsForCollection } from '../../sharing/principals.js';
 import { authenticate, principalsOf } from '../auth.js';
 import type { Api, ApiContext } from '../context.js';
 import { resourceOf } from '../errors.js';
@@ -62,7 +63,7 @@ export function registerOperationRoutes(app: Api, ctx: ApiContext): void {
     // the host's agent decides from its replica of the rules and the caller's principals.
     const ep = visible.hostEndpointId === null ? ownedEndpoint(ctx, caller, req.params.id) : visible;
     const route = guestRoute(ctx, ep);
-    return { caller, ep, principals: principalsOf(caller), ...route };
+    return { caller, ep, principals: principalsForCollection(ctx.store, route.collectionId, principalsOf(caller)), ...route };
   };
   /** Run the operation on the endpoint's agent, holding one of the caller's slots until the agent answers (or times out). */
   const onAgent = async <K extends FileOpName>(s: ReturnType<typeof start>, op: K, args: FileOpArgs<K>): Promise<FileOpResult<K>> => {

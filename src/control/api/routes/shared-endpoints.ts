@@ -4,6 +4,7 @@ import { newRequestId } from '../../../common/ids.js';
 import { assertSchema } from '../../../common/validate.js';
 import { normaliseHostPath, rootOf } from '../../sharing/paths.js';
 import { TRANSFER_SCOPE } from '../../store/index.js';
+import { principalsForCollection } from '../../sharing/principals.js';
 import { accountIdentityIds, authenticate, ownedByAccount, principalsOf } from '../auth.js';
 import type { Api, ApiContext } from '../context.js';
 import { endpointDocFor } from '../endpoint-views.js';
@@ -44,7 +45,7 @@ export function registerSharedEndpointRoutes(app: Api, ctx: ApiContext): void {
     }
     let stat;
     try {
-      stat = await ctx.hub.request(host.id, 'stat', { path: canonical }, principalsOf(caller));
+      stat = await ctx.hub.request(host.id, 'stat', { path: canonical }, principalsForCollection(ctx.store, null, principalsOf(caller)));
     } catch (err) {
       throw globusOpError('stat', err);
     }

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -209,5 +209,83 @@ describe('guest collections seen through the agent policy', () => {
     const err = await alice.ops.stat({ path: '/missing.txt' }).catch((x: Error) => x);
     expect((err as Error).message).toContain('/missing.txt');
     expect((err as Error).message).not.toContain('share');
+  });
+  it('a transfer item that is a link is read only where the guest may read: its target is resolved afresh', async () => {
+    const { root, host } = setup();
+    mkdirSync(join(root, 'share', 'hidden'));
+    writeFileSync(join(root, 'share', 'hidden', 'h.txt'), 'hidden');
+    // The rule names /publ/, which a local user made a link to a directory she may not read.
+    symlinkSync('hidden', join(root, 'share', 'publ'));
+    symlinkSync('../hidden', join(root, 'share', 'pub', 'dir-link'));
+    symlinkSync('../top.txt', join(root, 'share', 'pub', 'file-link'));
+    symlinkSync('deep', join(root, 'share', 'pub', 'ok-link'));
+    symlinkSync('deep/b.txt', join(root, 'share', 'pub', 'ok-file-link'));
+    const e = entryOf({ rules: [rule({ path: '/pub/', permissions: 'r' }), rule({ path: '/publ/', permissions: 'r' })] });
+    const alice = guest(host, () => e, who(ALICE));
+    await expectCode(alice.policy.resolve('/publ', 'read'), 'EndpointPermissionDenied');
+    await expectCode(alice.policy.resolve('/publ/h.txt', 'read'), 'EndpointPermissionDenied');
+    await expectCode(alice.policy.resolve('/pub/dir-link', 'read'), 'EndpointPermissionDenied');
+    await expectCode(alice.policy.resolve('/pub/file-link', 'read'), 'EndpointPermissionDenied');
+    const deep = realpathSync(join(root, 'share', 'pub', 'deep'));
+    const dirItem = await alice.policy.resolve('/pub/ok-link', 'read');
+    expect(dirItem.apiPath).toBe('/pub/ok-link');
+    expect(realpathSync(dirItem.hostPath)).toBe(deep);
+    expect(dirItem.realRoot).toBe(deep);
+    const fileItem = await alice.policy.resolve('/pub/ok-file-link', 'read');
+    expect(realpathSync(fileItem.hostPath)).toBe(join(deep, 'b.txt'));
+    expect(fileItem.realRoot).toBe(deep);
+    // A plain item: its own directory, or a file's parent, bounds what the session may read.
+    expect((await alice.policy.resolve('/pub/', 'read')).realRoot).toBe(realpathSync(join(root, 'share', 'pub')));
+    expect((await alice.policy.resolve('/pub/a.txt', 'read')).realRoot).toBe(realpathSync(join(root, 'share', 'pub')));
+  });
+
+  it('a root nested in the collection is not part of it, by name, by link, or in a walk', async () => {
+    const { root } = setup();
+    mkdirSync(join(root, 'share', 'inner'));
+    writeFileSync(join(root, 'share', 'inner', 'own.txt'), 'inner root');
+    symlinkSync('../inner', join(root, 'share', 'pub', 'to-inner'));
+    symlinkSync('../inner/own.txt', join(root, 'share', 'pub', 'to-inner-file'));
+    const host = createPathPolicy([{ path: root, writable: true, sharing: true }, { path: join(root, 'share', 'inner'), writable: true, sharing: false }]);
+    const e = entryOf({ rules: [rule({ path: '/', permissions: 'rw' })] });
+    const alice = guest(host, () => e, who(ALICE));
+    await expectCode(alice.ops.ls({ path: '/inner/', showHidden: false }), 'EndpointPermissionDenied');
+    await expectCode(alice.ops.ls({ path: '/pub/to-inner/', showHidden: false }), 'EndpointPermissionDenied');
+    await expectCode(alice.policy.resolve('/pub/to-inner', 'read'), 'EndpointPermissionDenied');
+    await expectCode(alice.policy.resolve('/pub/to-inner-file', 'read'), 'EndpointPermissionDenied');
+    const shown = (await alice.ops.ls({ path: '/pub/', showHidden: false })).entries;
+    expect(shown.find((x) => x.name === 'to-inner')?.type).toBe('invalid_symlink');
+    expect(shown.find((x) => x.name === 'to-inner-file')?.type).toBe('invalid_symlink');
+    // The source's walk leaves the nested root out; other directories it enters.
+    const identity = (p: string) => { const st = statSync(p, { bigint: true }); return { dev: st.dev, ino: st.ino }; };
+    expect(alice.policy.mayEnter(identity(join(root, 'share', 'inner')))).toBe(false);
+    expect(alice.policy.mayEnter(identity(join(root, 'share', 'pub')))).toBe(true);
+  });
+
+  it('shows link targets spelled inside the collection, never a host path', async () => {
+    const { root, host } = setup();
+    symlinkSync('../incoming', join(root, 'share', 'pub', 'to-incoming'));
+    symlinkSync(join(root, 'share', 'top.txt'), join(root, 'share', 'pub', 'abs-in'));
+    symlinkSync('../../private', join(root, 'share', 'pub', 'out'));
+    symlinkSync(join(root, 'private'), join(root, 'share', 'pub', 'abs-out'));
+    const e = entryOf({ rules: [rule({ path: '/pub/', permissions: 'r' })] });
+    const owner = guest(host, () => e, who(OWNER));
+    const entries = (await owner.ops.ls({ path: '/pub/', showHidden: false })).entries;
+    const target = (name: string) => entries.find((x) => x.name === name)?.link_target;
+    expect(target('to-incoming')).toBe('/incoming');
+    expect(target('abs-in')).toBe('/top.txt');
+    expect(target('out')).toBeNull();
+    expect(target('abs-out')).toBeNull();
+    expect(JSON.stringify(entries)).not.toContain(root);
+    expect((await owner.ops.stat({ path: '/pub/abs-in' })).link_target).toBe('/top.txt');
+    await expectCode(owner.ops.stat({ path: '/pub/abs-out' }), 'EndpointPermissionDenied');
+  });
+
+  it('a collection shared at / gives no meaning to a first component "~"', async () => {
+    const { root } = setup();
+    const host = createPathPolicy([{ path: root, writable: false, sharing: false }, { path: '/', writable: false, sharing: true }]);
+    const e = entryOf({ hostPath: '/', rules: [rule({ path: '/', permissions: 'r' })] });
+    const owner = guest(host, () => e, who(OWNER));
+    await expectCode(owner.ops.stat({ path: '/~/~/share/top.txt' }), 'ClientError.BadRequest.InvalidPath');
+    await expectCode(owner.ops.stat({ path: '/~/share/top.txt' }), 'ClientError.NotFound');
   });
 });

@@ -30,5 +30,12 @@ describe('sharing paths', () => {
     expect(normaliseRulePath('/data')).toBe('/data/');
     expect(normaliseRulePath('//data//x/')).toBe('/data/x/');
     for (const bad of ['data/', '/a/../b', '/./a', '/a\0', '']) expect(() => normaliseRulePath(bad), bad).toThrow(/Invalid path/);
+    // Bounded: rules travel to the agent in every snapshot, and are shown in terminals and e-mails.
+    expect(() => normaliseRulePath('/a\u001b[31m/')).toThrow(/control character/);
+    expect(() => normaliseRulePath('/a\u007f/')).toThrow(/control character/);
+    expect(() => normaliseRulePath(`/${'n'.repeat(256)}/`)).toThrow(/component is longer than 255 bytes/);
+    expect(normaliseRulePath(`/${'n'.repeat(255)}/`)).toBe(`/${'n'.repeat(255)}/`);
+    expect(() => normaliseRulePath('/abcd'.repeat(206))).toThrow(/longer than 1024 bytes/);
+    expect(() => normaliseHostPath('/~/tab\there/')).toThrow(/control character/);
   });
 });

@@ -4,6 +4,7 @@ import { ControlStore } from '../../../../src/control/store/index.js';
 import { openDatabase } from '../../../../src/control/store/db.js';
 import { guestCollectionOf } from '../../../../src/control/sharing/snapshot.js';
 import { SharingService } from '../../../../src/control/sharing/service.js';
+import { principalsForCollection } from '../../../../src/control/sharing/principals.js';
 import type { SharingChange } from '../../../../src/control/sharing/publisher.js';
 
 describe('sharing store', () => {
@@ -31,6 +32,19 @@ describe('sharing store', () => {
     store.accessRules.create({ ...rule, principalType: 'anonymous', principal: '', expirationDate: 5 });
     expect(store.accessRules.endpointsGranting({ identityIds: [owner], groupIds: [] }, 4)).toEqual([guest]);
     expect(store.accessRules.endpointsGranting({ identityIds: [owner], groupIds: [] }, 6)).toEqual([]);
+  });
+
+  it('tells a host agent only the linked identities and groups its collection names', () => {
+    const g1 = '00000000-0000-4000-8000-0000000000a1';
+    const g2 = '00000000-0000-4000-8000-0000000000a2';
+    const linkedNamed = '00000000-0000-4000-8000-0000000000b1';
+    const linkedOther = '00000000-0000-4000-8000-0000000000b2';
+    store.accessRules.create({ endpointId: guest, principalType: 'group', principal: g1, path: '/a/', permissions: 'r', expirationDate: null, createdBy: owner });
+    store.roles.create({ endpointId: guest, principalType: 'identity', principal: linkedNamed, role: 'access_manager' });
+    const account = { identityId: other, linkedIdentityIds: [linkedNamed, linkedOther, owner], groupIds: [g1, g2], authenticated: true };
+    expect(principalsForCollection(store, guest, account)).toEqual({ identityId: other, linkedIdentityIds: [linkedNamed, owner], groupIds: [g1], authenticated: true });
+    // A mapped endpoint (its owner's alone): the identity only.
+    expect(principalsForCollection(store, null, account)).toEqual({ identityId: other, linkedIdentityIds: [], groupIds: [], authenticated: true });
   });
 
   it('commits a change with a version bump in one transaction and publishes whole collections', () => {
