@@ -1,20 +1,24 @@
 /*
- * ferry_native: the descriptor-relative file calls Node lacks (openat and friends), and the
- * TCP socket option it lacks (TCP_CONGESTION).
+ * ferry_native: the descriptor-relative file calls Node lacks (openat and friends), the TCP
+ * socket option it lacks (TCP_CONGESTION), fast hashes (BLAKE3, XXH3-128) and page-aligned
+ * memory for direct I/O.
  *
  * Registered with NAPI_MODULE_INIT, so the module is context-aware: each worker thread that
- * loads it gets its own exports, and no state is shared between them (there is none).
+ * loads it gets its own exports, and no state is shared between them (there is none of ours;
+ * the vendored BLAKE3 caches the CPU's features once per process, the same value whoever asks).
  */
 #include <node_api.h>
 
+#include "aligned.h"
 #include "fsops.h"
+#include "hash.h"
 #include "readdir.h"
 #include "sockopt.h"
 #include "syncfs-async.h"
 
 /* Bumped whenever an export's arguments or results change; src/fs/raw-native.ts refuses an
  * addon whose number differs from the one it was written for (a stale build). */
-#define FERRY_NATIVE_ABI 4
+#define FERRY_NATIVE_ABI 5
 
 typedef struct {
   const char *name;
@@ -29,6 +33,10 @@ static const export_t exports_table[] = {
   {"futimens", fs_futimens}, {"syncfs", fs_syncfs},        {"close", fs_close},
   {"tcpCongestion", sock_get_congestion}, {"setTcpCongestion", sock_set_congestion},
   {"syncfsAsync", fs_syncfs_async},
+  {"blake3Create", hash_blake3_create}, {"blake3Update", hash_blake3_update},
+  {"blake3Digest", hash_blake3_digest}, {"blake3Mac", hash_blake3_mac},
+  {"xxh3Create", hash_xxh3_create},     {"xxh3Update", hash_xxh3_update},
+  {"xxh3Digest", hash_xxh3_digest},     {"allocAligned", mem_alloc_aligned},
 };
 
 NAPI_MODULE_INIT() {

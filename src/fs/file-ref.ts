@@ -1,4 +1,4 @@
-import { constants, lstatSync, openSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, lstatSync, openSync, unlinkSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { rawFs } from './load.js';
 import { kindOfMode, type RawStat } from './raw.js';
@@ -38,6 +38,18 @@ export function openRef(ref: FileRef, flags: number, mode = 0o600): number {
     throw Object.assign(new Error(`ESTALE: ${describeRef(ref)} is not a regular file (replaced?)`), { code: 'ESTALE' });
   }
   return fd;
+}
+
+/**
+ * Close what openRef opened, the way it was opened: a path is opened with fs.openSync and a
+ * directory-relative name with the raw layer's openat. In a worker thread fs.closeSync of a
+ * descriptor fs did not open prints a warning per call ("closed but not opened in unmanaged
+ * mode": a stack trace and a line on stderr per file), and the raw layer's close of one fs
+ * opened would leave fs believing it still open.
+ */
+export function closeRef(ref: FileRef, fd: number): void {
+  if (typeof ref === 'string') closeSync(fd);
+  else rawFs.close(fd);
 }
 
 /**

@@ -2,14 +2,15 @@ import { constants } from 'node:fs';
 import { createHash as createNodeHash } from 'node:crypto';
 import { openRefHandle, type FileRef } from '../../fs/index.js';
 import zlib from 'node:zlib';
-import { createXXHash128 } from 'hash-wasm';
+import { fastHash } from './fast-hash.js';
 import type { ChecksumAlgorithm } from '../../protocol/session.js';
 
 /**
  * One streaming interface for the three whole-file algorithms (sha256 default, md5 for
  * Globus compatibility, xxh128 fast): feed bytes in order with update(), get lowercase hex
  * from digest(). This file has the in-thread implementations; hash-pool.ts runs the same
- * algorithms on worker threads for big files.
+ * algorithms on worker threads for big files. xxh128 is XXH3-128 from fast-hash.ts (the
+ * addon, or its hash-wasm twin: the same digests).
  */
 export interface StreamingHash {
   /**
@@ -31,9 +32,8 @@ export interface StreamingHash {
 
 export async function createInlineHash(algorithm: ChecksumAlgorithm): Promise<StreamingHash> {
   if (algorithm === 'xxh128') {
-    const h = await createXXHash128();
-    h.init();
-    return { update: (d, release) => { h.update(d); release?.(); }, digest: async () => h.digest('hex'), dispose: () => undefined };
+    const h = await fastHash.xxh128();
+    return { update: (d, release) => { h.update(d); release?.(); }, digest: async () => h.digest().toString('hex'), dispose: () => undefined };
   }
   const h = createNodeHash(algorithm);
   return { update: (d, release) => { h.update(d); release?.(); }, digest: async () => h.digest('hex'), dispose: () => undefined };

@@ -1,9 +1,14 @@
 import type { ChecksumAlgorithm } from '../../protocol/session.js';
 import { sharedIoPool, type IoPool } from '../workers/io-pool.js';
 import { createInlineHash, hashFileInline, type StreamingHash } from './hash.js';
+import { installAlignedMemory } from './aligned-memory.js';
 import type { FileRef } from '../../fs/index.js';
 
 export { chunkChecksum, chunkChecksumParts, hashBuffer, createInlineHash, type StreamingHash } from './hash.js';
+
+// The main thread's aligned buffers (the frame pool's) come from the addon when it loads:
+// util/aligned-buffers.ts cannot load it itself (aligned-memory.ts).
+installAlignedMemory();
 
 /**
  * The session's checksummer: one algorithm, and the rule for where hashing runs. Big files

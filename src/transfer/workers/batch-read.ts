@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { openRef, type FileRef } from '../../fs/file-ref.js';
+import { closeRef, openRef, type FileRef } from '../../fs/file-ref.js';
 import type { ChecksumAlgorithm } from '../../protocol/session.js';
 import { syncHasher } from './hashing.js';
 import { fileFailure, type ReadIntoResult, type ReadWireResult } from './messages.js';
@@ -47,7 +47,7 @@ export function readFiles(files: ReadonlyArray<{ path: FileRef; size: number }>,
     } catch (err) {
       results.push(fileFailure(err));
     } finally {
-      if (fd !== undefined) fs.closeSync(fd);
+      if (fd !== undefined) closeRef(f.path, fd);
     }
   }
   return { results, buffer };
@@ -80,7 +80,7 @@ export function readInto(files: ReadonlyArray<{ path: FileRef; size: number; at:
       return fileFailure(err);
     } finally {
       if (after !== -1) all[f.at + f.size] = after;
-      if (fd !== undefined) fs.closeSync(fd);
+      if (fd !== undefined) closeRef(f.path, fd);
     }
   });
 }

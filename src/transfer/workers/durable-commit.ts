@@ -34,6 +34,9 @@ const fsyncAsync = (fd: number): Promise<void> => fsync(fd);
 // The file-system calls of this file, each in one place. Every one acts relative to the
 // directory descriptor the main thread holds for the group's files (f.dirFd): a directory
 // swapped for a link after the destination placed it cannot redirect a create or a rename.
+// Every descriptor here comes from rawFs.openat, so it is closed with rawFs.close: fs.closeSync
+// of a descriptor fs did not open prints a warning in a worker thread, once per file (a stack
+// trace and a line on stderr relayed through the main thread).
 
 /**
  * Open a partial file: the one already written (never through a link, and only a regular
@@ -105,7 +108,7 @@ function prepare(f: CommitWireFile, bytes: Buffer | null, now: number): { fd: nu
     if (f.verify) {
       const computed = hashFd(fd, f.verify);
       if (computed !== f.expected) {
-        fs.closeSync(fd);
+        rawFs.close(fd);
         return { result: { mismatch: computed } };
       }
     }
@@ -113,7 +116,7 @@ function prepare(f: CommitWireFile, bytes: Buffer | null, now: number): { fd: nu
     if (f.mtimeMs !== null) fs.futimesSync(fd, now, f.mtimeMs / 1000);
     return { fd };
   } catch (err) {
-    if (fd !== undefined) { try { fs.closeSync(fd); } catch { /* the first error is the one to report */ } }
+    if (fd !== undefined) { try { rawFs.close(fd); } catch { /* the first error is the one to report */ } }
     return { result: fileFailure(err) };
   }
 }
@@ -126,7 +129,7 @@ export async function commit(files: readonly CommitWireFile[], durable: boolean,
   const place = (k: number, fd: number): void => {
     try {
       const mine = rawFs.fstat(fd);
-      fs.closeSync(fd);
+      rawFs.close(fd);
       dirs.add(renameToFinal(files[k]!, mine));
       results[k] = { ok: true };
     } catch (err) {
@@ -141,7 +144,7 @@ export async function commit(files: readonly CommitWireFile[], durable: boolean,
     inFlight += 1;
     flushes.push(fsyncAsync(fd).then(() => place(k, fd), (err: unknown) => {
       results[k] = fileFailure(err);
-      try { fs.closeSync(fd); } catch { /* reported above */ }
+      try { rawFs.close(fd); } catch { /* reported above */ }
     }).finally(() => {
       inFlight -= 1;
       if (wake) { const w = wake; wake = null; w(); }

@@ -1,15 +1,20 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { openRef, type FileRef } from '../../fs/file-ref.js';
-import { createXXHash128, type IHasher } from 'hash-wasm';
+import { closeRef, openRef, type FileRef } from '../../fs/file-ref.js';
 import type { ChecksumAlgorithm } from '../../protocol/session.js';
+import { installAlignedMemory } from '../checksum/aligned-memory.js';
+import { fastHash, type Digest } from '../checksum/fast-hash.js';
 import { allocAligned, DIRECT_IO_ALIGN } from '../util/aligned-buffers.js';
 
 /**
  * Hashing on the I/O worker (io-worker.ts): streaming hashes fed by the parent, ranges of a
  * file being written (verify-tracker.ts), whole files (op 'file'), and the synchronous hashes
- * that the batch reads and the commit verification use.
+ * that the batch reads and the commit verification use. xxh128 is XXH3-128 from
+ * checksum/fast-hash.ts (the addon, or its hash-wasm twin: the same digests).
  */
+
+// This worker's aligned buffers (the direct-read scratch) come from the addon when it loads.
+installAlignedMemory();
 
 export interface Hasher {
   update(data: Uint8Array): void;
@@ -19,34 +24,33 @@ export interface Hasher {
 /** A hash of its own (a streaming hash, or a whole file read with awaits between updates). */
 export async function makeHasher(algorithm: ChecksumAlgorithm): Promise<Hasher> {
   if (algorithm === 'xxh128') {
-    const h = await createXXHash128();
-    h.init();
-    return { update: (d) => h.update(d), digest: () => h.digest('hex') };
+    const h = await fastHash.xxh128();
+    return { update: (d) => h.update(d), digest: () => h.digest().toString('hex') };
   }
   const h = crypto.createHash(algorithm);
   return { update: (d) => h.update(d), digest: () => h.digest('hex') };
 }
 
-// One xxh128 instance for synchronous use (init..digest never spans an await), made the first
-// time an op needs xxh128, not at start: a WebAssembly instance reserves about 10 GiB of address
-// space, which an agent under an address-space limit (ulimit -v, LimitAS=) may not have, and
-// sha256 and md5 never need it.
-let xxhSync: IHasher | null = null;
+// One xxh128 instance for synchronous use (reset..digest never spans an await), made the first
+// time an op needs xxh128, not at start: the twin's WebAssembly instance reserves about 10 GiB
+// of address space, which an agent under an address-space limit (ulimit -v, LimitAS=) may not
+// have, and sha256 and md5 never need it.
+let xxhSync: Digest | null = null;
 let xxhReady: Promise<void> | null = null;
 
 /** Await before syncHasher(algorithm): null when nothing is to be made (not xxh128, or made). */
 export function needXxh(algorithm: ChecksumAlgorithm | null): Promise<void> | null {
   if (algorithm !== 'xxh128' || xxhSync) return null;
-  xxhReady = xxhReady || createXXHash128().then((h) => { xxhSync = h; }, (err: unknown) => { xxhReady = null; throw err; });
+  xxhReady = xxhReady || fastHash.xxh128().then((h) => { xxhSync = h; }, (err: unknown) => { xxhReady = null; throw err; });
   return xxhReady;
 }
 
-/** A hash to use from init to digest without an await in between (after needXxh). */
+/** A hash to use from reset to digest without an await in between (after needXxh). */
 export function syncHasher(algorithm: ChecksumAlgorithm): Hasher {
   if (algorithm === 'xxh128') {
     const h = xxhSync!;
-    h.init();
-    return { update: (d) => h.update(d), digest: () => h.digest('hex') };
+    h.reset();
+    return { update: (d) => h.update(d), digest: () => h.digest().toString('hex') };
   }
   const h = crypto.createHash(algorithm);
   return { update: (d) => h.update(d), digest: () => h.digest('hex') };
@@ -76,7 +80,7 @@ export async function hashFile(file: FileRef, algorithm: ChecksumAlgorithm): Pro
     }
     return { checksum: h.digest(), bytes };
   } finally {
-    fs.closeSync(fd);
+    closeRef(file, fd);
   }
 }
 
@@ -115,7 +119,7 @@ function openDirect(file: FileRef): number {
 // written: verify-tracker.ts). A file shorter than that is an error. With direct, the bytes
 // are read with O_DIRECT (from the device, not the page cache: a file written with O_DIRECT,
 // partial-file.ts, is not in the cache, and reading it through the cache would fill it for
-// nothing) into a page-aligned buffer (a WebAssembly.Memory: Node has no aligned allocation),
+// nothing) into a page-aligned buffer (aligned-buffers.ts: Node has no aligned allocation),
 // in whole 4 KiB blocks; where that cannot be (an unaligned offset, a file system without
 // O_DIRECT) it reads through the cache. Returns the bytes read with O_DIRECT.
 export function hashRange(h: Hasher, file: FileRef, offset: number, length: number, direct: boolean): number {
@@ -143,7 +147,7 @@ export function hashRange(h: Hasher, file: FileRef, offset: number, length: numb
           isDirect = false;
           const old = fd;
           fd = -1;
-          fs.closeSync(old);
+          closeRef(file, old);
           fd = openForRead(file);
         }
         rangeScratch = rangeScratch || Buffer.allocUnsafe(4 * 1024 * 1024);
@@ -156,7 +160,7 @@ export function hashRange(h: Hasher, file: FileRef, offset: number, length: numb
     }
     return directBytes;
   } finally {
-    if (fd >= 0) fs.closeSync(fd);
+    if (fd >= 0) closeRef(file, fd);
   }
 }
 

@@ -8,6 +8,7 @@ import type { ChecksumAlgorithm } from '../../protocol/session.js';
 import type { StreamingHash } from '../checksum/hash.js';
 import type { AnsweredOp, CommitResult, CommitWireFile, IoOp, IoOps, IoReplyMessage, IoReplyOf, ReadIntoResult, StatResult } from './messages.js';
 import type { FileIdentity } from '../../fs/index.js';
+import { IdleBuffers } from '../util/idle-buffers.js';
 
 export type { CommitResult, StatResult } from './messages.js';
 
@@ -106,9 +107,17 @@ class PooledWorker {
   }
 }
 
-/** Shared buffers kept for commit groups' bytes, and the largest one kept. */
+/**
+ * Shared buffers kept for commit groups' bytes, and the largest one kept. A group holds at most
+ * the committer's limit of small files' bytes (8 MiB) plus one batch, so its buffer (sizes are
+ * powers of two) is at most 16 MiB; a smaller limit here made every such group allocate a fresh
+ * buffer, and fresh memory costs a page fault per page touched on this kind of VM (measured:
+ * copying 160 MiB into fresh 16 MiB shared buffers took 0.6-1.0 s of the destination's main
+ * thread, into a reused one 60-70 ms). Idle ones are let go after IDLE_MS (IdleBuffers).
+ */
 const COMMIT_BUFFERS_KEPT = 4;
-const COMMIT_BUFFER_KEPT_BYTES = 8 * 1024 * 1024;
+const COMMIT_BUFFER_KEPT_BYTES = 16 * 1024 * 1024;
+const COMMIT_BUFFER_IDLE_MS = 2000;
 
 export interface ReadResult {
   /** The file's bytes (a view into one buffer shared by the batch), or null with errno. */
@@ -255,22 +264,23 @@ export class IoPool {
     }
   }
 
-  private readonly commitBuffers: SharedArrayBuffer[] = [];
+  /** Idle commit buffers (views of SharedArrayBuffers of power-of-two sizes). */
+  private readonly commitBuffers = new IdleBuffers(COMMIT_BUFFERS_KEPT, COMMIT_BUFFER_IDLE_MS);
 
   private takeCommitBuffer(bytes: number): SharedArrayBuffer {
-    let best = -1;
-    this.commitBuffers.forEach((b, k) => {
-      if (b.byteLength >= bytes && (best < 0 || b.byteLength < this.commitBuffers[best]!.byteLength)) best = k;
-    });
-    if (best >= 0) return this.commitBuffers.splice(best, 1)[0]!;
     let size = 1024 * 1024;
     while (size < bytes) size *= 2;
+    // The smallest idle buffer that fits, else a new one of the smallest size that fits.
+    for (let s = size; s <= COMMIT_BUFFER_KEPT_BYTES; s *= 2) {
+      const kept = this.commitBuffers.take(s);
+      if (kept) return kept.buffer as SharedArrayBuffer;
+    }
     return new SharedArrayBuffer(size);
   }
 
   private giveCommitBuffer(b: SharedArrayBuffer): void {
     // A few are enough for the groups in flight; an unusually big one is not kept.
-    if (this.commitBuffers.length < COMMIT_BUFFERS_KEPT && b.byteLength <= COMMIT_BUFFER_KEPT_BYTES) this.commitBuffers.push(b);
+    if (b.byteLength <= COMMIT_BUFFER_KEPT_BYTES) this.commitBuffers.give(Buffer.from(b));
   }
 
   async close(): Promise<void> {

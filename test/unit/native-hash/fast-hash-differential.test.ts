@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import type { Digest, FastHash } from '../../../src/transfer/checksum/fast-hash.js';
+import { nativeHash, nativeReason, prng, twinHash } from './impls.js';
+
+// Random inputs hashed by the addon and by its hash-wasm twin in lockstep: random lengths
+// (mostly short, some past a few BLAKE3 chunks and XXH3 stripes, a few in the megabytes), random
+// split points, random keys and output lengths. Every digest must match. FERRY_HASH_SEED=n
+// replays one seed.
+
+const SEEDS = process.env.FERRY_HASH_SEED !== undefined ? [Number(process.env.FERRY_HASH_SEED)] : [1, 2, 3, 4, 5, 6, 7, 8];
+const CASES_PER_SEED = 60;
+
+function randomBytes(rand: () => number, n: number): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  for (let i = 0; i < n; i++) b[i] = (rand() * 256) | 0;
+  return b;
+}
+
+/** Lengths near the edges that matter (0, 1, block 64, chunk 1024, stripes) more often than chance would. */
+function randomLength(rand: () => number): number {
+  const r = rand();
+  if (r < 0.2) return [0, 1, 63, 64, 65, 127, 128, 129, 239, 240, 241, 1023, 1024, 1025, 2048, 4097][(rand() * 16) | 0]!;
+  if (r < 0.8) return (rand() * 5000) | 0;
+  if (r < 0.97) return (rand() * 300_000) | 0;
+  return 1_000_000 + ((rand() * 2_500_000) | 0);
+}
+
+function randomCuts(rand: () => number, length: number): number[] {
+  const n = (rand() * 6) | 0;
+  return Array.from({ length: n }, () => (rand() * (length + 1)) | 0).sort((a, b) => a - b);
+}
+
+function feed(h: Digest, data: Uint8Array, cuts: readonly number[]): void {
+  let at = 0;
+  for (const c of [...cuts, data.length]) {
+    h.update(data.subarray(at, c));
+    at = c;
+  }
+}
+
+async function digests(fh: FastHash, data: Buffer, cuts: number[], key: Buffer | undefined, outBytes: number, parts: Buffer[]): Promise<string[]> {
+  const b = await fh.blake3({ key, outBytes });
+  const x = await fh.xxh128();
+  feed(b, data, cuts);
+  feed(x, data, cuts);
+  const out = [b.digest().toString('hex'), x.digest().toString('hex')];
+  if (key !== undefined) out.push((await fh.keyedMac(key)).mac(...parts).toString('hex'));
+  return out;
+}
+
+describe('FastHash differential: native against twin', () => {
+  if (nativeReason !== undefined) {
+    it.skip(`native addon not built: ${nativeReason}`, () => undefined);
+    return;
+  }
+  it.each(SEEDS)('seed %i: identical digests', async (seed) => {
+    const native = nativeHash!;
+    const rand = prng(seed);
+    for (let i = 0; i < CASES_PER_SEED; i++) {
+      const length = randomLength(rand);
+      const data = randomBytes(rand, length);
+      const cuts = randomCuts(rand, length);
+      const key = rand() < 0.5 ? randomBytes(rand, 32) : undefined;
+      const outBytes = rand() < 0.7 ? 32 : 1 + ((rand() * 200) | 0);
+      const parts = [0, ...cuts, length].slice(1).map((end, j, ends) => data.subarray(j === 0 ? 0 : ends[j - 1]!, end));
+      const context = `seed ${seed} case ${i}: ${length} bytes, cuts ${cuts.join(',')}, ${key ? 'keyed' : 'plain'}, ${outBytes} out`;
+      expect(await digests(native, data, cuts, key, outBytes, parts), context).toEqual(await digests(twinHash, data, cuts, key, outBytes, parts));
+    }
+  }, 60_000);
+});

@@ -1,0 +1,37 @@
+import { readFileSync } from 'node:fs';
+import { getNativeFastHash, getTwinFastHash, nativeFastHashUnavailableReason, type FastHash } from '../../../src/transfer/checksum/fast-hash.js';
+
+/** Both FastHash implementations; the native one is undefined (with the reason) when the addon is not built. */
+export const nativeReason = nativeFastHashUnavailableReason();
+export const nativeHash: FastHash | undefined = nativeReason === undefined ? getNativeFastHash() : undefined;
+export const twinHash: FastHash = getTwinFastHash();
+
+export interface VectorCase {
+  inputLen: number;
+  /** BLAKE3 with 131 bytes of output (its first 32 are the default digest). */
+  hash131: string;
+  keyedHash: string;
+  xxh128: string;
+}
+
+/** vectors.json: see its `source` for how each value was made. */
+export const vectors = JSON.parse(readFileSync(new URL('./vectors.json', import.meta.url), 'utf8')) as { source: string; key: string; cases: VectorCase[] };
+
+/** The official BLAKE3 test input: bytes 0, 1, ..., 250, 0, 1, ... */
+export function vectorInput(length: number): Buffer {
+  const b = Buffer.allocUnsafe(length);
+  for (let i = 0; i < length; i++) b[i] = i % 251;
+  return b;
+}
+
+/** mulberry32: small, fast and good enough to pick lengths, split points and keys. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
