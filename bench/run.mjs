@@ -9,7 +9,7 @@ import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { WAN, WAN_CASES, casePaths, defineCases, runOne } from './lib/cases.mjs';
-import { randomFile, smallTree } from './lib/data.mjs';
+import { mixedTree, randomFile, smallTree } from './lib/data.mjs';
 import { ferryBuilt, ferryTransfer, startFerryCluster, stopFerryCluster } from './lib/ferry.mjs';
 import { startGridftp, startIperf, startRsyncd, startSshd } from './lib/peers.mjs';
 import { ensurePrereqs } from './lib/prereq.mjs';
@@ -24,11 +24,12 @@ const WAIT_BUDGET_S = 180;
 
 const HELP = `usage: npm run bench -- [options]   (builds, then runs node bench/run.mjs; as root)
   --reps N            repetitions per tool, medians reported (default $REPS or 3)
-  --cases LIST        a,b,c,d (default all): a = large file on loopback, b = small files, c = WAN,
-                      d = the same WAN with cubic as the hosts' default congestion control
+  --cases LIST        a,b,c,d,e (default all): a = large file on loopback, b = small files, c = WAN,
+                      d = the same WAN with cubic as the hosts' default congestion control,
+                      e = mixed tree (~1 GiB) on loopback, caches dropped before every run
   --tools LIST        only these tool ids (ferry, ferry-nofsync, ferry-lean, rsync-ssh, gridftp-p4, rsyncd, rsyncd-fsync, tls,
-                      gridftp-cc4, gridftp-p8, iperf-P8, iperf-P8-bbr)
-  --data DIR          test data and destinations (default /tmp/ferry-bench; needs ~6 GiB free)
+                      gridftp-cc4, gridftp-p8, iperf-P8, iperf-P8-bbr, gridftp-cc4p4)
+  --data DIR          test data and destinations (default /tmp/ferry-bench; needs ~8 GiB free)
   --results DIR       logs, results.json and table.md (default DATA/results)
   --big-mib N         case a file size (default 2048)      --wan-mib N   case c size (default 1024)
   --small-files N     case b file count (default 20000)    --small-kib N (4)   --small-dirs N (100)
@@ -44,7 +45,7 @@ const HELP = `usage: npm run bench -- [options]   (builds, then runs node bench/
 function options() {
   const { values } = parseArgs({
     options: {
-      reps: { type: 'string' }, cases: { type: 'string', default: 'a,b,c,d' }, tools: { type: 'string' },
+      reps: { type: 'string' }, cases: { type: 'string', default: 'a,b,c,d,e' }, tools: { type: 'string' },
       data: { type: 'string', default: '/tmp/ferry-bench' }, results: { type: 'string' },
       'big-mib': { type: 'string', default: '2048' }, 'wan-mib': { type: 'string', default: '1024' },
       'small-files': { type: 'string', default: '20000' }, 'small-kib': { type: 'string', default: '4' },
@@ -115,6 +116,7 @@ async function runCases(cases, env, opts, records, selected) {
     log(`case (${c.id}): ${c.title}; tools: ${tools.map((t) => t.id).join(', ')}`);
     for (let rep = 1; rep <= opts.reps; rep++) {
       for (const tool of tools) {
+        if (tool.pending) continue;   // a row for a Ferry option that does not exist yet
         if (tool.id.startsWith('ferry') && !env.ferry) {
           records.push({ case: c.id, tool: tool.id, rep, ok: false, error: env.ferryError });
           continue;
@@ -135,7 +137,7 @@ async function runCases(cases, env, opts, records, selected) {
         rec.foreignCpu = env.foreign.total - f0;
         rec.rep = rep;
         records.push(rec);
-        const rate = c.metric === 'files' ? `${Math.round(rec.filesPerS)} files/s` : `${rec.MBps?.toFixed(1)} MB/s`;
+        const rate = c.metric === 'files' ? `${Math.round(rec.filesPerS)} files/s` : `${rec.MBps?.toFixed(1)} MB/s${c.countsFiles ? `, ${Math.round(rec.filesPerS)} files/s` : ''}`;
         rec.noisy = rec.foreignCpu > 0.1 * (rec.wall || 1) * cpus().length;
         log(`  (${c.id}) ${tool.id} rep ${rep}: ${rec.ok ? `${rec.wall?.toFixed(2)} s, ${rate}${Number.isFinite(rec.cpu) ? `, CPU ${rec.cpu.toFixed(2)} s, RSS ${rec.rssMb.toFixed(0)} MB` : ''}` : `FAILED: ${rec.error}`}` +
           (rec.noisy ? ` (other processes used ${rec.foreignCpu.toFixed(1)} CPU s meanwhile)` : ''));
@@ -189,18 +191,20 @@ async function main() {
   if (info.loadStart > 0.5) log(`WARNING: load average ${info.loadStart.toFixed(2)} before the start: something else is using the CPU, figures will be noisy`);
   log(`machine: ${info.nproc} cores, ${info.cpu}, ${info.memGiB} GiB, kernel ${info.kernel}, node ${info.node}, ${info.tcp}`);
 
+  const has = (cid) => opts.cases.includes(cid);
+  // Case e's tree is made first: its title gives the exact composition.
+  log('preparing data (kept between runs when the sizes match)');
+  if (has('e')) opts.mixed = mixedTree(join(opts.data, 'src', 'mixed'));
   const allCases = defineCases(opts).filter((c) => opts.cases.includes(c.id));
   const selected = (id) => !opts.tools || opts.tools.includes(id);
-  const has = (cid) => allCases.some((c) => c.id === cid);
   const paths = casePaths(opts.data);
-  const bytes = { a: opts.bigMib * 2 ** 20, b: opts.smallFiles * opts.smallKib * 1024, c: opts.wanMib * 2 ** 20, d: opts.wanMib * 2 ** 20 };
-  log('preparing data (kept between runs when the sizes match)');
+  const bytes = { a: opts.bigMib * 2 ** 20, b: opts.smallFiles * opts.smallKib * 1024, c: opts.wanMib * 2 ** 20, d: opts.wanMib * 2 ** 20, e: opts.mixed?.bytes };
   if (has('a')) randomFile(paths.a.src, bytes.a);
   if (has('b')) smallTree(paths.b.src, opts.smallFiles, opts.smallKib, opts.smallDirs);
   if (has('c') || has('d')) randomFile(paths.c.src, bytes.c);
 
   const records = [];
-  const env = { paths, bytes, files: opts.smallFiles, opts, logDir, workDir: join(opts.results, 'work'), servers: {}, sampler: new RssSampler(200), foreign: new ForeignCpu(), waitBudgetS: WAIT_BUDGET_S };
+  const env = { paths, bytes, files: opts.smallFiles, fileCounts: { e: opts.mixed?.files }, opts, logDir, workDir: join(opts.results, 'work'), servers: {}, sampler: new RssSampler(200), foreign: new ForeignCpu(), waitBudgetS: WAIT_BUDGET_S };
   const stopServers = async () => { for (const s of Object.values(env.servers)) await s.stop(); env.servers = {}; };
   const loopCases = allCases.filter((c) => !WAN_CASES.includes(c.id));
   const wanCases = allCases.filter((c) => WAN_CASES.includes(c.id));
@@ -208,7 +212,7 @@ async function main() {
     log('loopback phase: starting GridFTP, rsync daemon, sshd and Ferry (control + 2 agents)');
     env.servers.gridftp = await startGridftp({ logDir });
     env.servers.rsyncd = await startRsyncd({ root: opts.data, logDir });
-    if (has('a') && selected('rsync-ssh')) env.servers.sshd = await startSshd({ workDir: join(env.workDir, 'ssh'), logDir, cipher: opts.sshCipher });
+    if ((has('a') || has('e')) && selected('rsync-ssh')) env.servers.sshd = await startSshd({ workDir: join(env.workDir, 'ssh'), logDir, cipher: opts.sshCipher });
     if (selected('ferry') || selected('ferry-nofsync') || selected('ferry-lean')) {
       await startFerry(env, { name: 'lo', dir: join(opts.data, 'ferry-lo'), logDir, agents: [
         { key: 'src', root: join(opts.data, 'src') }, { key: 'dst', root: join(opts.data, 'dst') }] });
@@ -268,12 +272,14 @@ async function main() {
     `machine: ${info.nproc} cores (${info.cpu}), ${info.memGiB} GiB, kernel ${info.kernel}, node ${info.node}; ${info.tcp}`,
     `other processes used ${info.foreignCpuS.toFixed(0)} CPU s during the run (load average ${info.loadStart.toFixed(2)} at the start, ${info.loadEnd.toFixed(2)} at the end)${info.foreignCpuS > 0.05 * minutes * 60 * info.nproc ? ' — NOISY, rerun on an idle machine' : ''}`,
     `peers: ${info.rsync.replace(/\s+/g, ' ')}; ${info.gridftp}; ${info.iperf3}; ${info.ssh}${info.wanRttMs ? `; WAN TCP RTT ${info.wanRttMs} ms` : ''}`,
-    'Medians of the repetitions; "range" is min–max of the case\'s own rate (MB/s in a and c, files/s in b).',
+    'Medians of the repetitions; "range" is min–max of the case\'s own rate (MB/s in a, c, d and e, files/s in b).',
     'MB = 10^6 bytes. CPU = user+sys seconds of every process of the tool (Ferry: both agents and control; peers: client and',
     'server session). Peak RSS: Ferry = largest agent VmHWM in the run (reset before it); peers = largest client process.',
     'Durability: Ferry\'s default (the targets\' rows) fsyncs every file before renaming it into place and fsyncs each',
     'directory; the "transfer.durable false" rows are the same agents without fsync (page cache only), like the peers,',
     'which never fsync except the rows marked --fsync.',
+    ...(has('e') ? ['Caches: in case e every run of every tool starts cold: the destination removed, `sync`, then',
+      '`echo 3 > /proc/sys/vm/drop_caches`; cases a and b read their source into the page cache before every run.'] : []),
   ];
   const cases = allCases.map((c) => `(${c.id}) ${c.title}`);
   const failures = rows.filter((r) => r.errors.length > 0).map((r) => `(${r.case}) ${r.tool}: ${r.errors[0]}`);

@@ -2,7 +2,7 @@
 // gets the environment the phase set up (servers, Ferry cluster, paths) and returns a record.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { clean, countFiles, fileSize, identical, warm } from './data.mjs';
+import { clean, countFiles, dropCaches, fileSize, identical, treeBytes, warm } from './data.mjs';
 import { ferryTransfer, setDurable } from './ferry.mjs';
 import { iperfGoodput, timedAgainst, tlsCeiling } from './peers.mjs';
 
@@ -54,6 +54,21 @@ export function defineCases(o) {
         { id: 'iperf-P8-bbr', label: `iperf3 -P 8 -R -C bbr, ${o.iperfSecs} s (what the link carries with bbr)` },
       ],
     },
+    {
+      // A tree of mixed sizes (lib/data.mjs mixedTree), every run of every tool cold: the
+      // destination removed, dirty pages written back and the page cache dropped before it.
+      id: 'e', metric: 'MBps', countsFiles: true, cold: true,
+      title: `mixed tree over loopback: ${o.mixed?.files ?? '?'} files, ${o.mixed ? (o.mixed.bytes / 2 ** 20).toFixed(0) : '?'} MiB in ${o.mixed?.dirs ?? '?'} directories (6 of 16-64 MiB, 250 of 1-4 MiB, 5000 of 1-64 KiB, seed 13), caches dropped before every run`,
+      tools: [
+        { id: 'ferry', label: 'Ferry default (TLS, checksums, verify, fsync)' },
+        { id: 'ferry-nofsync', label: 'Ferry, agents with transfer.durable false (no fsync)' },
+        { id: 'ferry-lean', label: 'Ferry, no fsync and verify_checksum false (the peers\' guarantees)' },
+        { id: 'ferry-lean-plain', label: 'Ferry, the peers\' guarantees and encrypt_data false', pending: 'encrypt_data false does not exist yet' },
+        { id: 'rsync-ssh', label: `rsync -a --whole-file over ssh (${o.sshCipher})` },
+        { id: 'rsyncd', label: 'rsync daemon -a --whole-file (clear text)' },
+        { id: 'gridftp-cc4p4', label: 'GridFTP -fast -cc 4 -p 4 -cd -r (clear text)' },
+      ],
+    },
   ];
 }
 
@@ -67,6 +82,7 @@ export function casePaths(data) {
     b: { src: join(data, 'src', 'small'), api: '/~/small/', dstDir: join(data, 'dst', 'b'), dst: join(data, 'dst', 'b'), dstApi: '/~/b/' },
     c: { src: join(data, 'src', 'wan.bin'), api: '/~/wan.bin', dstDir: join(data, 'dst', 'c'), dst: join(data, 'dst', 'c', 'wan.bin'), dstApi: '/~/c/wan.bin' },
     d: { src: join(data, 'src', 'wan.bin'), api: '/~/wan.bin', dstDir: join(data, 'dst', 'd'), dst: join(data, 'dst', 'd', 'wan.bin'), dstApi: '/~/d/wan.bin' },
+    e: { src: join(data, 'src', 'mixed'), api: '/~/mixed/', dstDir: join(data, 'dst', 'e'), dst: join(data, 'dst', 'e'), dstApi: '/~/e/' },
   };
 }
 
@@ -80,7 +96,9 @@ export async function runOne(c, tool, env) {
   if (tool.id !== 'tls' && !tool.id.startsWith('iperf')) {
     await clean(p.dstDir);
     mkdirSync(p.dstDir, { recursive: true });
-    await warm(p.src);
+    // Case e starts cold (the source read from disk); the others warm the source first.
+    if (c.cold) await dropCaches();
+    else await warm(p.src);
   }
   const s = env.servers;
   const wan = WAN_CASES.includes(c.id);
@@ -89,7 +107,8 @@ export async function runOne(c, tool, env) {
   let r;
   switch (`${c.id}:${tool.id}`) {
     case 'a:ferry': case 'b:ferry': case 'c:ferry': case 'd:ferry':
-    case 'a:ferry-nofsync': case 'b:ferry-nofsync': case 'c:ferry-nofsync': case 'a:ferry-lean': {
+    case 'a:ferry-nofsync': case 'b:ferry-nofsync': case 'c:ferry-nofsync': case 'a:ferry-lean':
+    case 'e:ferry': case 'e:ferry-nofsync': case 'e:ferry-lean': {
       const options = wan && env.opts.wanParallelism ? { parallelism: env.opts.wanParallelism } : {};
       // Shows what the CPU spent on Ferry's default guarantees costs in rate (rsync checks a
       // whole-file checksum as it receives, but neither re-reads nor fsyncs).
@@ -98,7 +117,7 @@ export async function runOne(c, tool, env) {
       // The same running agents: agent.json's transfer.durable changed and reloaded with SIGHUP.
       if (!durable) await setDurable(env.ferry, false);
       try {
-        r = await ferryTransfer(env.ferry, { src: 'src', dst: 'dst', sourcePath: p.api, destinationPath: p.dstApi, recursive: c.id === 'b', options });
+        r = await ferryTransfer(env.ferry, { src: 'src', dst: 'dst', sourcePath: p.api, destinationPath: p.dstApi, recursive: c.id === 'b' || c.id === 'e', options });
       } finally {
         if (!durable) await setDurable(env.ferry, true);
       }
@@ -118,6 +137,15 @@ export async function runOne(c, tool, env) {
       break;
     case 'b:rsyncd': case 'b:rsyncd-fsync':
       r = await timedAgainst([s.rsyncd], 'rsync', ['-a', ...(tool.id === 'rsyncd-fsync' ? ['--fsync'] : []), `rsync://${host}:${s.rsyncd.port}/data/src/small/`, `${p.dst}/`]);
+      break;
+    case 'e:rsync-ssh':
+      r = await timedAgainst([s.sshd], 'rsync', ['-a', '--whole-file', '-e', s.sshd.ssh, `root@127.0.0.1:${p.src}/`, `${p.dst}/`]);
+      break;
+    case 'e:rsyncd':
+      r = await timedAgainst([s.rsyncd], 'rsync', ['-a', '--whole-file', `rsync://${host}:${s.rsyncd.port}/data/src/mixed/`, `${p.dst}/`]);
+      break;
+    case 'e:gridftp-cc4p4':
+      r = await timedAgainst([s.gridftp], 'globus-url-copy', ['-fast', '-cc', '4', '-p', '4', '-cd', '-r', `ftp://${host}:${s.gridftp.port}${p.src}/`, `file://${p.dst}/`]);
       break;
     case 'b:gridftp-cc4':
       r = await timedAgainst([s.gridftp], 'globus-url-copy', ['-fast', '-cc', '4', '-pp', '-cd', '-r', `ftp://${host}:${s.gridftp.port}${p.src}/`, `file://${p.dst}/`]);
@@ -140,11 +168,16 @@ export async function runOne(c, tool, env) {
     return rec;
   }
   // What arrived must be complete; contents are compared byte for byte on the last repetition.
+  const files = env.fileCounts?.[c.id] ?? env.files;
   if (rec.ok) {
-    if (c.metric === 'files') {
+    if (c.metric === 'files' || c.countsFiles) {
       const got = countFiles(p.dst);
-      if (got !== env.files) { rec.ok = false; rec.error = `${got} files arrived, not ${env.files}`; }
-    } else {
+      if (got !== files) { rec.ok = false; rec.error = `${got} files arrived, not ${files}`; }
+    }
+    if (c.countsFiles) {
+      const got = treeBytes(p.dst);
+      if (rec.ok && got !== env.bytes[c.id]) { rec.ok = false; rec.error = `${got} bytes arrived, not ${env.bytes[c.id]}`; }
+    } else if (c.metric !== 'files') {
       const got = fileSize(p.dst);
       if (got !== env.bytes[c.id]) { rec.ok = false; rec.error = `size ${got} != ${env.bytes[c.id]}`; }
     }
@@ -152,7 +185,7 @@ export async function runOne(c, tool, env) {
   if (rec.ok && env.verify && !(await identical(p.src, p.dst))) { rec.ok = false; rec.error = 'contents differ from the source'; }
   const bytes = env.bytes[c.id];
   rec.MBps = bytes / 1e6 / rec.wall;
-  if (c.metric === 'files') rec.filesPerS = env.files / rec.wall;
+  if (c.metric === 'files' || c.countsFiles) rec.filesPerS = files / rec.wall;
   delete rec.stdout;
   delete rec.stderr;
   delete rec.task;

@@ -1,7 +1,7 @@
 // Test data: one large random file, a tree of small random files; warm caches, clean
 // destinations, and check what arrived.
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync, readdirSync } from 'node:fs';
-import { randomBytes, randomFillSync } from 'node:crypto';
+import { createCipheriv, createHash, randomBytes, randomFillSync } from 'node:crypto';
 import { join } from 'node:path';
 import { run, runOk } from './proc.mjs';
 
@@ -66,4 +66,93 @@ export function countFiles(root) {
 export async function identical(a, b) {
   const r = await run('diff', ['-r', '-q', a, b]);
   return r.code === 0;
+}
+
+/**
+ * Case e's mixed tree, the same on every run and machine: a seeded PRNG (mulberry32) chooses
+ * every size and directory, and every file's contents are an AES-128-CTR keystream keyed by the
+ * seed and the file's index (incompressible, reproducible). Composition (SHAPE):
+ *   LARGE files of 16–64 MiB, MEDIUM of 1–4 MiB, SMALL of 1–64 KiB (uniform sizes, whole KiB),
+ *   spread uniformly over the tree's directories: the root, TOP directories `t0..`, each with
+ *   SUB directories `s0..`, each with SUB directories `u0..` (three levels below the root).
+ * Returns {files, bytes, dirs}; a marker next to ROOT keeps the tree while its shape matches.
+ */
+export const MIXED_DEFAULT = { seed: 13, large: 6, medium: 250, small: 5000, top: 8, sub: 4 };
+
+export function mixedPlan(shape = MIXED_DEFAULT) {
+  let s = shape.seed >>> 0;
+  const rnd = () => {   // mulberry32
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const between = (lo, hi) => lo + Math.floor(rnd() * (hi - lo + 1));
+  const dirs = [''];
+  for (let t = 0; t < shape.top; t++) {
+    dirs.push(`t${t}`);
+    for (let u = 0; u < shape.sub; u++) {
+      dirs.push(`t${t}/s${u}`);
+      for (let v = 0; v < shape.sub; v++) dirs.push(`t${t}/s${u}/u${v}`);
+    }
+  }
+  const files = [];
+  const add = (n, kind, loKiB, hiKiB) => {
+    for (let i = 0; i < n; i++) {
+      const dir = dirs[Math.floor(rnd() * dirs.length)];
+      const name = `${kind}${String(files.length).padStart(5, '0')}.bin`;
+      files.push({ path: dir ? `${dir}/${name}` : name, size: between(loKiB, hiKiB) * 1024 });
+    }
+  };
+  add(shape.large, 'L', 16 * 1024, 64 * 1024);
+  add(shape.medium, 'M', 1024, 4 * 1024);
+  add(shape.small, 'S', 1, 64);
+  return { dirs, files, bytes: files.reduce((a, f) => a + f.size, 0) };
+}
+
+export function mixedTree(root, shape = MIXED_DEFAULT) {
+  const plan = mixedPlan(shape);
+  const marker = `${root}.complete`;
+  const tag = `${JSON.stringify(shape)} ${plan.files.length} ${plan.bytes}\n`;
+  const out = { files: plan.files.length, bytes: plan.bytes, dirs: plan.dirs.length };
+  if (existsSync(marker) && readFileSync(marker, 'utf8') === tag) return out;
+  rmSync(root, { recursive: true, force: true });
+  rmSync(marker, { force: true });
+  for (const d of plan.dirs) mkdirSync(join(root, d), { recursive: true, mode: 0o755 });
+  const key = createHash('sha256').update(`ferry-bench-mixed-${shape.seed}`).digest().subarray(0, 16);
+  const zeros = Buffer.alloc(4 * 1024 * 1024);
+  plan.files.forEach((f, i) => {
+    const iv = Buffer.alloc(16);
+    iv.writeUInt32BE(i, 0);
+    const ctr = createCipheriv('aes-128-ctr', key, iv);
+    const fd = openSync(join(root, f.path), 'w', 0o644);
+    for (let left = f.size; left > 0;) {
+      const n = Math.min(left, zeros.length);
+      writeSync(fd, ctr.update(zeros.subarray(0, n)));
+      left -= n;
+    }
+    closeSync(fd);
+  });
+  writeFileSync(marker, tag);
+  return out;
+}
+
+/** Total size of the regular files under ROOT. */
+export function treeBytes(root) {
+  let n = 0;
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(d, e.name));
+      else if (e.isFile()) n += statSync(join(d, e.name)).size;
+    }
+  };
+  try { walk(root); } catch { return -1; }
+  return n;
+}
+
+/** Write back dirty pages, then drop the page cache, dentries and inodes (cold reads next). */
+export async function dropCaches() {
+  await runOk('sync', []);
+  writeFileSync('/proc/sys/vm/drop_caches', '3\n');
 }

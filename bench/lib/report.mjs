@@ -21,6 +21,11 @@ export function summarize(records, cases) {
   for (const c of cases) {
     for (const tool of c.tools) {
       const recs = records.filter((r) => r.case === c.id && r.tool === tool.id);
+      if (tool.pending) {
+        rows.push({ case: c.id, tool: tool.id, label: `${tool.label} — pending: ${tool.pending}`, n: 0, ok: 0, pending: true,
+          MBps: NaN, filesPerS: NaN, rate: NaN, rateMin: NaN, rateMax: NaN, wall: NaN, cpu: NaN, rssMb: NaN, controlCpu: NaN, errors: [] });
+        continue;
+      }
       if (recs.length === 0) continue;
       const ok = recs.filter((r) => r.ok);
       const rate = ok.map((r) => (c.metric === 'files' ? r.filesPerS : r.MBps));
@@ -50,12 +55,12 @@ export function judge(rows, { linkMBps, rssLimitMb, maxAgentRssMb }) {
   // fsync (like the peers) follow, marked as such, when that row was run.
   for (const [ferryId, tag] of [['ferry', ''], ['ferry-nofsync', ' [Ferry without fsync, like the peers: for comparison]'],
     ['ferry-lean', ' [Ferry without fsync or verify re-read: for comparison]']]) {
-    const ratio = (c, t, min, what, denom) => {
+    const ratio = (c, t, min, what, denom, untagged = false) => {
       const f = get(c, ferryId);
       const p = denom !== undefined ? { rate: denom } : get(c, t);
       if (!f || !p) return;
       const x = f.rate / p.rate;
-      out.push({ case: c, what: what + tag, ratio: x, min, pass: Number.isFinite(x) && x >= min });
+      out.push({ case: c, what: what + (untagged ? '' : tag), ratio: x, min, pass: Number.isFinite(x) && x >= min });
     };
     ratio('a', 'rsync-ssh', 1.5, 'Ferry MB/s ÷ rsync over ssh');
     ratio('a', 'tls', 0.7, 'Ferry MB/s ÷ Node TLS ceiling');
@@ -67,8 +72,19 @@ export function judge(rows, { linkMBps, rssLimitMb, maxAgentRssMb }) {
     if (iperf) ratio('c', null, 0.9, `Ferry MB/s ÷ link goodput measured by iperf3 -P 8 (${fmt(iperf.rate)} MB/s)`, iperf.rate);
     // Cubic as the hosts' default (issue 13's targets for it).
     ratio('d', 'gridftp-p8', 2.0, 'Ferry MB/s ÷ GridFTP -p 8 (cubic)');
+    // Mixed tree: the targets are Ferry's default against rsync over ssh, and Ferry with the
+    // peers' guarantees (ferry-lean) against the rsync daemon; the other pairs are shown without
+    // a verdict.
+    if (ferryId === 'ferry') ratio('e', 'rsync-ssh', 1.5, 'Ferry MB/s ÷ rsync over ssh (mixed tree, cold caches)');
+    else ratio('e', 'rsync-ssh', undefined, 'Ferry MB/s ÷ rsync over ssh (mixed tree)');
+    if (ferryId === 'ferry-lean') ratio('e', 'rsyncd', 1.0, 'Ferry with the peers\' guarantees (no fsync, no verify) MB/s ÷ rsync daemon (mixed tree, cold caches)', undefined, true);
+    else ratio('e', 'rsyncd', undefined, 'Ferry MB/s ÷ rsync daemon (mixed tree)');
+    ratio('e', 'gridftp-cc4p4', undefined, 'Ferry MB/s ÷ GridFTP -cc 4 -p 4 (mixed tree)');
     const bbr = get('d', 'iperf-P8-bbr');
     if (bbr) ratio('d', null, 0.9, `Ferry MB/s ÷ iperf3 -P 8 -C bbr goodput (${fmt(bbr.rate)} MB/s)`, bbr.rate);
+  }
+  if (get('e', 'ferry-lean-plain')?.pending) {
+    out.push({ case: 'e', what: 'Ferry with the peers\' guarantees and encrypt_data false MB/s ÷ rsync daemon (target ≥ 1)', pending: get('e', 'ferry-lean-plain').label.split('pending: ')[1] });
   }
   if (Number.isFinite(maxAgentRssMb)) {
     out.push({ case: 'all', what: `peak agent RSS (MB) ≤ ${rssLimitMb}`, value: maxAgentRssMb, pass: maxAgentRssMb <= rssLimitMb });
@@ -83,7 +99,7 @@ function cells(row, cases) {
   const range = row.ok > 1 ? `${fmt(row.rateMin, c.metric === 'files' ? 0 : 1)}–${fmt(row.rateMax, c.metric === 'files' ? 0 : 1)}` : '';
   const failed = row.ok < row.n ? ` (${row.n - row.ok}/${row.n} failed)` : '';
   return [
-    row.case, row.label + failed, fmt(row.MBps), c.metric === 'files' ? fmtInt(row.filesPerS) : '', range, fmt(row.wall, 2),
+    row.case, row.label + failed, fmt(row.MBps), c.metric === 'files' || c.countsFiles ? fmtInt(row.filesPerS) : '', range, fmt(row.wall, 2),
     fmt(row.cpu, 2), fmt(row.rssMb, 0), fmt(row.ferryRatio, 2),
   ];
 }
@@ -101,7 +117,9 @@ export function markdownTable(rows, cases) {
 }
 
 export function targetLines(verdicts) {
-  return verdicts.map((v) => (v.ratio !== undefined
+  return verdicts.map((v) => (v.pending ? `(${v.case}) ${v.what}: pending (${v.pending})`
+    : v.ratio !== undefined && v.min === undefined ? `(${v.case}) ${v.what} = ${fmt(v.ratio, 2)} (no target)`
+    : v.ratio !== undefined
     ? `(${v.case}) ${v.what} = ${fmt(v.ratio, 2)} (target ≥ ${v.min}) ${v.pass ? 'PASS' : 'FAIL'}`
     : `(${v.case}) ${v.what}: ${fmt(v.value, 0)} ${v.pass ? 'PASS' : 'FAIL'}`));
 }
