@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../src/cli/api-client.js';
 import { startAgent, startControl, tempDir, type AgentHandle, type ControlHandle } from '../helpers/cluster.js';
 import { ferryJson, https, type HttpAnswer } from './auth/helpers.js';
+import { runFerry } from '../helpers/process.js';
 
 /**
  * "A token carries the account, and everything that an account's identity may do, the account
@@ -41,7 +42,7 @@ describe("an account's linked identities share their endpoints and tasks", () =>
     // B's endpoints and task, made while B is an account of its own.
     const clientB = new ApiClient({ url: control.url, token: tokens.b, ca: control.caPem });
     try {
-      agent = await startAgent(clientB, join(dir.path, 'agent-b'), [`${root}:rw`], 'ben lab');
+      agent = await startAgent(clientB, join(dir.path, 'agent-b'), [`${root}:rw:share`], 'ben lab');
       epWithAgent = agent.endpointId;
       epOffline = (await clientB.endpointCreate({ display_name: 'ben laptop', is_globus_connect: true })).id;
     } finally {
@@ -145,5 +146,62 @@ describe("an account's linked identities share their endpoints and tasks", () =>
     const del = await call('a', 'DELETE', `/v0.10/endpoint/${epOffline}`);
     expect(del.status, del.body).toBe(200);
     expect((await call('a', 'GET', '/v0.10/endpoint_search?filter_scope=my-endpoints')).json.DATA.map((e: { id: string }) => e.id)).toEqual([epWithAgent]);
+  });
+
+  it("grants Transfer access and group membership through a linked identity's groups", async () => {
+    // dan's group (a university identity, dan2, is its member), an access rule and a role for that group on a guest collection of the account's endpoint.
+    const [dan, dan2] = await Promise.all([control.user('dan@example.org'), control.user('dan@uni.example')]);
+    const groupsToken = async (username: string) => {
+      const r = await runFerry(['control', 'token', 'issue', '--data-dir', control.dataDir, '--username', username, '--resource-server', 'groups.api.globus.org']);
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout.trim();
+    };
+    const [danGroups, dan2Groups] = await Promise.all([groupsToken('dan@example.org'), groupsToken('dan@uni.example')]);
+    const groupsCall = (token: string, method: string, path: string, json?: unknown) => https(method, `${control.url}${path}`, control.caPem, {
+      headers: { authorization: `Bearer ${token}`, ...(json === undefined ? {} : { 'content-type': 'application/json' }) }, ...(json === undefined ? {} : { json }),
+    }).then((a) => ({ status: a.status, json: JSON.parse(a.body) }));
+    const made = await groupsCall(dan2Groups, 'POST', '/v2/groups', { name: 'uni lab' });
+    expect(made.status, JSON.stringify(made.json)).toBe(201);
+    const groupId = made.json.id as string;
+
+    const guest = await call('a', 'POST', '/v0.10/shared_endpoint', { DATA_TYPE: 'shared_endpoint', host_endpoint: epWithAgent, host_path: '/~/data/', display_name: 'ann shares' });
+    expect(guest.status, guest.body).toBe(201);
+    const guestId = guest.json.id as string;
+    const rule = await call('a', 'POST', `/v0.10/endpoint/${guestId}/access`, { DATA_TYPE: 'access', principal_type: 'group', principal: groupId, path: '/', permissions: 'r' });
+    expect(rule.status, rule.body).toBe(201);
+    const role = await call('a', 'POST', `/v0.10/endpoint/${guestId}/role`, { DATA_TYPE: 'role', principal_type: 'group', principal: groupId, role: 'activity_monitor' });
+    expect(role.status, role.body).toBe(201);
+    const asDan = (who: { token: string }, path: string) => https('GET', `${control.url}${path}`, control.caPem, { headers: { authorization: `Bearer ${who.token}` } })
+      .then((a) => ({ status: a.status, json: JSON.parse(a.body) }));
+
+    // dan2 is in the group: it lists the guest collection and holds the group's role.
+    const ls2 = await asDan(dan2, `/v0.10/operation/endpoint/${guestId}/ls?path=/`);
+    expect(ls2.status, JSON.stringify(ls2.json)).toBe(200);
+    expect(ls2.json.DATA.map((f: { name: string }) => f.name)).toEqual(['b.txt']);
+    expect((await asDan(dan2, `/v0.10/endpoint/${guestId}`)).json.my_effective_roles).toEqual(['activity_monitor']);
+    // dan, not linked yet, is not.
+    const before = await asDan(dan, `/v0.10/operation/endpoint/${guestId}/ls?path=/`);
+    expect(before).toMatchObject({ status: 403, json: { code: 'EndpointPermissionDenied' } });
+    expect((await asDan(dan, `/v0.10/endpoint/${guestId}`)).json.my_effective_roles).toEqual([]);
+    expect((await groupsCall(danGroups, 'GET', '/v2/groups/my_groups')).json).toEqual([]);
+    expect((await groupsCall(danGroups, 'GET', `/v2/groups/${groupId}`)).status).toBe(404);
+
+    await ferryJson(['control', 'identity', 'link', '--data-dir', control.dataDir, '--username', 'dan@example.org', '--other', 'dan@uni.example']);
+
+    // Linked: dan's own tokens (Transfer and Groups) carry the group of dan2.
+    const after = await asDan(dan, `/v0.10/operation/endpoint/${guestId}/ls?path=/`);
+    expect(after.status, JSON.stringify(after.json)).toBe(200);
+    expect(after.json.DATA.map((f: { name: string }) => f.name)).toEqual(['b.txt']);
+    expect((await asDan(dan, `/v0.10/endpoint/${guestId}`)).json.my_effective_roles).toEqual(['activity_monitor']);
+    const mine = await groupsCall(danGroups, 'GET', '/v2/groups/my_groups');
+    expect(mine.json.map((g: { id: string }) => g.id)).toEqual([groupId]);
+    expect(mine.json[0].my_memberships).toEqual([expect.objectContaining({ identity_id: dan2.identityId, role: 'admin', status: 'active' })]);
+    // Read access only: the group's rule is 'r'.
+    const mkdir = await https('POST', `${control.url}/v0.10/operation/endpoint/${guestId}/mkdir`, control.caPem, {
+      headers: { authorization: `Bearer ${dan.token}`, 'content-type': 'application/json' }, json: { DATA_TYPE: 'mkdir', path: '/dan-was-here' },
+    });
+    expect(mkdir.status, mkdir.body).toBe(403);
+    // An unlinked identity outside the group still gets nothing.
+    expect((await call('c', 'GET', `/v0.10/operation/endpoint/${guestId}/ls?path=/`)).status).toBe(403);
   });
 });

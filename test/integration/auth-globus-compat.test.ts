@@ -57,4 +57,37 @@ describe('Globus clients\' first calls', () => {
     const s = await call('GET', `/v0.10/operation/endpoint/${agent.endpointId}/stat?path=/~/missing`);
     expect(s).toMatchObject({ status: 404, body: { code: 'NotFound' } });
   });
+
+  it('filters task_list by label over HTTP: =, none, !, ~ and !~, and with other clauses', async () => {
+    let n = 0;
+    const submit = async (label?: string): Promise<string> => {
+      n += 1;
+      const r = await call('POST', '/v0.10/transfer', {
+        DATA_TYPE: 'transfer', source_endpoint: agent.endpointId, destination_endpoint: agent.endpointId, ...(label === undefined ? {} : { label }),
+        DATA: [{ DATA_TYPE: 'transfer_item', source_path: '/~/top.txt', destination_path: `/~/label-copies/${n}.txt` }],
+      });
+      expect(r.status, JSON.stringify(r.body)).toBe(202);
+      return r.body.task_id as string;
+    };
+    const nightly = await submit('nightly backup');
+    const weekly = await submit('weekly');
+    const unlabeled = await submit();
+    const listed = async (filter: string): Promise<string[]> => {
+      const r = await call('GET', `/v0.10/task_list?limit=100&filter=${encodeURIComponent(filter)}`);
+      expect(r.status, `${filter}: ${JSON.stringify(r.body)}`).toBe(200);
+      expect(r.body).toMatchObject({ DATA_TYPE: 'task_list', total: r.body.DATA.length });
+      return (r.body.DATA as Array<{ task_id: string }>).map((t) => t.task_id).sort();
+    };
+    expect(await listed('label:=weekly')).toEqual([weekly]);
+    expect(await listed('label:weekly')).toEqual([weekly]);
+    expect(await listed('label:=nightly backup,weekly')).toEqual([nightly, weekly].sort());
+    // Negative filters keep tasks without a label.
+    expect(await listed('label:!weekly')).toEqual([nightly, unlabeled].sort());
+    expect(await listed('label:~NIGHT')).toEqual([nightly]);
+    expect(await listed('label:!~night')).toEqual([weekly, unlabeled].sort());
+    expect(await listed('type:TRANSFER/label:!~week')).toEqual([nightly, unlabeled].sort());
+    expect(await listed('type:DELETE/label:=weekly')).toEqual([]);
+    const bad = await call('GET', `/v0.10/task_list?filter=${encodeURIComponent('labels:=weekly')}`);
+    expect(bad).toMatchObject({ status: 400, body: { code: 'ClientError.BadRequest' } });
+  });
 });

@@ -9,10 +9,28 @@ import type { AuthService } from './service.js';
 
 /**
  * The OAuth2 token endpoint and its relatives (introspect, validate, revoke), shaped as Globus
- * Auth answers them. Hand-written on purpose: Globus issues one token per resource server in
- * one response (`other_tokens`), returns dependent tokens as a JSON array and puts
- * `identity_set` into introspection — see the report in README "Ferry Auth" for why
- * oidc-provider was not used. Every check here has a test in test/unit/control/auth.
+ * Auth answers them.
+ *
+ * Why hand-written and not oidc-provider: one Globus token request that spans several resource
+ * servers (e.g. `openid urn:…:transfer.api.globus.org:all urn:…:groups.api.globus.org:all`)
+ * is answered with one access (and refresh) token per resource server — the first at the top
+ * level, the rest in `other_tokens`, each naming its `resource_server` and `scope` — and
+ * globus-cli and the Globus SDKs read exactly that. oidc-provider issues one access token per
+ * token request: with resource indicators it resolves a single resource per access token and
+ * refuses more ("only a single resource indicator value must be requested/resolved during
+ * Access Token Request"). Getting Globus's answer out of it would mean minting the other tokens
+ * beside it and rewriting its responses, so the certified code would no longer decide what is
+ * issued. Globus's other shapes are not oidc-provider's either: the dependent-token grant
+ * answers with a JSON array; introspection carries `identity_set` (+ `identity_set_detail`);
+ * `/v2/oauth2/token/validate` exists; errors carry a JSON:API `errors` list beside
+ * `error`/`error_description`. And it is a Koa
+ * application with its own storage adapter and interaction sessions: a second web stack beside
+ * Fastify and a second store beside control's SQLite.
+ *
+ * The cryptography stays with certified libraries: id_tokens are signed and the JWKS served
+ * with jose (keys.ts), upstream OpenID Connect logins run through openid-client (upstream.ts),
+ * passwords are argon2id (passwords.ts). What is here is grant bookkeeping and response
+ * shapes; its checks are tested in test/unit/control/auth and test/integration/auth-*.test.ts.
  */
 export const DEPENDENT_TOKEN_GRANT = 'urn:globus:auth:grant_type:dependent_token';
 

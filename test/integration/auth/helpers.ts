@@ -59,6 +59,9 @@ export class Jar {
   header(): Record<string, string> {
     return { cookie: [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ') };
   }
+  get(name: string): string | undefined {
+    return this.jar.get(name);
+  }
 }
 
 export const hidden = (html: string, name: string): string => new RegExp(`name="${name}" value="([^"]*)"`).exec(html)![1]!;
@@ -69,12 +72,13 @@ export const hidden = (html: string, name: string): string => new RegExp(`name="
  */
 export async function headlessAuthorize(input: {
   url: string; ca: string; clientId: string; redirectUri: string; scope: string; username: string; password: string;
-  challenge?: string; state?: string; offline?: boolean; jar?: Jar; authorizeUrl?: string;
+  challenge?: string; state?: string; offline?: boolean; jar?: Jar; authorizeUrl?: string; nonce?: string;
 }): Promise<URL> {
   const jar = input.jar ?? new Jar();
   const q = new URLSearchParams({ client_id: input.clientId, redirect_uri: input.redirectUri, response_type: 'code', scope: input.scope, state: input.state ?? 'st' });
   if (input.challenge) { q.set('code_challenge', input.challenge); q.set('code_challenge_method', 'S256'); }
   if (input.offline !== false) q.set('access_type', 'offline');
+  if (input.nonce !== undefined) q.set('nonce', input.nonce);
   let a = await https('GET', input.authorizeUrl ?? `${input.url}/v2/oauth2/authorize?${q}`, input.ca, { headers: jar.header() });
   jar.take(a);
   if (a.status !== 302) throw new Error(`authorize answered ${a.status}: ${a.body}`);
