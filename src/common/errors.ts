@@ -79,7 +79,7 @@ export const ERROR_CATALOG = {
   RoleNotFound: { status: 404, action: 'fail', summary: 'No role with this id on this endpoint.' },
   Exists: { status: 409, action: 'fail', summary: 'An equal access rule or role already exists.' },
   'Sharing.NotShareable': { status: 403, action: 'fail', event: 'PERMISSION_DENIED', summary: "The host path is not below a root that the agent's own config marks shareable (:share)." },
-  'Sharing.CollectionRefused': { status: 403, action: 'fail', event: 'PERMISSION_DENIED', summary: 'The agent refuses this guest collection (unknown to its replica, disabled, or outside a shareable root).' },
+  'Sharing.CollectionRefused': { status: 403, action: 'fail', event: 'PERMISSION_DENIED', summary: 'The agent refuses this guest collection (unknown to its replica, disabled, outside a shareable root, or its directory is gone or no longer a directory).' },
   'Sharing.ReplicaStale': { status: 503, action: 'retry', event: 'GC_NOT_CONNECTED', summary: "The agent has not yet received control's current sharing rules since it connected; retry shortly." },
   'Sharing.VersionGap': { status: 409, action: 'retry', summary: "A sharing update does not follow the agent's version; control sends a snapshot instead." },
 

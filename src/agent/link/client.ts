@@ -30,8 +30,8 @@ export interface LinkHandler {
   onSessionOpen(spec: SessionSpec): Promise<SessionOpenResult>;
   onSessionCancel(sessionId: string, keepPartials: boolean): Promise<void>;
   onTaskCleanup(taskId: string): Promise<void>;
-  /** A sharing snapshot or update: applied before the next message is read (synchronously). */
-  onSharing?(message: SharingSnapshotMessage | SharingUpdateMessage): SharingAck;
+  /** A sharing snapshot or update: applied before the next message is read (synchronously); the ack may come later. */
+  onSharing?(message: SharingSnapshotMessage | SharingUpdateMessage): SharingAck | Promise<SharingAck>;
   /** The link went down (rules may change unseen until the next snapshot). */
   onLinkDown?(): void;
 }
@@ -172,7 +172,7 @@ export class ControlLink {
       case 'sharing.update': {
         // Applied now, not on a later turn: ops that follow on this socket see the new rules.
         const onSharing = this.handler.onSharing;
-        let ack: SharingAck | FerryError;
+        let ack: SharingAck | Promise<SharingAck> | FerryError;
         try {
           if (!onSharing) throw new FerryError('Link.BadMessage', 'this agent does not host guest collections');
           ack = onSharing(m);

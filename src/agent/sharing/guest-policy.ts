@@ -32,6 +32,14 @@ export interface GuestPolicy extends PathPolicy {
   checkWrite(apiPath: string): void;
   /** Whether a transfer's walk may enter this directory (not when it is a root of the endpoint). */
   mayEnter(dir: FileIdentity): boolean;
+  /**
+   * The collection is served at all: known, enabled, in a shareable root, and its own directory
+   * still there as a directory (not removed, renamed away or replaced by a link). Throws
+   * Sharing.CollectionRefused or Sharing.NotShareable, whoever asks and whatever her rules.
+   */
+  checkServed(): void;
+  /** Files about to be checked (checkWrite) and committed: a rule change is acknowledged only once they are released. */
+  holdWrites(): () => void;
 }
 
 export interface GuestPolicyInit {
@@ -41,6 +49,8 @@ export interface GuestPolicyInit {
   entry: () => ReplicaEntry | undefined;
   principals: Principals;
   now?: () => number;
+  /** Hold the acknowledgment of rule changes until the returned function is called (SharingReplica.holdWrite). */
+  holdWrite?: () => () => void;
 }
 
 interface Collection {
@@ -113,6 +123,11 @@ export function createGuestPolicy(init: GuestPolicyInit): GuestPolicy {
     if (!allows(access, intent === 'write' ? 'rw' : 'r')) {
       throw new FerryError('EndpointPermissionDenied', `No access rule of this guest collection lets you ${intent === 'write' ? 'write' : 'read'} ${guestApi}`);
     }
+    return { ...guestLexical(c, components, guestApi, intent), c };
+  }
+
+  /** A guest path as the host policy places it, confined to the collection (its access already decided). */
+  function guestLexical(c: Collection, components: readonly string[], guestApi: string, intent: PathIntent): { lex: LexicalPath; hostApi: string } {
     const hostApi = hostApiOf(c.base, components, guestApi);
     let hostLex: LexicalPath;
     try {
@@ -133,7 +148,7 @@ export function createGuestPolicy(init: GuestPolicyInit): GuestPolicy {
       confined: true,
       showLink: (target) => (target !== null && startsWith(target, prefix) ? `/${target.slice(prefix.length).join('/')}` : null),
     };
-    return { lex, hostApi, c };
+    return { lex, hostApi };
   }
 
   /** Where the roots nested inside the collection lie, as components below its own root. */
@@ -232,6 +247,21 @@ export function createGuestPolicy(init: GuestPolicyInit): GuestPolicy {
 
     checkWrite(apiPath) {
       map(apiPath, 'write');
+    },
+
+    holdWrites: () => init.holdWrite?.() ?? (() => {}),
+
+    checkServed() {
+      const c = collection();
+      let opened: { dir: { close(): void } };
+      try {
+        // Reached as every guest request reaches it: confined, no link leading out of the collection.
+        opened = openDirectory(host.rootDirs, guestLexical(c, [], '/', 'read').lex, 'read');
+      } catch (err) {
+        // Deleting (or renaming away, or replacing) the collection's directory disables the collection.
+        throw refused(collectionId, `its directory on this host is gone or is no longer a directory (${err instanceof Error ? err.message : String(err)})`);
+      }
+      opened.dir.close();
     },
   };
   return policy;

@@ -25,6 +25,11 @@ export class SharingReplica {
   private entries = new Map<string, ReplicaEntry>();
   private fresh = false;
   private waiters: Array<() => void> = [];
+  /** Bumped by every applied snapshot or update: a write held in epoch e was allowed by the rules of e. */
+  private epoch = 0;
+  /** Guest writes allowed and still landing, by the epoch whose rules allowed them. */
+  private readonly writing = new Map<number, number>();
+  private settleWaiters: Array<{ before: number; done: () => void }> = [];
 
   constructor(private readonly store: ReplicaStore | null, private readonly log: Logger) {
     if (store) {
@@ -52,6 +57,7 @@ export class SharingReplica {
     for (const c of m.collections) next.set(c.id, this.compile(c, true));
     this.entries = next;
     this.version = m.version;
+    this.epoch += 1;
     this.persist();
     this.log.info({ version: m.version, collections: next.size, rules: countRules(next) }, 'sharing snapshot applied');
     this.becomeFresh();
@@ -65,9 +71,49 @@ export class SharingReplica {
     for (const id of m.removed) this.entries.delete(id);
     for (const c of m.collections) this.entries.set(c.id, this.compile(c, true));
     this.version = m.version;
+    this.epoch += 1;
     this.persist();
     this.log.info({ version: m.version, changed: m.collections.map((c) => c.id), removed: m.removed }, 'sharing update applied');
     return { version: this.version };
+  }
+
+  /**
+   * A guest write (a transfer's commit of files) about to be checked against the rules as they
+   * are now and then made durable: held until the returned function is called. The rules are
+   * read synchronously, so every write held in an epoch was allowed by that epoch's rules.
+   */
+  holdWrite(): () => void {
+    const e = this.epoch;
+    this.writing.set(e, (this.writing.get(e) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = this.writing.get(e)! - 1;
+      if (left === 0) this.writing.delete(e);
+      else this.writing.set(e, left);
+      this.settleWaiters = this.settleWaiters.filter((w) => {
+        if (this.writingBefore(w.before)) return true;
+        w.done();
+        return false;
+      });
+    };
+  }
+
+  /**
+   * Resolves once no write allowed by rules older than the ones applied last is still landing.
+   * The agent acknowledges a snapshot or update only then: after the ack, nothing the change
+   * withdrew is committed (a write allowed before it lands before the ack, or not at all).
+   */
+  writesSettled(): Promise<void> {
+    const before = this.epoch;
+    if (!this.writingBefore(before)) return Promise.resolve();
+    return new Promise((done) => this.settleWaiters.push({ before, done }));
+  }
+
+  private writingBefore(epoch: number): boolean {
+    for (const e of this.writing.keys()) if (e < epoch) return true;
+    return false;
   }
 
   /** The collection, once the replica is fresh (waits up to `timeoutMs` after a reconnect); undefined when unknown. */

@@ -21,8 +21,14 @@ export class AgentSharing {
     private readonly log: Logger,
   ) {}
 
-  onMessage(m: SharingSnapshotMessage | SharingUpdateMessage): SharingAck {
-    return m.type === 'sharing.snapshot' ? this.replica.applySnapshot(m) : this.replica.applyUpdate(m);
+  /**
+   * Applied at once (every later check reads the new rules); acknowledged once the guest writes
+   * that older rules allowed have landed, so that nothing is committed after the ack under a
+   * rule the change withdrew.
+   */
+  onMessage(m: SharingSnapshotMessage | SharingUpdateMessage): Promise<SharingAck> {
+    const ack = m.type === 'sharing.snapshot' ? this.replica.applySnapshot(m) : this.replica.applyUpdate(m);
+    return this.replica.writesSettled().then(() => ack);
   }
 
   /** The link to control went down: no guest request is served until the next snapshot. */
@@ -34,16 +40,14 @@ export class AgentSharing {
   async policyFor(id: string, principals: OpRequest['principals']): Promise<GuestPolicy> {
     const entry = await this.replica.get(id);
     if (!entry) throw new FerryError('Sharing.CollectionRefused', `This endpoint does not serve guest collection ${id}`);
-    const policy = createGuestPolicy({ host: this.hostPolicy(), collectionId: id, entry: () => this.replica.current(id), principals });
-    // Checked once up front too, so a collection the agent refuses is logged where it is met.
+    const policy = createGuestPolicy({ host: this.hostPolicy(), collectionId: id, entry: () => this.replica.current(id), principals, holdWrite: () => this.replica.holdWrite() });
+    // Checked once up front too (for any requester, whatever her rules), so a collection the
+    // agent refuses is refused as such and logged where it is met.
     try {
-      policy.lexical('/', 'read');
+      policy.checkServed();
     } catch (err) {
-      if (err instanceof FerryError && (err.code === 'Sharing.CollectionRefused' || err.code === 'Sharing.NotShareable')) {
-        this.log.warn({ collectionId: id, code: err.code, reason: err.message }, 'guest request refused: collection not served');
-        throw err;
-      }
-      // Anything else (no rule for this guest at '/') is decided path by path.
+      if (err instanceof FerryError) this.log.warn({ collectionId: id, code: err.code, reason: err.message }, 'guest request refused: collection not served');
+      throw err;
     }
     return policy;
   }

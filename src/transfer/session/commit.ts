@@ -113,24 +113,31 @@ export class Committer {
         throw fsError(err, 'destination', f.destApi);
       }
     }));
-    // A guest's rules, read afresh: write access revoked since the files were placed stops them before they land.
+    // A guest's rules, read afresh: write access revoked since the files were placed stops them
+    // before they land. Held from the check until the files are reported, so a rule change is
+    // acknowledged only after the commits its older rules allowed (types.ts holdWrites).
     const { resolver } = this.deps.ctx;
-    for (const f of group) recheckAccess(resolver.checkWrite?.bind(resolver), f.destApi);
-    // Each directory of the group, opened and checked once for the whole commit.
-    const open = new Map<string, Dir>();
+    const unhold = resolver.holdWrites?.();
     try {
-      for (const f of group) {
-        const d = dirname(f.finalPath);
-        if (!open.has(d)) open.set(d, this.deps.dirs.open(d));
+      for (const f of group) recheckAccess(resolver.checkWrite?.bind(resolver), f.destApi);
+      // Each directory of the group, opened and checked once for the whole commit.
+      const open = new Map<string, Dir>();
+      try {
+        for (const f of group) {
+          const d = dirname(f.finalPath);
+          if (!open.has(d)) open.set(d, this.deps.dirs.open(d));
+        }
+      } catch (err) {
+        for (const d of open.values()) d.close();
+        throw fsError(err, 'destination', group[0]!.destApi);
       }
-    } catch (err) {
-      for (const d of open.values()) d.close();
-      throw fsError(err, 'destination', group[0]!.destApi);
-    }
-    try {
-      await this.commitIn(group, open, pre.verified, release);
+      try {
+        await this.commitIn(group, open, pre.verified, release);
+      } finally {
+        for (const d of open.values()) d.close();
+      }
     } finally {
-      for (const d of open.values()) d.close();
+      unhold?.();
     }
   }
 

@@ -30,6 +30,12 @@ export interface PathResolver {
   checkRead?(apiPath: string): void;
   checkWrite?(apiPath: string): void;
   /**
+   * Guest collections only: taken before a commit's checkWrite, released once its files are
+   * durable and reported (or failed). The agent acknowledges a rule change to control only when
+   * no write allowed by older rules is held, so no file lands after the ack under a withdrawn rule.
+   */
+  holdWrites?(): () => void;
+  /**
    * Guest collections only: whether the source's walk may enter a directory it found (a root
    * of the endpoint nested in the collection is not part of it, and is left out).
    */

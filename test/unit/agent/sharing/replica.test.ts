@@ -57,4 +57,24 @@ describe('the agent sharing replica', () => {
     expect(again.current(C1)).toBeUndefined();
     second.close();
   });
+
+  it('acknowledges a change only after the writes older rules allowed have landed, never waiting for newer ones', async () => {
+    const replica = new SharingReplica(null, log);
+    replica.applySnapshot({ type: 'sharing.snapshot', id: '1', version: 1, collections: [collection(C1)] });
+    await replica.writesSettled();
+    const older = replica.holdWrite();
+    replica.applyUpdate({ type: 'sharing.update', id: '2', baseVersion: 1, version: 2, collections: [collection(C1)], removed: [] });
+    let settled = false;
+    const acked = replica.writesSettled().then(() => { settled = true; });
+    // A write begun under the new rules does not hold the ack back.
+    const newer = replica.holdWrite();
+    await Promise.resolve();
+    expect(settled).toBe(false);
+    older();
+    older();
+    await acked;
+    expect(settled).toBe(true);
+    newer();
+    await replica.writesSettled();
+  });
 });
