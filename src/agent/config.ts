@@ -56,6 +56,14 @@ export const AgentConfig = Type.Object({
     /** Partial files (and records) of tasks that never came back are removed after this many days. */
     partialRetentionDays: Type.Number({ minimum: 0, maximum: 3650, default: 14 }),
   }, { additionalProperties: false, default: {} }),
+  /** Per-user limits on what the agent spends on one caller (control has its own, per identity). */
+  limits: Type.Object({
+    /**
+     * Entries one identity's `ls` operations may hold at once on this agent (LsEntryBudget); a
+     * lone listing always runs. 100,000 (one full listing, about 300 MB while it runs) by default.
+     */
+    lsEntriesPerUser: Type.Integer({ minimum: 1, maximum: 100_000_000, default: 100_000 }),
+  }, { additionalProperties: false, default: {} }),
   reconnect: Type.Object({
     initialDelayMs: Type.Integer({ minimum: 1, default: 500 }),
     maxDelayMs: Type.Integer({ minimum: 1, default: 30_000 }),

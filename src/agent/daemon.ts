@@ -8,7 +8,7 @@ import { FERRY_VERSION } from '../common/version.js';
 import { DataListener, type ChannelCredentials } from '../transfer/channel/index.js';
 import { AgentConfig } from './config.js';
 import { ControlLink } from './link/client.js';
-import { createFileOps, createOwnerNames, runFileOp, type FileOps, type OwnerNames } from './ops/index.js';
+import { createFileOps, createOwnerNames, LsEntryBudget, runFileOp, type FileOps, type OwnerNames } from './ops/index.js';
 import { AgentSharing, SharingReplica, SqliteReplicaStore } from './sharing/index.js';
 import { createPathPolicy, type PathPolicy } from './policy/index.js';
 import { inDataDir } from './paths.js';
@@ -48,6 +48,8 @@ export class AgentDaemon {
   private markers: SqliteMarkerStore | undefined;
   private replicaStore: SqliteReplicaStore | undefined;
   private readonly owners: OwnerNames = createOwnerNames();
+  /** Entries each identity's listings hold (limits.lsEntriesPerUser), the host's and guest collections' together. */
+  private readonly lsBudget: LsEntryBudget;
   private state: 'new' | 'opening' | 'open' | 'closed' = 'new';
 
   constructor(private readonly opts: AgentDaemonOptions) {
@@ -57,7 +59,8 @@ export class AgentDaemon {
     const ca = read(this.config.caFile);
     this.credentials = { ca, linkCa: ca, cert: read(this.config.certFile), key: read(this.config.keyFile), nodeId: this.config.nodeId };
     this.policy = createPathPolicy(this.config.roots);
-    this.ops = createFileOps(this.policy, { owners: this.owners });
+    this.lsBudget = new LsEntryBudget(this.config.limits.lsEntriesPerUser);
+    this.ops = createFileOps(this.policy, { owners: this.owners, lsBudget: this.lsBudget });
     this.logger = opts.log ?? createLogger({ name: 'ferry-agent', level: process.env['FERRY_LOG_LEVEL'] ?? this.config.log.level });
     this.log = this.logger.child({ component: 'agent', nodeId: this.config.nodeId, endpointId: this.config.endpointId });
   }
@@ -71,7 +74,7 @@ export class AgentDaemon {
     const stateFile = inDataDir(dirname(this.opts.configFile), cfg.stateFile);
     this.markers = new SqliteMarkerStore(stateFile);
     this.replicaStore = new SqliteReplicaStore(stateFile);
-    const sharing = new AgentSharing(new SharingReplica(this.replicaStore, this.log.child({ component: 'sharing' })), () => this.policy, this.owners, this.log.child({ component: 'sharing' }));
+    const sharing = new AgentSharing(new SharingReplica(this.replicaStore, this.log.child({ component: 'sharing' })), () => this.policy, this.owners, this.log.child({ component: 'sharing' }), this.lsBudget);
     const policy = this.policy;
     const stale = await removeStalePartials(this.markers, cfg.transfer.partialRetentionDays, (d) => policy.openWritableHostDir(d));
     if (stale > 0) this.log.info({ removed: stale, days: cfg.transfer.partialRetentionDays }, 'removed partial files of tasks that never came back');
@@ -136,7 +139,9 @@ export class AgentDaemon {
         throw new FerryError('Config.Invalid', `${this.opts.configFile}: nodeId, endpointId and controlUrl cannot change on reload; restart the agent`);
       }
       this.policy = createPathPolicy(next.roots);
-      this.ops = createFileOps(this.policy, { owners: this.owners });
+      // One budget for the agent's life: listings in flight stay counted across a reload.
+      this.lsBudget.perUser = next.limits.lsEntriesPerUser;
+      this.ops = createFileOps(this.policy, { owners: this.owners, lsBudget: this.lsBudget });
       this.config = next;
       this.log.info({ roots: next.roots.map((r) => r.path) }, 'config reloaded');
       return true;

@@ -52,7 +52,7 @@ export const ERROR_CATALOG = {
   'ClientError.BadMethod': { status: 405, action: 'fail', summary: 'The route exists but not for this HTTP method.' },
   'ClientError.Conflict': { status: 409, action: 'fail', summary: 'The request conflicts with the current state.' },
   'ClientError.PayloadTooLarge': { status: 413, action: 'fail', summary: 'The request body is larger than allowed.' },
-  'ClientError.TooManyRequests': { status: 429, action: 'retry', summary: 'The caller is over a limit control sets per identity (file operations in flight, changes to access rules and roles per minute, notification e-mails per hour); retry after the Retry-After seconds.' },
+  'ClientError.TooManyRequests': { status: 429, action: 'retry', summary: 'The caller is over a limit control sets per identity (file operations in flight, changes to access rules and roles per minute, notification e-mails per hour), or over the entries its listings may hold at once on an agent (limits.lsEntriesPerUser); retry after the Retry-After seconds.' },
   'ClientError.Conflict.TooManyPendingJobs': { status: 409, action: 'fail', summary: 'The caller already has the most active tasks that control allows; wait for some to finish or cancel them.' },
   InternalError: { status: 500, action: 'retry', bounded: true, event: 'INTERNAL_ERROR', summary: 'An unexpected error; the log has details. A task retries it a few times in a row, then fails.' },
   ServiceUnavailable: { status: 503, action: 'retry', summary: 'The service is shutting down or not ready.' },

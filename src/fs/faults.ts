@@ -13,8 +13,10 @@ import { RawFsError } from './raw.js';
  * Two ways to inject, both for tests only:
  * - `injectFaults(rule)` in-process (unit tests); rules live in this module instance, so
  *   they apply to the thread that set them.
- * - FERRY_TEST_FAULTS="call:ERRNO[:N],..." for real agent processes, e.g. "fdatasync:EIO:1"
- *   fails the first fdatasync with EIO (N omitted: every time). Parsed once at load; hits
+ * - FERRY_TEST_FAULTS="call:ERRNO[:N[:AFTER]],..." for real agent processes, e.g. "fdatasync:EIO:1"
+ *   fails the first fdatasync with EIO (N omitted: every time), "write:EIO:1:40" lets 40
+ *   writes pass and fails the 41st (so a file can fail after some of it was made durable,
+ *   and its retry shows what was kept). Parsed once at load; hits
  *   only fds open on a file whose name starts with `.ferry-part` (partial files). The N
  *   counts are shared by every worker thread created after the main thread loaded this
  *   module (through worker_threads environment data), so "first" means first in the process.
@@ -28,6 +30,8 @@ export interface FaultRule {
   errno: string;
   /** Fail this many matching calls, then pass; omitted = fail every matching call. */
   times?: number;
+  /** Let this many matching calls pass before the first failure; omitted = 0. */
+  after?: number;
   /** Only calls on fds for which this is true; omitted = every fd. */
   match?: (fd: number) => boolean;
 }
@@ -47,10 +51,15 @@ interface ActiveRule {
 const FAULT_CALLS: readonly FaultCall[] = ['write', 'fdatasync', 'fsync', 'close'];
 const UNLIMITED = -1;
 
-function localBudget(times: number | undefined): Budget {
+function localBudget(times: number | undefined, after: number | undefined): Budget {
   let left = times ?? UNLIMITED;
+  let pass = after ?? 0;
   return {
     take() {
+      if (pass > 0) {
+        pass -= 1;
+        return false;
+      }
       if (left === UNLIMITED) return true;
       if (left <= 0) return false;
       left -= 1;
@@ -59,10 +68,20 @@ function localBudget(times: number | undefined): Budget {
   };
 }
 
-/** A budget in shared memory: Atomics make "take one" exact across threads. */
-function sharedBudget(cells: Int32Array, index: number): Budget {
+/**
+ * A budget in shared memory: Atomics make "take one" exact across threads. Two cells a rule:
+ * calls still to let pass (2i), failures left (2i+1).
+ */
+function sharedBudget(cells: Int32Array, rule: number): Budget {
+  const skip = 2 * rule;
+  const index = 2 * rule + 1;
   return {
     take() {
+      for (;;) {
+        const pass = Atomics.load(cells, skip);
+        if (pass <= 0) break;
+        if (Atomics.compareExchange(cells, skip, pass, pass - 1) === pass) return false;
+      }
       for (;;) {
         const left = Atomics.load(cells, index);
         if (left === UNLIMITED) return true;
@@ -77,9 +96,9 @@ function sharedBudget(cells: Int32Array, index: number): Budget {
 export function parseFaultSpec(spec: string): FaultRule[] {
   const rules: FaultRule[] = [];
   for (const entry of spec.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
-    const [call, errno, count, ...rest] = entry.split(':');
+    const [call, errno, count, after, ...rest] = entry.split(':');
     if (!FAULT_CALLS.includes(call as FaultCall) || rest.length > 0) {
-      throw new Error(`FERRY_TEST_FAULTS: bad entry "${entry}" (want call:ERRNO[:N], call one of ${FAULT_CALLS.join(', ')})`);
+      throw new Error(`FERRY_TEST_FAULTS: bad entry "${entry}" (want call:ERRNO[:N[:AFTER]], call one of ${FAULT_CALLS.join(', ')})`);
     }
     if (errno === undefined || !(errno in osConstants.errno)) {
       throw new Error(`FERRY_TEST_FAULTS: "${entry}" names no known errno`);
@@ -87,7 +106,10 @@ export function parseFaultSpec(spec: string): FaultRule[] {
     if (count !== undefined && !/^[1-9][0-9]*$/.test(count)) {
       throw new Error(`FERRY_TEST_FAULTS: "${entry}" has a bad count`);
     }
-    rules.push({ call: call as FaultCall, errno, ...(count === undefined ? {} : { times: Number(count) }) });
+    if (after !== undefined && !/^(0|[1-9][0-9]*)$/.test(after)) {
+      throw new Error(`FERRY_TEST_FAULTS: "${entry}" has a bad AFTER count`);
+    }
+    rules.push({ call: call as FaultCall, errno, ...(count === undefined ? {} : { times: Number(count) }), ...(after === undefined ? {} : { after: Number(after) }) });
   }
   return rules;
 }
@@ -107,12 +129,15 @@ function rulesFromEnv(spec: string | undefined): ActiveRule[] {
   const key = `ferry:test-faults:${spec}`;
   const inherited = getEnvironmentData(key);
   let cells: Int32Array;
-  if (inherited instanceof SharedArrayBuffer && inherited.byteLength === parsed.length * 4) {
+  if (inherited instanceof SharedArrayBuffer && inherited.byteLength === parsed.length * 8) {
     cells = new Int32Array(inherited);
   } else {
-    const sab = new SharedArrayBuffer(parsed.length * 4);
+    const sab = new SharedArrayBuffer(parsed.length * 8);
     cells = new Int32Array(sab);
-    parsed.forEach((r, i) => (cells[i] = r.times ?? UNLIMITED));
+    parsed.forEach((r, i) => {
+      cells[2 * i] = r.after ?? 0;
+      cells[2 * i + 1] = r.times ?? UNLIMITED;
+    });
     setEnvironmentData(key, sab);
   }
   return parsed.map((r, i) => ({ call: r.call, errno: r.errno, match: isPartialFileFd, budget: sharedBudget(cells, i) }));
@@ -132,7 +157,18 @@ export function injectFaults(rule: FaultRule | null): void {
   if (rule.times !== undefined && !(Number.isInteger(rule.times) && rule.times > 0)) {
     throw new TypeError('injectFaults: times must be a positive integer');
   }
-  injectedRules.push({ call: rule.call, errno: rule.errno, match: rule.match, budget: localBudget(rule.times) });
+  if (rule.after !== undefined && !(Number.isInteger(rule.after) && rule.after >= 0)) {
+    throw new TypeError('injectFaults: after must be a non-negative integer');
+  }
+  injectedRules.push({ call: rule.call, errno: rule.errno, match: rule.match, budget: localBudget(rule.times, rule.after) });
+}
+
+/**
+ * Throw the injected failure for this call on `fd`, if a rule claims it. For data paths that
+ * make the call themselves (a FileHandle's writev or close): call this just before it.
+ */
+export function faultPoint(call: FaultCall, fd: number): void {
+  maybeFail(call, fd);
 }
 
 /** Throw the injected failure for this call, if a rule claims it. */

@@ -133,6 +133,8 @@ export async function startFastControl(baseDir: string): Promise<ControlHandle> 
  */
 export async function startAgentAs(
   client: ApiClient, dataDir: string, roots: string[], user: AgentUser, displayName: string, configPatch: Record<string, unknown> = {},
+  /** More environment for the agent (e.g. FERRY_NO_NATIVE=1 for the TypeScript twin of the native addon). */
+  env: Record<string, string> = {},
 ): Promise<AgentHandle> {
   const created = await client.endpointCreate({ display_name: displayName, is_globus_connect: true });
   const setup = await runFerry(['agent', 'setup', '--setup-key', created.globus_connect_setup_key!, '--data-dir', dataDir, ...roots.flatMap((r) => ['--root', r])]);
@@ -152,7 +154,7 @@ export async function startAgentAs(
     endpointId: created.id,
     dataDir,
     async start() {
-      handle.proc = spawnFerry(['agent', 'run', '--data-dir', dataDir], { HOME: dataDir }, user);
+      handle.proc = spawnFerry(['agent', 'run', '--data-dir', dataDir], { HOME: dataDir, ...env }, user);
       await handle.proc.waitForLog(/"msg":"connected to control"/);
       return handle.proc;
     },
@@ -276,9 +278,11 @@ export function plantHardLink(target: string, path: string): void {
 /**
  * Swap directory `dir` for a symlink to `target`: the directory moves to `stash` (same file
  * system, inside the same root), then the link takes its name. Returns false if `dir` had
- * already gone (the agent removed it, or it was swapped already).
+ * already gone (the agent removed it, or it was swapped already), 'moved' if the directory
+ * moved but the agent re-created the name before the link could take it, 'linked' if the link
+ * is in place (the swap the attacker wanted).
  */
-export function swapDirForLink(dir: string, stash: string, target: string): boolean {
+export function swapDirForLink(dir: string, stash: string, target: string): false | 'moved' | 'linked' {
   try {
     renameSync(dir, stash);
   } catch {
@@ -288,8 +292,9 @@ export function swapDirForLink(dir: string, stash: string, target: string): bool
     symlinkSync(target, dir);
   } catch {
     // The agent re-created the name in between: the race went the other way.
+    return 'moved';
   }
-  return true;
+  return 'linked';
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -510,6 +515,65 @@ export async function startUserPairs(
   } catch (err) {
     await stop().catch(() => undefined);
     throw err;
+  }
+}
+
+/**
+ * Counts the races that really happened, so a run in which every swap or plant came too late
+ * (or none was tried) fails instead of passing on constants. A race happened when the test's
+ * own action succeeded (a directory swapped for a link, a link planted at a partial's name)
+ * while the task ran, shown by either of:
+ * - control still reported the task running afterwards: the status is asked right after the
+ *   action, and a task is never ACTIVE again once it ended, so ACTIVE in that answer means the
+ *   action landed while the task ran;
+ * - the agent itself acted on what the test put there (`metByAgent`, looked at once the task
+ *   ended: e.g. the link planted in a tree being deleted is gone, and only the agent removes
+ *   anything there). A quick agent often ends the task before control answers the status.
+ * No clock is involved.
+ */
+export class RaceTally {
+  /** Rounds with at least one action that landed while the task ran. */
+  races = 0;
+  /** Actions that landed while their task ran. */
+  actions = 0;
+  rounds = 0;
+  private pending: Array<Promise<boolean>> = [];
+
+  constructor(private readonly client: ApiClient) {}
+
+  private metChecks: Array<() => boolean> = [];
+
+  /**
+   * The test's action on `taskId` just succeeded: ask (without waiting here) whether the task
+   * is still running; `metByAgent`, if given, is asked at endRound (once the task ended).
+   */
+  landed(taskId: string, metByAgent: () => boolean = () => false): void {
+    this.pending.push(getTask(this.client, taskId).then((t) => t.status === 'ACTIVE' || t.status === 'INACTIVE', () => false));
+    this.metChecks.push(metByAgent);
+  }
+
+  /** End of a round (after its task ended): count what landed while its task ran; returns that count. */
+  async endRound(): Promise<number> {
+    const answers = await Promise.all(this.pending.splice(0));
+    const met = this.metChecks.splice(0);
+    const n = answers.filter((running, k) => running || met[k]!()).length;
+    this.rounds += 1;
+    this.actions += n;
+    if (n > 0) this.races += 1;
+    return n;
+  }
+
+  /** Fold another tally (another agent user's) into this one. */
+  add(other: RaceTally): void {
+    this.races += other.races;
+    this.actions += other.actions;
+    this.rounds += other.rounds;
+  }
+
+  /** The file's floor: at least `min` rounds raced (the suite's floors add up to the issue's 50 a run). */
+  expectAtLeast(min: number, what: string): void {
+    console.log(`[${what}] ${this.races} of ${this.rounds} rounds raced (${this.actions} actions landed while their task ran; floor ${min})`);
+    expect(this.races, `${what}: only ${this.races} of ${this.rounds} rounds had an action land while the task ran (${this.actions} actions); at least ${min} must, or the suite tests nothing`).toBeGreaterThanOrEqual(min);
   }
 }
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiClient } from '../../src/cli/api-client.js';
 import type { AgentHandle, ControlHandle } from '../helpers/cluster.js';
 import {
-  agentUsers, codesOf, containmentDir, describeOutcome, expectRefused, filesContaining, giveTo, guard, settle,
+  agentUsers, codesOf, containmentDir, describeOutcome, expectClearResult, expectRefused, filesContaining, giveTo, guard, settle,
   startAgentAs, startFastControl, submitDelete, writeTree, type Outcome,
 } from '../helpers/containment.js';
 import { submitTransfer } from '../helpers/tasks.js';
@@ -187,9 +187,15 @@ describe('final-name links, hard links and swapped roots', () => {
         expect(filesContaining(srcRoot, 'SECRET-ROOT-SWAP'), `the secret left through the swapped root:\n${notes.join('\n')}`).toEqual([]);
         expect(listed ?? [], 'ls /~/ listed the directory the link leads to').not.toContain('secret.txt');
         expect(statted, 'stat /~/secret.txt described a file only the link target holds').toBeNull();
-        for (const o of outcomes) expect(o.timedOut, describeOutcome(o)).toBe(false);
+        // Every task ended and says what happened: SUCCEEDED, or FAILED with a code that says why.
+        for (const o of outcomes) expectClearResult(o);
         // Kept using the original directory (allowed): then the payload is there, not lost.
         if (outcomes[0]!.task.status === 'SUCCEEDED') expect(existsSync(join(dstRoot, 'payload', 'p1.txt')), describeOutcome(outcomes[0]!)).toBe(true);
+        // victim.txt and secret.txt exist only where the link leads: whether the agent refused the
+        // swapped root or kept to its original directory, neither task can have succeeded.
+        const [, removal, theft] = outcomes;
+        expect(removal!.task.status, `the delete of a file only the link target holds: ${describeOutcome(removal!)}`).toBe('FAILED');
+        expect(theft!.task.status, `the transfer of a file only the link target holds: ${describeOutcome(theft!)}`).toBe('FAILED');
       }, 120_000);
 
       it('does not follow a source root that was replaced by a link after the agent started', async () => {
@@ -215,8 +221,13 @@ describe('final-name links, hard links and swapped roots', () => {
         outsideGuard.check(describeOutcome(o));
         expect(filesContaining(dstRoot, 'SECRET-SRC-SWAP'), `the secret arrived: ${describeOutcome(o)} codes=${codesOf(o).join(',')}`).toEqual([]);
         expect(listed ?? [], 'ls listed the directory the link leads to').not.toContain('e2.txt');
-        expect(o.timedOut, describeOutcome(o)).toBe(false);
-        if (o.task.status === 'SUCCEEDED') expect(readFileSync(join(dstRoot, 'from-swapped-src', 'e1.txt'), 'utf8')).toBe('exported one\n');
+        // Ended, and says what happened: SUCCEEDED (from the original directory), or FAILED with a code that says why.
+        expectClearResult(o);
+        if (o.task.status === 'SUCCEEDED') {
+          expect(readFileSync(join(dstRoot, 'from-swapped-src', 'e1.txt'), 'utf8')).toBe('exported one\n');
+          // e2.txt exists only where the link leads.
+          expect(existsSync(join(dstRoot, 'from-swapped-src', 'e2.txt')), describeOutcome(o)).toBe(false);
+        }
       }, 120_000);
     });
   }

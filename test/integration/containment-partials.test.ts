@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiClient } from '../../src/cli/api-client.js';
 import type { AgentHandle, ControlHandle } from '../helpers/cluster.js';
 import {
-  agentUsers, containmentDir, describeOutcome, expectClearResult, filesContaining, filesUnder, giveTo, guard, plantHardLink, plantLink, RaceLedger, raceSeed, rng, roundsPerUser, settle,
-  startAgentAs, startFastControl, writeTree, type Outcome,
+  agentUsers, containmentDir, describeOutcome, expectClearResult, filesContaining, filesUnder, giveTo, guard, plantHardLink, plantLink, RaceLedger, raceSeed, RaceTally, rng, roundsPerUser, settle,
+  startAgentAs, startFastControl, writeTree, type AgentUser, type Outcome,
 } from '../helpers/containment.js';
 import { submitTransfer } from '../helpers/tasks.js';
 
@@ -30,37 +30,61 @@ const OLD = new Date('2020-02-03T04:05:06Z');
 /** In every outside file planted links lead to: found at a destination, it was read from outside. */
 const MARKER = 'OUTSIDE-MARKER';
 const LARGE = 1024 * 1024 + 4097; // above the 256 KiB small-file threshold: written in chunks, not batched
-/** Partial-name races in this file, over all agent users. */
+/** Partial-name races in this file, over all agent users (the twin's rounds come on top). */
 const RACE_ROUNDS = roundsPerUser(10);
+/** Rounds of the twin variant: a few, so the twin is raced too at little cost in CI time. */
+const TWIN_RACE_ROUNDS = 2;
+/**
+ * Rounds that must really race (a link planted at a partial's name while the task ran; see
+ * RaceTally), over all variants: this file's share of the issue's 50 races a run.
+ */
+const RACE_FLOOR = 10;
+
+/**
+ * Who runs the agents, and with which file access layer. Every agent user runs with the native
+ * addon (when it loads); the last one (an ordinary user when the suite runs as root) once more
+ * with its TypeScript twin forced (FERRY_NO_NATIVE=1, the `/proc/self/fd` implementation a
+ * machine without a compiler gets), so containment is shown for both implementations.
+ */
+interface Variant { user: AgentUser; twin: boolean; label: string; rounds: number }
+const variants: Variant[] = [
+  ...agentUsers().map((user) => ({ user, twin: false, label: user.label, rounds: RACE_ROUNDS })),
+  ...agentUsers().slice(-1).map((user) => ({ user, twin: true, label: `${user.label}, TypeScript twin (FERRY_NO_NATIVE=1)`, rounds: TWIN_RACE_ROUNDS })),
+];
 
 describe('links planted at partial names', () => {
   const shared = containmentDir();
   let control: ControlHandle;
   let client: ApiClient;
+  let tally: RaceTally;
   beforeAll(async () => {
     control = await startFastControl(shared.path);
     ({ client } = await control.user('pia@example.org'));
+    tally = new RaceTally(client);
   }, 120_000);
   afterAll(async () => {
     await control?.stop();
     shared.cleanup();
   });
 
-  for (const user of agentUsers()) {
-    describe(`agent as ${user.label}`, () => {
-      const dir = { path: join(shared.path, user.label) };
+  for (const { user, twin, label, rounds } of variants) {
+    describe(`agent as ${label}`, () => {
+      const dir = { path: join(shared.path, twin ? `${user.label}-twin` : user.label) };
       const srcRoot = join(dir.path, 'src');
       const dstRoot = join(dir.path, 'dst');
       const outside = join(dir.path, 'outside');
       let src: AgentHandle;
       let dst: AgentHandle;
-      const seed = raceSeed(`containment-partials (${user.label})`);
+      const seed = raceSeed(`containment-partials (${label})`);
+      const env: Record<string, string> = twin ? { FERRY_NO_NATIVE: '1' } : {};
 
       beforeAll(async () => {
         for (const d of [srcRoot, dstRoot, outside]) mkdirSync(d, { recursive: true });
         giveTo(user, srcRoot, dstRoot, outside);
-        src = await startAgentAs(client, join(dir.path, 'agent-src'), [`${srcRoot}:rw`], user, 'partials source');
-        dst = await startAgentAs(client, join(dir.path, 'agent-dst'), [`${dstRoot}:rw`], user, 'partials destination');
+        src = await startAgentAs(client, join(dir.path, 'agent-src'), [`${srcRoot}:rw`], user, 'partials source', {}, env);
+        dst = await startAgentAs(client, join(dir.path, 'agent-dst'), [`${dstRoot}:rw`], user, 'partials destination', {}, env);
+        // The twin really runs (the agent logs its file access layer at start).
+        if (twin) for (const a of [src, dst]) expect(a.proc.stderr().split('\n').find((l) => l.includes('"msg":"file access layer"'))).toMatch(/"fs":"twin"/);
       }, 120_000);
       afterAll(async () => {
         await src?.stop();
@@ -156,7 +180,7 @@ describe('links planted at partial names', () => {
         for (const o of outcomes) expectClearResult(o);
       }, 120_000);
 
-      it(`never follows links planted at every partial name seen during a transfer (${RACE_ROUNDS} seeded races)`, async () => {
+      it(`never follows links planted at every partial name seen during a transfer (${rounds} seeded races)`, async () => {
         const random = rng(seed ^ 0x5eed);
         const files: Record<string, Buffer> = {};
         for (let i = 0; i < 30; i++) files[`s${String(i).padStart(3, '0')}.dat`] = randomBytes(1 + Math.floor(random() * 6000));
@@ -166,8 +190,9 @@ describe('links planted at partial names', () => {
         const names = Object.keys(files);
         let planted = 0;
         let ran = 0;
-        const ledger = new RaceLedger(`partial-name races (agent as ${user.label}, seed ${seed})`);
-        for (let round = 0; round < RACE_ROUNDS; round++) {
+        const ledger = new RaceLedger(`partial-name races (agent as ${label}, seed ${seed})`);
+        let raced = 0;
+        for (let round = 0; round < rounds; round++) {
           const targets = outsideFiles(`watch-targets-${round}`, Object.fromEntries(names.map((n) => [n, `${MARKER} ${n}\n`])));
           const tree = `watched-${round}`;
           const into = join(dstRoot, tree);
@@ -184,6 +209,9 @@ describe('links planted at partial names', () => {
           const seen = new Set<string>();
           let plantedHere = 0;
           let firstAt = 0;
+          // Plants can land before the submission's answer names the task: counted once it does.
+          let taskOf: string | null = null;
+          let plantsBeforeId = 0;
           const hit = (name: string | null): void => {
             if (!name || !name.startsWith('.ferry-part') || name.includes('.plant-') || seen.has(name)) return;
             seen.add(name);
@@ -201,6 +229,8 @@ describe('links planted at partial names', () => {
               else plantLink(kind === 'dangling symlink' ? join(targets, `new-${name}`) : join(targets, final), path);
               planted += 1;
               plantedHere += 1;
+              if (taskOf !== null) tally.landed(taskOf);
+              else plantsBeforeId += 1;
               if (firstAt === 0) firstAt = Date.now();
             } catch {
               // Renamed into place already: the race went to the agent this time.
@@ -211,6 +241,9 @@ describe('links planted at partial names', () => {
           try {
             watcher = watch(into, (_event, name) => hit(name === null ? null : String(name)));
             const taskId = await transfer(`/~/watched/`, `/~/${tree}/`, true, { verify_checksum: round % 3 !== 2 });
+            taskOf = taskId;
+            // Asked now, after those plants: ACTIVE now means ACTIVE when they landed.
+            for (; plantsBeforeId > 0; plantsBeforeId--) tally.landed(taskId);
             const polling = (async () => {
               while (active) {
                 try {
@@ -226,6 +259,7 @@ describe('links planted at partial names', () => {
             await polling;
             watcher.close();
             ran += 1;
+            if (await tally.endRound() > 0) raced += 1;
             const go = ledger.check(round, o, () => {
               outsideGuard.check(`round ${round} (seed ${seed}, ${kind}s); ${describeOutcome(o)}`);
               checkFinals(tree, names, o, 'watched');
@@ -237,10 +271,14 @@ describe('links planted at partial names', () => {
             watcher?.close();
           }
         }
-        console.log(`[containment-partials (${user.label})] ${ran} partial-name races, ${planted} links planted at partial names`);
+        console.log(`[containment-partials (${label})] ${ran} rounds, ${raced} raced, ${planted} links planted at partial names`);
         ledger.done(ran);
       }, 120_000);
 
     });
   }
+
+  it(`raced at least ${RACE_FLOOR} of its rounds`, () => {
+    tally.expectAtLeast(RACE_FLOOR, 'containment-partials');
+  });
 });

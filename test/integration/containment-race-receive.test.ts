@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiClient } from '../../src/cli/api-client.js';
 import {
-  agentUsers, containmentDir, describeOutcome, expectClearResult, filesUnder, giveTo, guard, RaceLedger, raceSeed, rng, roundsPerUser, settle,
+  agentUsers, containmentDir, describeOutcome, expectClearResult, filesUnder, giveTo, guard, RaceLedger, raceSeed, RaceTally, rng, roundsPerUser, settle,
   startUserPairs, swapDirForLink, tick, writeTree, type Outcome, type UserPair,
 } from '../helpers/containment.js';
 import { submitTransfer } from '../helpers/tasks.js';
@@ -24,6 +24,11 @@ import { submitTransfer } from '../helpers/tasks.js';
  */
 
 const RECEIVE_ROUNDS = 20;
+/**
+ * Rounds that must really race (a destination sub-directory swapped for a link while the task
+ * ran; see RaceTally), over all agent users: this file's share of the issue's 50 races a run.
+ */
+const RACE_FLOOR = 12;
 const SUBDIRS = 10;
 const FILES = 20;
 const OLD = new Date('2018-08-08T08:08:08Z');
@@ -38,6 +43,7 @@ describe('receives racing directory-for-link swaps', () => {
   let client: ApiClient;
   let pairs: Map<string, UserPair>;
   let stop: () => Promise<void> = async () => {};
+  let tally: RaceTally;
 
   beforeAll(async () => {
     ({ client, pairs, stop } = await startUserPairs(dir.path, 'remy@example.org', ({ srcRoot }) => {
@@ -48,6 +54,7 @@ describe('receives racing directory-for-link swaps', () => {
       files[`${dname(0)}/big.bin`] = randomBytes(600 * 1024 + 3);
       writeTree(join(srcRoot, 'recv-src'), files);
     }));
+    tally = new RaceTally(client);
   }, 120_000);
   afterAll(async () => {
     await stop();
@@ -63,6 +70,7 @@ describe('receives racing directory-for-link swaps', () => {
       let swapped = 0;
       let succeeded = 0;
       let ran = 0;
+      let raced = 0;
       const ledger = new RaceLedger(`receive races (agent as ${user.label}, seed ${seed})`);
       const began = Date.now();
       for (let round = 0; round < receiveRounds; round++) {
@@ -107,7 +115,9 @@ describe('receives racing directory-for-link swaps', () => {
               } catch {
                 continue;
               }
-              if (swapDirForLink(join(into, name), join(stash, name), sink)) swapped += 1;
+              const swap = swapDirForLink(join(into, name), join(stash, name), sink);
+              if (swap) swapped += 1;
+              if (swap === 'linked') tally.landed(taskId);
             }
             await tick();
           }
@@ -119,6 +129,8 @@ describe('receives racing directory-for-link swaps', () => {
           active = false;
           await swapper;
         }
+        if (await tally.endRound() > 0) raced += 1;
+        else console.log(`[containment-race-receive (${user.label})] no swap landed while the task ran: ${plan}`);
         if (o.task.status === 'SUCCEEDED') succeeded += 1;
         const go = ledger.check(round, o, () => {
           outsideGuard.check(`${plan}; ${describeOutcome(o)}`);
@@ -142,8 +154,12 @@ describe('receives racing directory-for-link swaps', () => {
         ran += 1;
         if (!go) break;
       }
-      console.log(`[containment-race-receive (${user.label})] ${ran} races, ${swapped} destination directories swapped, ${succeeded} SUCCEEDED, ${Math.round((Date.now() - began) / Math.max(1, ran))} ms a round`);
+      console.log(`[containment-race-receive (${user.label})] ${ran} rounds, ${raced} raced, ${swapped} destination directories swapped, ${succeeded} SUCCEEDED, ${Math.round((Date.now() - began) / Math.max(1, ran))} ms a round`);
       ledger.done(ran);
     }, 150_000);
   }
+
+  it(`raced at least ${RACE_FLOOR} of its ${RECEIVE_ROUNDS} rounds (seed ${seed})`, () => {
+    tally.expectAtLeast(RACE_FLOOR, 'containment-race-receive');
+  });
 });

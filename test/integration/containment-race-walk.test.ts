@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiClient } from '../../src/cli/api-client.js';
 import {
-  agentUsers, containmentDir, describeOutcome, expectClearResult, filesContaining, filesUnder, giveTo, guard, RaceLedger, raceSeed, rng, roundsPerUser, settle, shuffle,
+  agentUsers, containmentDir, describeOutcome, expectClearResult, filesContaining, filesUnder, giveTo, guard, RaceLedger, raceSeed, RaceTally, rng, roundsPerUser, settle, shuffle,
   startUserPairs, swapDirForLink, tick, writeTree, type Outcome, type UserPair,
 } from '../helpers/containment.js';
 import { submitTransfer } from '../helpers/tasks.js';
@@ -26,6 +26,11 @@ import { submitTransfer } from '../helpers/tasks.js';
  */
 
 const WALK_ROUNDS = 20;
+/**
+ * Rounds that must really race (a source sub-directory swapped for a link while the task ran;
+ * see RaceTally), over all agent users: this file's share of the issue's 50 races a run.
+ */
+const RACE_FLOOR = 14;
 const SUBDIRS = 10;
 const FILES = 20;
 const OLD = new Date('2018-08-08T08:08:08Z');
@@ -40,9 +45,11 @@ describe('source walks racing directory-for-link swaps', () => {
   let client: ApiClient;
   let pairs: Map<string, UserPair>;
   let stop: () => Promise<void> = async () => {};
+  let tally: RaceTally;
 
   beforeAll(async () => {
     ({ client, pairs, stop } = await startUserPairs(dir.path, 'walt@example.org'));
+    tally = new RaceTally(client);
   }, 120_000);
   afterAll(async () => {
     await stop();
@@ -57,6 +64,7 @@ describe('source walks racing directory-for-link swaps', () => {
       let swapped = 0;
       let succeeded = 0;
       let ran = 0;
+      let raced = 0;
       const ledger = new RaceLedger(`source-walk races (agent as ${user.label}, seed ${seed})`);
       const began = Date.now();
       for (let round = 0; round < walkRounds; round++) {
@@ -104,10 +112,14 @@ describe('source walks racing directory-for-link swaps', () => {
           await tick();
         }
         for (const name of order) {
-          if (swapDirForLink(join(tree, name), join(stash, name), mirror)) swapped += 1;
+          const swap = swapDirForLink(join(tree, name), join(stash, name), mirror);
+          if (swap) swapped += 1;
+          if (swap === 'linked') tally.landed(taskId);
           for (let t = 0; t < pauseTicks; t++) await tick();
         }
         const o: Outcome = await settle(client, taskId, 30_000);
+        if (await tally.endRound() > 0) raced += 1;
+        else console.log(`[containment-race-walk (${user.label})] no swap landed while the task ran: ${plan}`);
         if (o.task.status === 'SUCCEEDED') succeeded += 1;
         const go = ledger.check(round, o, () => {
           outsideGuard.check(`${plan}; ${describeOutcome(o)}`);
@@ -127,9 +139,12 @@ describe('source walks racing directory-for-link swaps', () => {
         ran += 1;
         if (!go) break;
       }
-      console.log(`[containment-race-walk (${user.label})] ${ran} races, ${swapped} source directories swapped, ${succeeded} SUCCEEDED, ${Math.round((Date.now() - began) / Math.max(1, ran))} ms a round`);
+      console.log(`[containment-race-walk (${user.label})] ${ran} rounds, ${raced} raced, ${swapped} source directories swapped, ${succeeded} SUCCEEDED, ${Math.round((Date.now() - began) / Math.max(1, ran))} ms a round`);
       ledger.done(ran);
     }, 150_000);
-
   }
+
+  it(`raced at least ${RACE_FLOOR} of its ${WALK_ROUNDS} rounds (seed ${seed})`, () => {
+    tally.expectAtLeast(RACE_FLOOR, 'containment-race-walk');
+  });
 });

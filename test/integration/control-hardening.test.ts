@@ -54,8 +54,8 @@ describe('control HTTPS hardening', () => {
 
   beforeAll(async () => {
     const config = join(dir.path, 'control.json');
-    // Short header and handshake timeouts, so a slow-loris is cut within the test.
-    writeFileSync(config, JSON.stringify({ version: 1, dataDir: join(dir.path, 'control'), http: { headersTimeoutMs: 600, requestTimeoutMs: 1200, tlsHandshakeTimeoutMs: 600 } }));
+    // Short header, handshake and keep-alive timeouts, so a slow-loris or an idle client is cut within the test.
+    writeFileSync(config, JSON.stringify({ version: 1, dataDir: join(dir.path, 'control'), http: { headersTimeoutMs: 600, requestTimeoutMs: 1200, tlsHandshakeTimeoutMs: 600, keepAliveTimeoutMs: 500 } }));
     control = await startControl(join(dir.path, 'control'), ['--config', config]);
     alice = await control.user('alice@example.org');
   });
@@ -129,6 +129,33 @@ describe('control HTTPS hardening', () => {
       socket.on('error', () => undefined);
       await closed(socket);
     });
+
+    it('closes a keep-alive connection left idle after a complete answer', async () => {
+      // A real client: one request on a kept-alive connection, answered in full, then nothing.
+      // Only http.keepAliveTimeoutMs can end it (the header timer stops once a request has
+      // begun, and the answer offers to keep the connection): with no keep-alive timeout the
+      // socket stays open and the test times out.
+      const socket = await tlsTo(portOf(control), { ca: control.caPem });
+      socket.on('error', () => undefined);
+      let answer = '';
+      let answeredWhole: () => void = () => undefined;
+      const whole = new Promise<void>((resolve) => { answeredWhole = resolve; });
+      socket.on('data', (d: Buffer) => {
+        answer += d.toString();
+        const split = answer.indexOf('\r\n\r\n');
+        const length = /\r\ncontent-length: *(\d+)/i.exec(answer);
+        if (split >= 0 && length && answer.length - split - 4 >= Number(length[1])) answeredWhole();
+      });
+      const gone = closed(socket);
+      socket.write(`GET /v0.10/submission_id HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\nAuthorization: Bearer ${alice.token}\r\n\r\n`);
+      await whole;
+      expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+      // Kept alive by the server (no "Connection: close"): what closes it next is the idle timer.
+      expect(answer).toMatch(/\r\nconnection: keep-alive\r\n/i);
+      expect(answer).toMatch(/\r\nkeep-alive: timeout=\d+/i);
+      await gone;
+      expect(socket.destroyed).toBe(true);
+    }, 15_000);
 
     it('closes a connection that never starts its TLS handshake', async () => {
       const socket = netConnect(portOf(control), '127.0.0.1');

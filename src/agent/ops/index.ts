@@ -11,6 +11,7 @@ import { listDirectory } from './list.js';
 import { makeDirectory, renamePath } from './mutate.js';
 import { deletePath } from './delete.js';
 import { createOwnerNames, type OwnerNames } from './owners.js';
+import type { LsEntryBudget } from './ls-budget.js';
 
 /**
  * File operations the agent runs for control (ls, stat, mkdir, rename). Every path goes
@@ -18,7 +19,8 @@ import { createOwnerNames, type OwnerNames } from './owners.js';
  */
 
 export interface FileOps {
-  ls(args: FileOpArgs<'ls'>): Promise<LsResult>;
+  /** `who`: the caller's identity (the key of the ls entry budget); omitted: not budgeted (tests). */
+  ls(args: FileOpArgs<'ls'>, who?: string): Promise<LsResult>;
   stat(args: FileOpArgs<'stat'>): Promise<FileDoc>;
   mkdir(args: FileOpArgs<'mkdir'>): Promise<Record<string, never>>;
   rename(args: FileOpArgs<'rename'>): Promise<Record<string, never>>;
@@ -31,6 +33,8 @@ export interface FileOpsInit {
   /** Entries one ls describes between two turns of the event loop. */
   lsBatch?: number;
   owners?: OwnerNames;
+  /** Entries each identity's listings may hold at once (shared by every FileOps of the agent); absent: no budget. */
+  lsBudget?: LsEntryBudget;
 }
 
 export const DEFAULT_LS_BATCH = 256;
@@ -41,7 +45,7 @@ export function createFileOps(policy: PathPolicy, init: FileOpsInit = {}): FileO
   const owners = init.owners ?? createOwnerNames();
 
   return {
-    async ls({ path, showHidden }) {
+    async ls({ path, showHidden }, who) {
       const target = policy.lexical(path, 'read');
       let opened;
       try {
@@ -56,7 +60,9 @@ export function createFileOps(policy: PathPolicy, init: FileOpsInit = {}): FileO
       }
       try {
         const ctx = { owners, ...followWithin(policy, target, target.rel) };
-        return await listDirectory(opened.dir, target.apiPath, { showHidden, maxEntries, batch }, ctx);
+        const budget = init.lsBudget;
+        const reserve = budget && who !== undefined ? (n: number) => budget.reserve(who, n) : undefined;
+        return await listDirectory(opened.dir, target.apiPath, { showHidden, maxEntries, batch, ...(reserve ? { reserve } : {}) }, ctx);
       } finally {
         opened.dir.close();
       }
@@ -124,7 +130,8 @@ export function runFileOp(ops: FileOps, request: OpRequest): Promise<unknown> {
 
 function dispatch(ops: FileOps, request: OpRequest): Promise<unknown> {
   switch (request.op) {
-    case 'ls': return ops.ls(argsOf(request, 'ls'));
+    // Guests without an identity (anonymous access) share one budget.
+    case 'ls': return ops.ls(argsOf(request, 'ls'), request.principals.identityId ?? 'anonymous');
     case 'stat': return ops.stat(argsOf(request, 'stat'));
     case 'mkdir': return ops.mkdir(argsOf(request, 'mkdir'));
     case 'rename': return ops.rename(argsOf(request, 'rename'));
@@ -136,6 +143,7 @@ function dispatch(ops: FileOps, request: OpRequest): Promise<unknown> {
   }
 }
 
+export { LsEntryBudget, LS_BUDGET_RETRY_AFTER_SECONDS } from './ls-budget.js';
 export { createOwnerNames, parseIdFile, DEFAULT_OWNER_REFRESH_MS } from './owners.js';
 export type { OwnerNames, OwnerNamesInit } from './owners.js';
 export { fileDocFor, fileDocOfDir, formatLastModified, formatPermissions, fileTypeOf } from './file-doc.js';

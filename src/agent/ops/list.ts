@@ -13,6 +13,11 @@ export interface ListOptions {
   maxEntries: number;
   /** Entries described between two turns of the event loop (the calls are synchronous). */
   batch: number;
+  /**
+   * Reserve the listing's entry count against its caller's budget (LsEntryBudget) before the
+   * documents are built; returns the release. Throws (429) when the caller holds too many.
+   */
+  reserve?: (entries: number) => () => void;
 }
 
 export async function listDirectory(dir: Dir, apiPath: string, options: ListOptions, ctx: DocContext): Promise<LsResult> {
@@ -26,18 +31,23 @@ export async function listDirectory(dir: Dir, apiPath: string, options: ListOpti
   if (names.length > options.maxEntries) {
     throw new FerryError('ExternalError.DirListingFailed.SizeLimit', `More than ${options.maxEntries} entries: ${apiPath}`);
   }
-  names.sort();
-  const docs: FileDoc[] = [];
-  for (let k = 0; k < names.length; k++) {
-    if (k > 0 && k % options.batch === 0) await yieldToLoop();
-    const name = names[k]!;
-    try {
-      docs.push(await fileDocFor(dir, name, name, ctx));
-    } catch (err) {
-      // Removed between readdir and lstat: it is simply no longer there.
-      if (errnoCode(err) === 'ENOENT') continue;
-      throw toFerryError(err, `${shown}${name}`);
+  const release = options.reserve?.(names.length);
+  try {
+    names.sort();
+    const docs: FileDoc[] = [];
+    for (let k = 0; k < names.length; k++) {
+      if (k > 0 && k % options.batch === 0) await yieldToLoop();
+      const name = names[k]!;
+      try {
+        docs.push(await fileDocFor(dir, name, name, ctx));
+      } catch (err) {
+        // Removed between readdir and lstat: it is simply no longer there.
+        if (errnoCode(err) === 'ENOENT') continue;
+        throw toFerryError(err, `${shown}${name}`);
+      }
     }
+    return { path: shown, entries: docs };
+  } finally {
+    release?.();
   }
-  return { path: shown, entries: docs };
 }

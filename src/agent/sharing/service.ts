@@ -2,7 +2,7 @@ import { FerryError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { OpRequest, SessionSpec, SharingAck, SharingSnapshotMessage, SharingUpdateMessage } from '../../protocol/index.js';
 import type { PathResolver } from '../../transfer/index.js';
-import { createFileOps, runFileOp, type OwnerNames } from '../ops/index.js';
+import { createFileOps, runFileOp, type LsEntryBudget, type OwnerNames } from '../ops/index.js';
 import type { PathPolicy } from '../policy/index.js';
 import { createGuestPolicy, type GuestPolicy } from './guest-policy.js';
 import type { SharingReplica } from './replica.js';
@@ -19,6 +19,8 @@ export class AgentSharing {
     private readonly hostPolicy: () => PathPolicy,
     private readonly owners: OwnerNames,
     private readonly log: Logger,
+    /** The agent's ls entry budget: guests' listings count against their identity's budget too. */
+    private readonly lsBudget?: LsEntryBudget,
   ) {}
 
   /**
@@ -54,7 +56,7 @@ export class AgentSharing {
 
   async runOp(req: OpRequest): Promise<unknown> {
     const policy = await this.policyFor(req.endpointId, req.principals);
-    return runFileOp(createFileOps(policy, { owners: this.owners }), req);
+    return runFileOp(createFileOps(policy, { owners: this.owners, ...(this.lsBudget ? { lsBudget: this.lsBudget } : {}) }), req);
   }
 
   /** session.open naming a guest side: that side's paths are decided by the collection's policy. */

@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { fdatasync } from '../../fs/faults.js';
+import { fdatasync, faultPoint } from '../../fs/faults.js';
 import { Dir, errnoOf, handleFromFd, rawFs, type AtPath } from '../../fs/index.js';
 import { DIRECT_IO_ALIGN, isDirectIoAligned } from '../util/aligned-buffers.js';
 import type { FileIdentity } from '../../fs/index.js';
@@ -108,6 +108,15 @@ export class PartialFile {
     this.failure ??= err;
   }
 
+  /**
+   * A write, fdatasync or close on this file's descriptor reported an error (it can no longer
+   * be committed). Not an open that found the partial replaced: that file is not ours to keep.
+   */
+  get failed(): boolean {
+    const syscall = (this.failure as { syscall?: unknown } | null)?.syscall;
+    return this.failure !== null && (syscall === 'write' || syscall === 'fdatasync' || syscall === 'close');
+  }
+
   /** Throws the file's first write or flush error, if any (commit must never see a file that lost one). */
   assertHealthy(): void {
     if (this.failure !== null) throw this.failure;
@@ -178,6 +187,9 @@ export class PartialFile {
 
   private async writevNow(parts: readonly Buffer[], offset: number): Promise<void> {
     const fh = await this.fd();
+    // The fs layer's seam (tests inject write errors here; faults.ts): this path writes through
+    // a FileHandle, not through faults.pwritev.
+    faultPoint('write', fh.fd);
     let list = parts.filter((p) => p.length > 0);
     let position = offset;
     if (!this.directOff && list.length === 1 && offset % DIRECT_IO_ALIGN === 0 && isDirectIoAligned(list[0]!)) {
@@ -247,7 +259,7 @@ export class PartialFile {
     this.handle = null;
     this.direct = null;
     // Both are closed even if one close fails (NFS can report EIO at close); the first failure is thrown.
-    const closed = await Promise.allSettled([d?.then((fh) => fh?.close()), h?.then((fh) => fh.close())]);
+    const closed = await Promise.allSettled([d?.then((fh) => fh?.close()), h?.then(closeWritten)]);
     for (const c of closed) if (c.status === 'rejected') this.fail(c.reason);
     this.assertHealthy();
   }
@@ -280,6 +292,21 @@ export class PartialFile {
     await this.inDir((dir) => dir.unlink(this.name)).catch(() => undefined);
     this.registry.delete(this.path);
   }
+}
+
+/**
+ * Close the descriptor that wrote the partial. Its error (NFS reports write-back failures at
+ * close) fails the file like a write's. The fs layer's seam comes first (faults.ts, where tests
+ * inject a close failure); an injected failure still closes the descriptor, as Linux does.
+ */
+async function closeWritten(fh: FileHandle): Promise<void> {
+  try {
+    faultPoint('close', fh.fd);
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    throw err;
+  }
+  await fh.close();
 }
 
 /** Bytes written with O_DIRECT by every partial file of this process (a figure for tests and diagnostics). */

@@ -100,14 +100,25 @@ export class DestinationSession {
     const { markers } = this.ctx;
     const files = [...this.files.all()];
     if (markers && !canceled) {
-      await Promise.all(files.filter((f) => f.resumable && !f.abandoned && !f.committing).map(async (f) => {
+      // A file whose write, flush or close failed was committing only if its close failed, and
+      // then it never reached the committer: its partial is as a failed write leaves it.
+      await Promise.all(files.filter((f) => f.resumable && !f.abandoned && (!f.committing || f.partial.failed)).map(async (f) => {
         try {
           await f.partial.checkpoint();
           await f.partial.close();
           this.partials.delete(f.partial.path);
         } catch {
-          // Could not flush it: it goes, and its record with it.
-          markers.forget(f.partial.path);
+          if (f.partial.failed) {
+            // Its own write, fdatasync or close failed. The ranges recorded before were made
+            // durable by fdatasyncs that succeeded before the error: they stay (the next attempt
+            // checks them against the source's block sums) and only the rest is sent again.
+            // Nothing written after the last good flush is recorded, so nothing of it is kept.
+            await f.partial.close().catch(() => undefined);
+            this.partials.delete(f.partial.path);
+          } else {
+            // Could not flush it: it goes, and its record with it.
+            markers.forget(f.partial.path);
+          }
         }
       }));
       markers.flush();

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { fsync } from '../../fs/faults.js';
+import { faultPoint, fsync, pwriteSync } from '../../fs/faults.js';
 import { rawFs } from '../../fs/load.js';
 import { hashFd } from './hashing.js';
 import { fileFailure, type CommitResult, type CommitWireFile } from './messages.js';
@@ -102,8 +102,8 @@ function prepare(f: CommitWireFile, bytes: Buffer | null, now: number): { fd: nu
     fd = opened.fd;
     if (f.dataOffset !== undefined) {
       const mine = bytes ? bytes.subarray(f.dataOffset, f.dataOffset + f.dataLength!) : EMPTY;
-      let done = 0;
-      while (done < mine.length) done += fs.writeSync(fd, mine, done, mine.length - done, done);
+      // Through the fs layer's data-path call (faults.ts: continues short writes; tests inject write errors there).
+      if (mine.length > 0) pwriteSync(fd, mine, 0, mine.length, 0);
     }
     if (f.verify) {
       const computed = hashFd(fd, f.verify);
@@ -129,6 +129,14 @@ export async function commit(files: readonly CommitWireFile[], durable: boolean,
   const place = (k: number, fd: number): void => {
     try {
       const mine = rawFs.fstat(fd);
+      // A failed close fails the file before its rename (NFS reports write-back errors there);
+      // the fs layer's seam first, where tests inject one (the descriptor is closed regardless).
+      try {
+        faultPoint('close', fd);
+      } catch (err) {
+        try { rawFs.close(fd); } catch { /* the injected error is the one to report */ }
+        throw err;
+      }
       rawFs.close(fd);
       dirs.add(renameToFinal(files[k]!, mine));
       results[k] = { ok: true };

@@ -119,16 +119,47 @@ describe('fault injection', () => {
 });
 
 describe('FERRY_TEST_FAULTS', () => {
-  it('parses call:ERRNO[:N] entries', () => {
-    expect(parseFaultSpec('fdatasync:EIO:1, write:ENOSPC ,close:EIO:12')).toEqual([
+  it('parses call:ERRNO[:N[:AFTER]] entries', () => {
+    expect(parseFaultSpec('fdatasync:EIO:1, write:ENOSPC ,close:EIO:12, write:EIO:1:40')).toEqual([
       { call: 'fdatasync', errno: 'EIO', times: 1 },
       { call: 'write', errno: 'ENOSPC' },
       { call: 'close', errno: 'EIO', times: 12 },
+      { call: 'write', errno: 'EIO', times: 1, after: 40 },
     ]);
     expect(parseFaultSpec('')).toEqual([]);
-    for (const bad of ['read:EIO', 'write:EFOO', 'write:EIO:0', 'write:EIO:x', 'write:EIO:1:2', 'write', 'fsync:']) {
+    for (const bad of ['read:EIO', 'write:EFOO', 'write:EIO:0', 'write:EIO:x', 'write:EIO:1:x', 'write:EIO:1:-1', 'write:EIO:1:2:3', 'write', 'fsync:']) {
       expect(() => parseFaultSpec(bad), bad).toThrow(/FERRY_TEST_FAULTS/);
     }
+  });
+
+  it('lets AFTER matching calls pass before failing, counted across loads', async () => {
+    vi.stubEnv('FERRY_TEST_FAULTS', 'fdatasync:EIO:1:2');
+    try {
+      vi.resetModules();
+      const first = await import('../../../src/fs/faults.js');
+      const part = openFile('.ferry-part-after');
+      const data = openFile('data');
+      // Calls on other files do not count.
+      await expect(first.fdatasync(data)).resolves.toBeUndefined();
+      await expect(first.fdatasync(part)).resolves.toBeUndefined();
+      vi.resetModules();
+      const second = await import('../../../src/fs/faults.js');
+      await expect(second.fdatasync(part)).resolves.toBeUndefined();
+      expect(await rejection(first.fdatasync(part))).toEqual({ code: 'EIO', syscall: 'fdatasync' });
+      await expect(second.fdatasync(part)).resolves.toBeUndefined();
+    } finally {
+      vi.unstubAllEnvs();
+      vi.resetModules();
+    }
+  });
+
+  it('faultPoint throws the injected failure for calls made elsewhere', () => {
+    const fd = openFile('.ferry-part-point');
+    injectFaults({ call: 'close', errno: 'EIO', times: 1, after: 1 });
+    expect(() => faults.faultPoint('close', fd)).not.toThrow();
+    expect(() => faults.faultPoint('close', fd)).toThrow(expect.objectContaining({ code: 'EIO', syscall: 'close' }));
+    expect(() => faults.faultPoint('close', fd)).not.toThrow();
+    expect(() => faults.faultPoint('write', fd)).not.toThrow();
   });
 
   it('applies at load to partial files only, with counts shared by later loads in the process', async () => {

@@ -11,7 +11,7 @@ import { resourceOf } from '../errors.js';
 import { compileFilter, compileOrder } from '../ls-filter.js';
 import { all, bool, int, one, type Query } from '../query.js';
 import { MkdirBody, RenameBody } from '../schemas.js';
-import { DEFAULT_USER_LIMITS, OperationLimiter } from '../user-limits.js';
+import { DEFAULT_USER_LIMITS, OperationLimiter, OPS_RETRY_AFTER_SECONDS } from '../user-limits.js';
 import type { EndpointRecord } from '../../store/index.js';
 import { ownedEndpoint, visibleEndpoint } from './endpoints.js';
 
@@ -35,6 +35,11 @@ export function globusOpError(op: FileOpName, err: unknown): unknown {
   if (op === 'stat' && err.code === 'ClientError.NotFound') code = 'NotFound';
   else if (op === 'ls' && err.code === 'ExternalError.GCDisconnected') code = 'ExternalError.DirListingFailed.GCDisconnected';
   else if (err.code === 'ExternalError.PermissionDenied') code = PERMISSION_BY_OP[op];
+  // The agent's own limits (its ls entry budget) refuse with 429; the link carries no details,
+  // so the Retry-After the Globus SDKs wait on is added here.
+  else if (err.code === 'ClientError.TooManyRequests' && err.details?.['retryAfterSeconds'] === undefined) {
+    return new FerryError(err.code, err.message, { cause: err, details: { ...err.details, retryAfterSeconds: OPS_RETRY_AFTER_SECONDS } });
+  }
   return code === undefined ? err : new FerryError(code, err.message, { cause: err, ...(err.details ? { details: err.details } : {}) });
 }
 
