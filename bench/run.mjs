@@ -34,6 +34,7 @@ const HELP = `usage: npm run bench -- [options]   (builds, then runs node bench/
   --big-mib N         case a file size (default 2048)      --wan-mib N   case c size (default 1024)
   --small-files N     case b file count (default 20000)    --small-kib N (4)   --small-dirs N (100)
   --wan-parallelism N Ferry's parallelism in case c (default: Ferry's default)
+  --checksum ALG      Ferry's checksum_algorithm: sha256, md5 or xxh128 (default: Ferry's default)
   --iperf-secs N      iperf3 run length in case c (default 10)
   --ssh-cipher C      cipher for rsync over ssh (default aes128-gcm@openssh.com)
   --wait-idle S       before each run, wait up to S seconds until other processes use < 10 % of
@@ -42,6 +43,12 @@ const HELP = `usage: npm run bench -- [options]   (builds, then runs node bench/
   --keep-data         keep the generated data (it is reused when its size matches)
 `;
 
+function checksumOption(v) {
+  if (v === undefined) return undefined;
+  if (!['sha256', 'md5', 'xxh128'].includes(v.toLowerCase())) throw new Error(`--checksum: expected sha256, md5 or xxh128, got ${v}`);
+  return v.toLowerCase();
+}
+
 function options() {
   const { values } = parseArgs({
     options: {
@@ -49,7 +56,7 @@ function options() {
       data: { type: 'string', default: '/tmp/ferry-bench' }, results: { type: 'string' },
       'big-mib': { type: 'string', default: '2048' }, 'wan-mib': { type: 'string', default: '1024' },
       'small-files': { type: 'string', default: '20000' }, 'small-kib': { type: 'string', default: '4' },
-      'small-dirs': { type: 'string', default: '100' }, 'wan-parallelism': { type: 'string' },
+      'small-dirs': { type: 'string', default: '100' }, 'wan-parallelism': { type: 'string' }, checksum: { type: 'string' },
       'iperf-secs': { type: 'string', default: '10' }, 'ssh-cipher': { type: 'string', default: 'aes128-gcm@openssh.com' },
       'wait-idle': { type: 'string', default: '60' },
       install: { type: 'boolean', default: false }, 'keep-data': { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
@@ -69,6 +76,7 @@ function options() {
     bigMib: int('big-mib', values['big-mib']), wanMib: int('wan-mib', values['wan-mib']),
     smallFiles: int('small-files', values['small-files']), smallKib: int('small-kib', values['small-kib']), smallDirs: int('small-dirs', values['small-dirs']),
     wanParallelism: values['wan-parallelism'] ? int('wan-parallelism', values['wan-parallelism']) : undefined,
+    checksum: checksumOption(values.checksum),
     iperfSecs: int('iperf-secs', values['iperf-secs']), sshCipher: values['ssh-cipher'],
     install: values.install, keepData: values['keep-data'], waitIdle: Number(values['wait-idle']) || 0,
   };
@@ -278,6 +286,7 @@ async function main() {
     'Durability: Ferry\'s default (the targets\' rows) fsyncs every file before renaming it into place and fsyncs each',
     'directory; the "transfer.durable false" rows are the same agents without fsync (page cache only), like the peers,',
     'which never fsync except the rows marked --fsync.',
+    ...(opts.checksum ? [`Ferry's tasks ask for checksum_algorithm ${opts.checksum} (--checksum).`] : []),
     ...(has('e') ? ['Caches: in case e every run of every tool starts cold: the destination removed, `sync`, then',
       '`echo 3 > /proc/sys/vm/drop_caches`; cases a and b read their source into the page cache before every run.'] : []),
   ];

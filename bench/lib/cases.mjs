@@ -113,6 +113,7 @@ export async function runOne(c, tool, env) {
       // Shows what the CPU spent on Ferry's default guarantees costs in rate (rsync checks a
       // whole-file checksum as it receives, but neither re-reads nor fsyncs).
       if (tool.id === 'ferry-lean') options.verify_checksum = false;
+      if (env.opts.checksum) options.checksum_algorithm = env.opts.checksum;
       const durable = tool.id === 'ferry';
       // The same running agents: agent.json's transfer.durable changed and reloaded with SIGHUP.
       if (!durable) await setDurable(env.ferry, false);
