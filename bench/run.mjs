@@ -27,7 +27,7 @@ const HELP = `usage: npm run bench -- [options]   (builds, then runs node bench/
   --cases LIST        a,b,c,d,e (default all): a = large file on loopback, b = small files, c = WAN,
                       d = the same WAN with cubic as the hosts' default congestion control,
                       e = mixed tree (~1 GiB) on loopback, caches dropped before every run
-  --tools LIST        only these tool ids (ferry, ferry-nofsync, ferry-lean, rsync-ssh, gridftp-p4, rsyncd, rsyncd-fsync, tls,
+  --tools LIST        only these tool ids (ferry, ferry-nofsync, ferry-lean, ferry-lean-plain, rsync-ssh, gridftp-p4, rsyncd, rsyncd-fsync, tls,
                       gridftp-cc4, gridftp-p8, iperf-P8, iperf-P8-bbr, gridftp-cc4p4)
   --data DIR          test data and destinations (default /tmp/ferry-bench; needs ~8 GiB free)
   --results DIR       logs, results.json and table.md (default DATA/results)
@@ -221,7 +221,7 @@ async function main() {
     env.servers.gridftp = await startGridftp({ logDir });
     env.servers.rsyncd = await startRsyncd({ root: opts.data, logDir });
     if ((has('a') || has('e')) && selected('rsync-ssh')) env.servers.sshd = await startSshd({ workDir: join(env.workDir, 'ssh'), logDir, cipher: opts.sshCipher });
-    if (selected('ferry') || selected('ferry-nofsync') || selected('ferry-lean')) {
+    if (selected('ferry') || selected('ferry-nofsync') || selected('ferry-lean') || selected('ferry-lean-plain')) {
       await startFerry(env, { name: 'lo', dir: join(opts.data, 'ferry-lo'), logDir, agents: [
         { key: 'src', root: join(opts.data, 'src') }, { key: 'dst', root: join(opts.data, 'dst') }] });
     }
@@ -241,7 +241,7 @@ async function main() {
       info.wanDefaultCc = execFileSync('ip', ['netns', 'exec', WAN.nsA, 'cat', '/proc/sys/net/ipv4/tcp_congestion_control'], { encoding: 'utf8' }).trim();
       info.wanRttMs = await wanRtt(env.servers.gridftp.port);
       log(`WAN: TCP connect RTT (median of 5) ${info.wanRttMs} ms`);
-      if (selected('ferry') || selected('ferry-nofsync') || selected('ferry-lean')) {
+      if (selected('ferry') || selected('ferry-nofsync') || selected('ferry-lean') || selected('ferry-lean-plain')) {
         // Control sits on bnA's side; the source agent reaches it across the emulated link.
         await startFerry(env, { name: 'wan', dir: join(opts.data, 'ferry-wan'), logDir, control: { ns: WAN.nsA, host: WAN.ipA }, agents: [
           { key: 'src', root: join(opts.data, 'src'), ns: WAN.nsB, host: WAN.ipB },

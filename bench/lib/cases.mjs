@@ -16,6 +16,7 @@ export function defineCases(o) {
         { id: 'ferry', label: 'Ferry default (TLS, checksums, verify, fsync)' },
         { id: 'ferry-nofsync', label: 'Ferry, agents with transfer.durable false (no fsync, like the peers)' },
         { id: 'ferry-lean', label: 'Ferry, no fsync and verify_checksum false (no re-read: the peers\' guarantees)' },
+        { id: 'ferry-lean-plain', label: 'Ferry, the peers\' guarantees and encrypt_data false (clear text, MAC per chunk)' },
         { id: 'rsync-ssh', label: `rsync over ssh (${o.sshCipher})` },
         { id: 'gridftp-p4', label: 'GridFTP -fast -p 4 (clear text)' },
         { id: 'rsyncd', label: 'rsync daemon --whole-file (clear text)' },
@@ -63,7 +64,7 @@ export function defineCases(o) {
         { id: 'ferry', label: 'Ferry default (TLS, checksums, verify, fsync)' },
         { id: 'ferry-nofsync', label: 'Ferry, agents with transfer.durable false (no fsync)' },
         { id: 'ferry-lean', label: 'Ferry, no fsync and verify_checksum false (the peers\' guarantees)' },
-        { id: 'ferry-lean-plain', label: 'Ferry, the peers\' guarantees and encrypt_data false', pending: 'encrypt_data false does not exist yet' },
+        { id: 'ferry-lean-plain', label: 'Ferry, the peers\' guarantees and encrypt_data false (clear text, MAC per chunk)' },
         { id: 'rsync-ssh', label: `rsync -a --whole-file over ssh (${o.sshCipher})` },
         { id: 'rsyncd', label: 'rsync daemon -a --whole-file (clear text)' },
         { id: 'gridftp-cc4p4', label: 'GridFTP -fast -cc 4 -p 4 -cd -r (clear text)' },
@@ -108,11 +109,14 @@ export async function runOne(c, tool, env) {
   switch (`${c.id}:${tool.id}`) {
     case 'a:ferry': case 'b:ferry': case 'c:ferry': case 'd:ferry':
     case 'a:ferry-nofsync': case 'b:ferry-nofsync': case 'c:ferry-nofsync': case 'a:ferry-lean':
-    case 'e:ferry': case 'e:ferry-nofsync': case 'e:ferry-lean': {
+    case 'e:ferry': case 'e:ferry-nofsync': case 'e:ferry-lean':
+    case 'a:ferry-lean-plain': case 'e:ferry-lean-plain': {
       const options = wan && env.opts.wanParallelism ? { parallelism: env.opts.wanParallelism } : {};
       // Shows what the CPU spent on Ferry's default guarantees costs in rate (rsync checks a
       // whole-file checksum as it receives, but neither re-reads nor fsyncs).
-      if (tool.id === 'ferry-lean') options.verify_checksum = false;
+      if (tool.id === 'ferry-lean' || tool.id === 'ferry-lean-plain') options.verify_checksum = false;
+      // The peers move data in clear text; so does this row (keyed BLAKE3 per chunk instead of TLS).
+      if (tool.id === 'ferry-lean-plain') options.encrypt_data = false;
       if (env.opts.checksum) options.checksum_algorithm = env.opts.checksum;
       const durable = tool.id === 'ferry';
       // The same running agents: agent.json's transfer.durable changed and reloaded with SIGHUP.

@@ -83,6 +83,16 @@ export function judge(rows, { linkMBps, rssLimitMb, maxAgentRssMb }) {
     const bbr = get('d', 'iperf-P8-bbr');
     if (bbr) ratio('d', null, 0.9, `Ferry MB/s ÷ iperf3 -P 8 -C bbr goodput (${fmt(bbr.rate)} MB/s)`, bbr.rate);
   }
+  // encrypt_data false (issue 13): against the peers that move clear text too.
+  const plainRatio = (c, t, min, what) => {
+    const f = get(c, 'ferry-lean-plain');
+    const p = get(c, t);
+    if (!f || !p || f.pending) return;
+    const x = f.rate / p.rate;
+    out.push({ case: c, what, ratio: x, min, pass: Number.isFinite(x) && x >= min });
+  };
+  plainRatio('a', 'gridftp-p4', 0.8, 'Ferry with the peers\' guarantees and encrypt_data false MB/s ÷ GridFTP -p 4');
+  plainRatio('e', 'rsyncd', 1.0, 'Ferry with the peers\' guarantees and encrypt_data false MB/s ÷ rsync daemon (mixed tree, cold caches)');
   if (get('e', 'ferry-lean-plain')?.pending) {
     out.push({ case: 'e', what: 'Ferry with the peers\' guarantees and encrypt_data false MB/s ÷ rsync daemon (target ≥ 1)', pending: get('e', 'ferry-lean-plain').label.split('pending: ')[1] });
   }

@@ -53,6 +53,13 @@ export const AgentConfig = Type.Object({
      * a long path with a little loss.
      */
     congestionControl: Type.String({ pattern: '^(auto|system|[a-z0-9_]{1,15})$', default: 'auto' }),
+    /**
+     * Never move data in clear text, whatever a task's encrypt_data says: the agent tells
+     * control so (capability 'force-encryption'), control then runs every task touching this
+     * agent's endpoint encrypted (the task document says encrypt_data true), and the agent
+     * refuses any clear-text session it is still asked to open.
+     */
+    forceEncryption: Type.Boolean({ default: false }),
     /** Partial files (and records) of tasks that never came back are removed after this many days. */
     partialRetentionDays: Type.Number({ minimum: 0, maximum: 3650, default: 14 }),
   }, { additionalProperties: false, default: {} }),

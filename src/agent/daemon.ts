@@ -94,7 +94,8 @@ export class AgentDaemon {
         nodeId: cfg.nodeId,
         endpointId: cfg.endpointId,
         agentVersion: FERRY_VERSION,
-        capabilities: ['fileops', 'transfer', 'sharing'],
+        // 'clear-data': this agent can run clear-text sessions (encrypt_data false); 'force-encryption': its config forbids them.
+        capabilities: ['fileops', 'transfer', 'sharing', 'clear-data', ...(cfg.transfer.forceEncryption ? ['force-encryption'] : [])],
         dataAddresses: advertised ? [advertised] : [],
         roots: cfg.roots.map((r) => ({ path: r.path, writable: r.writable, sharing: r.sharing })),
       },
@@ -120,6 +121,7 @@ export class AgentDaemon {
       markers: this.markers,
       // Read at session start, like the roots.
       congestion: () => this.config.transfer.congestionControl,
+      forceEncryption: () => this.config.transfer.forceEncryption,
       tuning: () => ({ durable: this.config.transfer.durable, flushBytes: this.config.transfer.flushMiB * 1024 * 1024, directIo: this.config.transfer.directIo }),
     });
     this.link = link;

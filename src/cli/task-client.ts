@@ -30,6 +30,8 @@ export interface TransferSubmission {
   label?: string;
   sync_level?: 0 | 1 | 2 | 3;
   verify_checksum?: boolean;
+  /** Absent: Ferry encrypts (Globus's default is false). */
+  encrypt_data?: boolean;
   preserve_timestamp?: boolean;
   delete_destination_extra?: boolean;
   /** Data streams per session (Globus's hidden "parallelism" performance option). */
@@ -90,6 +92,7 @@ export interface TaskDocument {
   faults?: number;
   sync_level?: number | null;
   verify_checksum?: boolean;
+  encrypt_data?: boolean;
   fatal_error?: { code: string; description: string } | null;
   [field: string]: unknown;
 }

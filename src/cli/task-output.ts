@@ -74,6 +74,7 @@ export function formatTask(task: TaskDocument): string {
     ['Faults', num(task.faults)],
     ['Sync level', syncLevel],
     ['Verify checksum', typeof task.verify_checksum === 'boolean' ? (task.verify_checksum ? 'yes' : 'no') : undefined],
+    ['Encrypt data', typeof task.encrypt_data === 'boolean' ? (task.encrypt_data ? 'yes' : 'no') : undefined],
     ['Fatal error', fatal],
   ]);
 }

@@ -108,6 +108,7 @@ export const ERROR_CATALOG = {
   'Transfer.WrongType': { status: 502, action: 'fail', event: 'NOT_A_DIRECTORY', summary: 'A path is a directory where a file is needed, or the other way round (events IS_A_DIRECTORY, NOT_A_DIRECTORY).' },
   'Transfer.SourceChanged': { status: 502, action: 'retry', event: 'FILE_SIZE_CHANGED', summary: 'A source file changed (size, mtime or content) while it was being sent (event FILE_SIZE_CHANGED or FILE_CHANGED); the task retries it.' },
   'Transfer.ChecksumMismatch': { status: 502, action: 'retry', event: 'VERIFY_CHECKSUM', summary: 'Data kept failing checksum verification after the allowed re-sends (event VERIFY_CHECKSUM).' },
+  'Transfer.ChunkMacMismatch': { status: 502, action: 'retry', bounded: true, event: 'VERIFY_CHECKSUM', summary: 'A frame on a clear-text data stream (encrypt_data false) failed its keyed MAC: altered on the way. A CHUNK is asked for again and never written; a damaged frame whose content cannot be re-asked for ends the attempt, and the task retries it a few times in a row.' },
   'Transfer.NoSpace': { status: 502, action: 'retry', event: 'NO_SPACE_LEFT', summary: 'The destination file system is full (event NO_SPACE_LEFT).' },
   'Transfer.QuotaExceeded': { status: 502, action: 'retry', event: 'QUOTA_EXCEEDED', summary: 'A disk quota on the destination is exhausted (event QUOTA_EXCEEDED).' },
   'Transfer.ConnectionLost': { status: 502, action: 'retry', event: 'CONNECTION_BROKEN', summary: 'A connection to the peer agent closed or failed mid-session (event CONNECTION_BROKEN).' },

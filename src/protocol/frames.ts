@@ -22,6 +22,12 @@ export const HandshakeFrameType = {
   HELLO: 0x01,
   HELLO_OK: 0x02,
   ERROR: 0x03,
+  /** Dialer -> listener, first frame of a clear-text data stream (plain TCP, encrypt_data false). */
+  CLEAR_HELLO: 0x04,
+  /** Listener -> dialer: its nonce and its proof that it holds the session's clear-stream key. */
+  CLEAR_CHALLENGE: 0x05,
+  /** Dialer -> listener: the dialer's proof over both nonces; HELLO_OK or ERROR follows. */
+  CLEAR_PROOF: 0x06,
 } as const;
 
 /**
@@ -45,3 +51,31 @@ export const DataError = Type.Object({
   message: Type.String({ maxLength: 4096 }),
 }, { additionalProperties: false });
 export type DataError = Static<typeof DataError>;
+
+const Nonce = Type.String({ pattern: '^[0-9a-f]{64}$' });
+const Proof = Type.String({ pattern: '^[0-9a-f]{64}$' });
+
+/**
+ * First frame of a clear-text data stream (a session with encrypt_data false): plain TCP, so
+ * it proves nothing by itself. The stream joins only after both sides showed, over both
+ * nonces, the stream index and the session id, a key derived from the keying material
+ * exported by the session's mutually authenticated TLS control stream (channel/clear-keys.ts).
+ * Its first byte is 0x00 (a length below 2^24), never TLS's 0x16: the listener tells the two
+ * apart on one port.
+ */
+export const ClearHello = Type.Object({
+  magic: Type.Literal(DATA_MAGIC),
+  version: Type.Integer({ minimum: 1, maximum: 1000 }),
+  sessionId: Type.String({ format: 'uuid' }),
+  /** Clear streams carry data only: 1..streams-1. */
+  streamIndex: Type.Integer({ minimum: 1, maximum: 63 }),
+  streams: Type.Integer({ minimum: 2, maximum: 64 }),
+  nonce: Nonce,
+}, { additionalProperties: false });
+export type ClearHello = Static<typeof ClearHello>;
+
+export const ClearChallenge = Type.Object({ nonce: Nonce, proof: Proof }, { additionalProperties: false });
+export type ClearChallenge = Static<typeof ClearChallenge>;
+
+export const ClearProof = Type.Object({ proof: Proof }, { additionalProperties: false });
+export type ClearProof = Static<typeof ClearProof>;

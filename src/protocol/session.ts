@@ -73,6 +73,12 @@ export const SessionSpec = Type.Object({
    * replica of the collection's rules and these principals of the task's submitter.
    */
   guest: Type.Optional(Type.Object({ collectionId: Uuid, principals: Principals }, { additionalProperties: false })),
+  /**
+   * false: the data streams run in clear text, each frame with a keyed MAC (the control stream
+   * stays on mutual TLS). Absent or true: every stream is TLS. Sent only when false, so agents
+   * that predate it still take encrypted sessions.
+   */
+  encryptData: Type.Optional(Type.Boolean()),
   /** Filter rules, in order; absent when the task has none (the source skips what they exclude, the destination keeps excluded extras). */
   filterRules: Type.Optional(Type.Array(FilterRule, { minItems: 1, maxItems: 1000 })),
 }, { additionalProperties: false });

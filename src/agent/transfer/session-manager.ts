@@ -1,8 +1,9 @@
+import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../../common/logger.js';
 import { FerryError, isFerryError, safetyCatch } from '../../common/errors.js';
 import type { SessionOpenResult, SessionSpec, SessionStats } from '../../protocol/session.js';
-import { applyCongestion, congestionPlan, dialSession, type ChannelCredentials, type DataListener } from '../../transfer/channel/index.js';
+import { applyCongestion, clearStreamKeys, congestionPlan, dialSession, type ChannelCredentials, type DataListener } from '../../transfer/channel/index.js';
 import { eventCodeOf, isAgentStopping, runSession, type PathResolver, type TransferTuning } from '../../transfer/index.js';
 import type { SqliteMarkerStore } from '../../transfer/markers/store.js';
 import type { PathPolicy } from '../policy/index.js';
@@ -37,6 +38,8 @@ export interface SessionManagerInit {
   tuning: () => Partial<TransferTuning>;
   /** The agent config's transfer.congestionControl, read at session start ('auto' when absent). */
   congestion?: () => string;
+  /** The agent config's transfer.forceEncryption: refuse clear-text sessions. */
+  forceEncryption?: () => boolean;
 }
 
 /** Abort reasons that end a session but keep its partial files for the next attempt. */
@@ -80,10 +83,15 @@ export class SessionManager {
     const log = this.init.log.child({ sessionId: spec.sessionId, taskId: spec.taskId, role: spec.role });
     // Decided before anything is registered: a refused guest collection fails the open itself.
     const resolver = this.init.sessionResolver ? await this.init.sessionResolver(spec) : this.init.resolver();
+    // encrypt_data false: data streams in clear text with a MAC per frame; absent means encrypted.
+    const clear = spec.encryptData === false;
+    if (clear && this.init.forceEncryption?.() === true) {
+      throw new FerryError('ClientError.Conflict', "this agent's config forces encryption (transfer.forceEncryption): it runs no clear-text session");
+    }
     const abort = new AbortController();
-    const expectation = { sessionId: spec.sessionId, peerNodeId: spec.peer.nodeId, secret: spec.secret, streams: spec.options.parallelism + 1 };
+    const expectation = { sessionId: spec.sessionId, peerNodeId: spec.peer.nodeId, secret: spec.secret, streams: spec.options.parallelism + 1, clear };
     const timeoutMs = this.init.connectTimeoutMs ?? 60_000;
-    let streams: Promise<TLSSocket[]>;
+    let streams: Promise<Socket[]>;
     if (spec.listen) {
       if (!this.init.listener || !this.init.advertisedAddress) {
         throw new FerryError('ClientError.Conflict', 'this agent does not listen for data connections (dataListen.enabled is false)');
@@ -105,9 +113,9 @@ export class SessionManager {
     return { address: spec.listen ? this.init.advertisedAddress : null };
   }
 
-  private async run(spec: SessionSpec, resolver: PathResolver, pending: Promise<TLSSocket[]>, abort: AbortController, log: Logger): Promise<void> {
+  private async run(spec: SessionSpec, resolver: PathResolver, pending: Promise<Socket[]>, abort: AbortController, log: Logger): Promise<void> {
     const notify = this.init.notify;
-    let streams: TLSSocket[] = [];
+    let streams: Socket[] = [];
     try {
       const waited = Date.now();
       streams = await pending;
@@ -115,10 +123,13 @@ export class SessionManager {
       const plan = congestionPlan(this.init.congestion?.() ?? 'auto');
       const cc = applyCongestion(streams, plan);
       if (cc.refused !== undefined) log.warn({ wanted: plan.wanted, reason: cc.refused, congestion: cc.name }, 'congestion control not set; the streams keep the host default');
-      log.info({ ms: Date.now() - waited, streams: streams.length, congestion: cc.name, why: plan.reason }, 'data streams connected');
+      const clear = spec.encryptData === false;
+      log.info({ ms: Date.now() - waited, streams: streams.length, congestion: cc.name, why: plan.reason, encrypted: !clear }, 'data streams connected');
       const stats = await runSession({
         spec,
         streams,
+        // Keys of the clear streams, from the TLS control stream's exported keying material (never logged).
+        ...(clear ? { frameKeys: clearStreamKeys(streams[0] as TLSSocket, spec.sessionId, !spec.listen, streams.length) } : {}),
         resolver,
         signal: abort.signal,
         markers: this.init.markers,

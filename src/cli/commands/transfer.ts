@@ -54,6 +54,7 @@ export interface TransferCliOptions extends SubmitCliOptions {
   recursive?: boolean;
   syncLevel?: SyncLevelName;
   verifyChecksum?: boolean;
+  encryptData?: boolean;
   preserveMtime?: boolean;
   delete?: boolean;
   parallelism?: number;
@@ -84,6 +85,7 @@ export function buildTransfer(src: TransferEndpointArg, dst: TransferEndpointArg
     ...(opts.label === undefined ? {} : { label: opts.label }),
     ...(opts.syncLevel === undefined ? {} : { sync_level: SYNC_LEVELS[opts.syncLevel] }),
     ...(opts.verifyChecksum === undefined ? {} : { verify_checksum: opts.verifyChecksum }),
+    ...(opts.encryptData === undefined ? {} : { encrypt_data: opts.encryptData }),
     ...(opts.preserveMtime ? { preserve_timestamp: true } : {}),
     ...(opts.delete ? { delete_destination_extra: true } : {}),
     ...(opts.parallelism === undefined ? {} : { perf_p: opts.parallelism }),
@@ -148,6 +150,8 @@ export function registerTransferCommand(program: Command, given: Partial<TaskCom
     .addOption(new Option('--sync-level <LEVEL>', 'skip files the destination already has (see below)').choices(Object.keys(SYNC_LEVELS)))
     .option('--verify-checksum', 're-read and compare checksums after each file is written')
     .option('--no-verify-checksum', 'do not re-read files after writing')
+    .option('--encrypt-data', 'encrypt the data streams (the default)')
+    .option('--no-encrypt-data', 'send file data in clear text, each chunk with a MAC (faster; readable on the network; an endpoint with force_encryption overrides it)')
     .option('--preserve-mtime', 'give copied files the source\'s modification times')
     .option('--delete', 'delete destination files that are not in the source directory')
     .addOption(new Option('--include <GLOB>', 'copy names matching GLOB (repeatable; rules apply in order, first match wins)').argParser(filterRule('include')))

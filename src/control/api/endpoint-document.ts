@@ -55,7 +55,7 @@ export function endpointDocument(v: EndpointView): Record<string, unknown> {
     host_endpoint: e.hostEndpointId,
     sharing_target_endpoint: e.hostEndpointId,
     sharing_target_root_path: seesHost ? e.hostPath : null,
-    force_encryption: true,
+    force_encryption: e.forceEncryption,
     force_verify: false,
     disable_verify: false,
     disable_anonymous_writes: false,

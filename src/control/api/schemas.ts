@@ -26,6 +26,8 @@ const endpointFields = {
   ...describingFields,
   default_directory: Type.Optional(Str(4096)),
   public: Type.Optional(Type.Boolean()),
+  /** Globus: every transfer to or from the endpoint is encrypted, whatever the task's encrypt_data. */
+  force_encryption: Type.Optional(Type.Boolean()),
 };
 const DisplayName = Type.String({ minLength: 1, maxLength: 128 });
 

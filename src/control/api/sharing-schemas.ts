@@ -22,6 +22,8 @@ export const SharedEndpointBody = Type.Object({
   host_path: PathStr,
   display_name: Type.String({ minLength: 1, maxLength: 128 }),
   ...describingFields,
+  /** Globus accepts it on create: the collection's transfers are encrypted whatever their encrypt_data (its host's setting applies too). */
+  force_encryption: Type.Optional(Type.Boolean()),
 });
 export type SharedEndpointBody = Static<typeof SharedEndpointBody>;
 

@@ -57,7 +57,11 @@ export const TransferBody = Type.Object({
   delete_destination_extra: Opt(Type.Boolean()),
   skip_source_errors: Opt(Type.Boolean()),
   fail_on_quota_errors: Opt(Type.Boolean()),
-  /** Accepted; Ferry always encrypts data connections. */
+  /**
+   * false: data streams in clear text, each frame with a keyed MAC (faster; still mutually
+   * authenticated, tamper-evident). Absent: true: unlike Globus, Ferry encrypts by default.
+   * An endpoint with force_encryption overrides false.
+   */
   encrypt_data: Opt(Type.Boolean()),
   filter_rules: Opt(Type.Array(FilterRuleBody, { maxItems: 1000 })),
   recursive_symlinks: Opt(Type.Union([Type.Literal('ignore'), Type.Literal('keep'), Type.Literal('copy')])),
@@ -139,7 +143,7 @@ export function transferSpec(body: TransferBody): { items: TransferItem[]; optio
     checksumAlgorithm: checksumAlgorithmOf(body.checksum_algorithm),
     parallelism: body.parallelism ?? body.perf_p ?? DEFAULT_PARALLELISM,
   };
-  return { items, options: { session, encryptData: true, recursiveSymlinks: 'ignore', filterRules: filterRulesOf(body.filter_rules) } };
+  return { items, options: { session, encryptData: body.encrypt_data ?? true, recursiveSymlinks: 'ignore', filterRules: filterRulesOf(body.filter_rules) } };
 }
 
 /**

@@ -2,7 +2,7 @@ import type { Principals } from '../../protocol/index.js';
 import { accountPrincipals, authFor } from '../auth/index.js';
 import type { ControlStore } from '../store/index.js';
 import { principalsForCollection } from './principals.js';
-import type { EndpointRoute, TaskEndpoints } from '../tasks/index.js';
+import { endpointsForceEncryption, type EndpointRoute, type TaskEndpoints } from '../tasks/index.js';
 
 /**
  * Control's answer to "which agents serve this endpoint, and who is asking": a guest collection
@@ -20,6 +20,9 @@ export function storeTaskEndpoints(store: ControlStore): TaskEndpoints {
       const host = store.endpoints.get(ep.hostEndpointId);
       if (!host || host.deletedAt !== null) return { refused: `the host endpoint of guest collection '${ep.id}' was deleted` };
       return { agentEndpointId: host.id, collectionId: ep.id };
+    },
+    forcesEncryption(endpointIds: readonly string[]): boolean {
+      return endpointsForceEncryption((id) => store.endpoints.get(id), endpointIds);
     },
     principals(ownerId: string, collectionId: string | null): Principals {
       const p = accountPrincipals(authFor(store.db), ownerId);

@@ -20,16 +20,19 @@ export interface EndpointRecord {
   /** Guest collections only: the mapped endpoint that hosts it, and the directory there (an API path ending in '/'). */
   hostEndpointId: string | null;
   hostPath: string | null;
+  /** Globus force_encryption: tasks to or from this endpoint run encrypted whatever their encrypt_data. */
+  forceEncryption: boolean;
 }
 
-export type EndpointInput = Omit<EndpointRecord, 'id' | 'createdAt' | 'deletedAt' | 'hostEndpointId' | 'hostPath'>
-  & Partial<Pick<EndpointRecord, 'hostEndpointId' | 'hostPath'>>;
+export type EndpointInput = Omit<EndpointRecord, 'id' | 'createdAt' | 'deletedAt' | 'hostEndpointId' | 'hostPath' | 'forceEncryption'>
+  & Partial<Pick<EndpointRecord, 'hostEndpointId' | 'hostPath' | 'forceEncryption'>>;
 
 interface Row {
   id: string; owner_id: string; display_name: string; description: string | null; organization: string | null;
   department: string | null; keywords: string | null; contact_email: string | null; contact_info: string | null;
   info_link: string | null; default_directory: string | null; is_globus_connect: number; public: number;
   created_at: number; deleted_at: number | null; host_endpoint_id: string | null; host_path: string | null;
+  force_encryption: number;
 }
 
 const toRecord = (r: Row): EndpointRecord => ({
@@ -37,6 +40,7 @@ const toRecord = (r: Row): EndpointRecord => ({
   department: r.department, keywords: r.keywords, contactEmail: r.contact_email, contactInfo: r.contact_info,
   infoLink: r.info_link, defaultDirectory: r.default_directory, isGlobusConnect: r.is_globus_connect === 1,
   public: r.public === 1, createdAt: r.created_at, deletedAt: r.deleted_at, hostEndpointId: r.host_endpoint_id, hostPath: r.host_path,
+  forceEncryption: r.force_encryption === 1,
 });
 
 export interface EndpointSearch {
@@ -63,12 +67,15 @@ export class EndpointRepo {
   constructor(private readonly db: Db) {}
 
   create(input: EndpointInput): EndpointRecord {
-    const rec: EndpointRecord = { ...input, id: newId(), createdAt: Date.now(), deletedAt: null, hostEndpointId: input.hostEndpointId ?? null, hostPath: input.hostPath ?? null };
+    const rec: EndpointRecord = {
+      ...input, id: newId(), createdAt: Date.now(), deletedAt: null, hostEndpointId: input.hostEndpointId ?? null, hostPath: input.hostPath ?? null,
+      forceEncryption: input.forceEncryption ?? false,
+    };
     this.db.prepare(`INSERT INTO endpoints (id, owner_id, display_name, description, organization, department, keywords,
-        contact_email, contact_info, info_link, default_directory, is_globus_connect, public, created_at, host_endpoint_id, host_path)
+        contact_email, contact_info, info_link, default_directory, is_globus_connect, public, created_at, host_endpoint_id, host_path, force_encryption)
         VALUES (@id, @ownerId, @displayName, @description, @organization, @department, @keywords,
-        @contactEmail, @contactInfo, @infoLink, @defaultDirectory, @isGlobusConnect, @public, @createdAt, @hostEndpointId, @hostPath)`)
-      .run({ ...rec, isGlobusConnect: rec.isGlobusConnect ? 1 : 0, public: rec.public ? 1 : 0 });
+        @contactEmail, @contactInfo, @infoLink, @defaultDirectory, @isGlobusConnect, @public, @createdAt, @hostEndpointId, @hostPath, @forceEncryption)`)
+      .run({ ...rec, isGlobusConnect: rec.isGlobusConnect ? 1 : 0, public: rec.public ? 1 : 0, forceEncryption: rec.forceEncryption ? 1 : 0 });
     return rec;
   }
 
@@ -126,11 +133,11 @@ export class EndpointRepo {
     const next = { ...cur, ...fields };
     this.db.prepare(`UPDATE endpoints SET display_name=@displayName, description=@description, organization=@organization,
         department=@department, keywords=@keywords, contact_email=@contactEmail, contact_info=@contactInfo, info_link=@infoLink,
-        default_directory=@defaultDirectory, public=@public WHERE id=@id`)
+        default_directory=@defaultDirectory, public=@public, force_encryption=@forceEncryption WHERE id=@id`)
       .run({
         id, displayName: next.displayName, description: next.description, organization: next.organization,
         department: next.department, keywords: next.keywords, contactEmail: next.contactEmail, contactInfo: next.contactInfo,
-        infoLink: next.infoLink, defaultDirectory: next.defaultDirectory, public: next.public ? 1 : 0,
+        infoLink: next.infoLink, defaultDirectory: next.defaultDirectory, public: next.public ? 1 : 0, forceEncryption: next.forceEncryption ? 1 : 0,
       });
   }
 

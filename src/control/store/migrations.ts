@@ -300,4 +300,12 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX notification_outbox_due ON notification_outbox(next_attempt_at) WHERE sent_at IS NULL AND failed_at IS NULL;
     `,
   },
+  {
+    version: 7,
+    name: 'Endpoint force_encryption',
+    sql: `
+      -- Globus force_encryption: every task touching the endpoint runs encrypted, whatever its encrypt_data.
+      ALTER TABLE endpoints ADD COLUMN force_encryption INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];

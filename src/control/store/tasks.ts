@@ -250,6 +250,14 @@ export class TaskRepo {
   }
 
   /** Change a task and add events to it, in one transaction. */
+  /**
+   * A transfer asked for encrypt_data false but an attempt had to run encrypted (an endpoint
+   * or agent forces it): from then on its document says encrypt_data true, what was used.
+   */
+  markEncrypted(id: string): void {
+    cachedStatement(this.db, "UPDATE tasks SET options = json_set(options, '$.encryptData', json('true')) WHERE id = ? AND type = 'TRANSFER'").run(id);
+  }
+
   apply(id: string, patch: TaskPatch, events: readonly NewTaskEvent[] = []): void {
     const sets: string[] = [];
     const params: unknown[] = [];

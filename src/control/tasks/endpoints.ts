@@ -14,6 +14,8 @@ export interface TaskEndpoints {
   route(endpointId: string): EndpointRoute;
   /** The principals of a task owner's account for the agents serving `collectionId` (null: a mapped endpoint), computed fresh for each attempt. */
   principals(ownerId: string, collectionId: string | null): Principals;
+  /** Whether an endpoint (or a guest collection's host) has force_encryption; absent: none does. */
+  forcesEncryption?(endpointIds: readonly string[]): boolean;
 }
 
 /** Without sharing: every endpoint is served by its own agents, and the owner's id is all the agent learns. */

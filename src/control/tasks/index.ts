@@ -7,3 +7,4 @@ export { parseTaskFilter, parseTaskOrder, parseEventFilter } from './task-query.
 export { classifyCode, classifyError, classifyFerryCode, classifySessionError, describeCode, type Failure, type FailureAction } from './failures.js';
 export { combineStats } from './stats.js';
 export { DIRECT_ENDPOINTS, type EndpointRoute, type TaskEndpoints } from './endpoints.js';
+export { agentsAllowClear, endpointsForceEncryption } from './encryption.js';

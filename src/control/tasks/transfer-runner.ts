@@ -6,6 +6,7 @@ import {
 import type { SessionNotice } from '../hub/hub.js';
 import type { TaskPatch, TransferTaskRecord } from '../store/tasks.js';
 import type { EndpointRoute } from './endpoints.js';
+import { agentsAllowClear } from './encryption.js';
 import { classifyError, classifySessionError, type Failure } from './failures.js';
 import type { RunnerDeps, TransferRun } from './runs.js';
 
@@ -59,14 +60,19 @@ export class TransferRunner {
       kind: 'transfer', taskId: t.id, sessionId: newId(), sourceNode: src.nodeId, destinationNode: dst.nodeId, phase: 'opening',
       done: {}, lastNoticeAt: this.d.now(), bytesAtError: null, progressed: false, failOnQuotaErrors: t.options.session.failOnQuotaErrors,
     };
+    // Clear text only if the task asked for it, no endpoint forces encryption, and both agents can and may.
+    const encrypt = t.options.encryptData
+      || (this.d.endpoints.forcesEncryption?.([t.sourceEndpointId, t.destinationEndpointId!]) ?? false)
+      || !agentsAllowClear([src.hello?.capabilities, dst.hello?.capabilities]);
+    if (encrypt && !t.options.encryptData) this.d.repo.markEncrypted(t.id);
     this.d.runs.add(run);
     this.d.repo.apply(t.id, { attempts: t.attempts + 1, session: { sessionId: run.sessionId, sourceNode: run.sourceNode, destinationNode: run.destinationNode } });
     // The submitter's principals as they are now (groups joined or left since submission count).
     const guestOf = (route: Served): SessionSpec['guest'] => (route.collectionId === null ? undefined : { collectionId: route.collectionId, principals: this.d.endpoints.principals(t.ownerId, route.collectionId) });
-    this.open(t, run, listenRole, { source: guestOf(srcRoute), destination: guestOf(dstRoute) }).catch(this.d.onError);
+    this.open(t, run, listenRole, { source: guestOf(srcRoute), destination: guestOf(dstRoute) }, encrypt).catch(this.d.onError);
   }
 
-  private async open(t: TransferTaskRecord, run: TransferRun, listenRole: SessionRole, guests: Record<SessionRole, SessionSpec['guest']>): Promise<void> {
+  private async open(t: TransferTaskRecord, run: TransferRun, listenRole: SessionRole, guests: Record<SessionRole, SessionSpec['guest']>, encrypt: boolean): Promise<void> {
     const secret = newSecret();
     const nodeOf = (role: SessionRole) => (role === 'source' ? run.sourceNode : run.destinationNode);
     const dialRole: SessionRole = listenRole === 'source' ? 'destination' : 'source';
@@ -74,6 +80,8 @@ export class TransferRunner {
     const spec = (role: SessionRole, listen: boolean, address: string | null): SessionSpec => ({
       sessionId: run.sessionId, taskId: t.id, role, listen, secret, items: t.items, options: t.options.session,
       peer: { nodeId: nodeOf(role === 'source' ? 'destination' : 'source'), address },
+      // Only when false: agents that predate the field take encrypted sessions unchanged.
+      ...(encrypt ? {} : { encryptData: false }),
       // Both sides: the source leaves excluded entries out, the destination spares excluded extras.
       ...(filterRules ? { filterRules } : {}),
       // A guest collection side: its agent decides every path from the collection's rules.

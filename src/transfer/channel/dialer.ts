@@ -1,12 +1,15 @@
+import type { Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
 import { FerryError, isFerryError } from '../../common/errors.js';
 import { agentIdentityCheck } from '../../pki/index.js';
 import { encodeJsonFrame } from '../wire/frame-codec.js';
 import { DATA_MAGIC, DATA_PROTOCOL_VERSION, HandshakeFrameType, type DataHello } from '../../protocol/frames.js';
 import { checkHelloReply, classifySocketError, readFirstFrame } from './handshake-io.js';
-import { baseTlsOptions, checkExpectation, DEFAULT_SESSION_TIMEOUT_MS, tuneSocket, type ChannelCredentials, type SessionExpectation } from './options.js';
+import { baseTlsOptions, checkExpectation, DEFAULT_SESSION_TIMEOUT_MS, tuneSocket, type ChannelCredentials, type ChannelExpectation, type SessionExpectation } from './options.js';
 import { sessionProof } from './proof.js';
 import { StreamSet } from './stream-set.js';
+import { clearSessionSecret } from './clear-keys.js';
+import { dialClearStream } from './clear-join.js';
 
 /**
  * Dial `address` (host:port, IPv6 as [addr]:port) with `exp.streams` connections in
@@ -14,11 +17,12 @@ import { StreamSet } from './stream-set.js';
  * one. The side that cannot be reached (a laptop behind NAT) always dials, whichever way
  * the data then flows, so nothing here depends on the direction. One refused or broken
  * connection fails the whole dial and closes the others: retrying is the session's call.
+ * A clear session (exp.clear) dials its TLS control stream first, then its plain-TCP data
+ * streams, which join with keys exported from it (clear-join.ts).
  */
-export function dialSession(
-  creds: ChannelCredentials, address: string, exp: SessionExpectation,
-  opts: { timeoutMs?: number; signal?: AbortSignal } = {},
-): Promise<TLSSocket[]> {
+export function dialSession(creds: ChannelCredentials, address: string, exp: SessionExpectation & { clear?: false }, opts?: DialOptions): Promise<TLSSocket[]>;
+export function dialSession(creds: ChannelCredentials, address: string, exp: ChannelExpectation, opts?: DialOptions): Promise<Socket[]>;
+export function dialSession(creds: ChannelCredentials, address: string, exp: ChannelExpectation, opts: DialOptions = {}): Promise<Socket[]> {
   let target: { host: string; port: number };
   try {
     target = parseAddress(address);
@@ -32,10 +36,27 @@ export function dialSession(
     timeoutMessage: `dialing session ${exp.sessionId} at ${address}`,
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
+  if (exp.clear === true) {
+    // The clear streams' keys come from the control stream's TLS session: it goes first.
+    dialStream(creds, target, exp, 0, set.signal).then((control) => {
+      set.put(0, control);
+      if (set.isSettled) return;
+      const secret = clearSessionSecret(control, exp.sessionId);
+      for (let index = 1; index < exp.streams; index += 1) {
+        dialClearStream(target, exp, index, secret, set.signal).then((socket) => set.put(index, socket), (err: unknown) => set.fail(err));
+      }
+    }).catch((err: unknown) => set.fail(err));
+    return set.done;
+  }
   for (let index = 0; index < exp.streams; index += 1) {
     dialStream(creds, target, exp, index, set.signal).then((socket) => set.put(index, socket), (err: unknown) => set.fail(err));
   }
   return set.done;
+}
+
+interface DialOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
 }
 
 /** One connection: TLS (the listener must be exactly `exp.peerNodeId`), HELLO, then HELLO_OK or a refusal. */

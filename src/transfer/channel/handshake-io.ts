@@ -1,4 +1,5 @@
-import type { TLSSocket } from 'node:tls';
+import type { Socket } from 'node:net';
+import type { Static, TSchema } from '@sinclair/typebox';
 import { FerryError, isErrorCode, isFerryError } from '../../common/errors.js';
 import { checkSchema } from '../../common/validate.js';
 import {
@@ -22,7 +23,7 @@ export interface ReadFrameOptions {
  * listener is gone the stream is not paused by us, so the next owner's 'data' listener or
  * pipe() starts it.
  */
-export function readFirstFrame(socket: TLSSocket, opts: ReadFrameOptions): Promise<Frame> {
+export function readFirstFrame(socket: Socket, opts: ReadFrameOptions): Promise<Frame> {
   return new Promise<Frame>((resolve, reject) => {
     let seen: Buffer = Buffer.alloc(0);
     const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => {
@@ -71,6 +72,8 @@ export function readFirstFrame(socket: TLSSocket, opts: ReadFrameOptions): Promi
     socket.on('close', onEnd);
     socket.on('error', onError);
     socket.on('readable', onReadable);
+    // Bytes already buffered (a listener that peeked at the first byte and unshifted it) raise no new 'readable'.
+    if (socket.readableLength > 0) onReadable();
   });
 }
 
@@ -87,6 +90,16 @@ export function parseHello(frame: Frame): DataHello {
   const problems = checkSchema(DataHello, value);
   if (problems !== null) throw new FerryError('Channel.BadHandshake', `HELLO: ${problems}`);
   return value as DataHello;
+}
+
+/** A JSON handshake frame of the expected type, checked against its schema (clear-stream frames). */
+export function parseHandshakeJson<S extends TSchema>(frame: Frame, type: number, schema: S, what: string): Static<S> {
+  if (frame.type === HandshakeFrameType.ERROR && type !== HandshakeFrameType.ERROR) checkHelloReply(frame);
+  if (frame.type !== type) throw new FerryError('Channel.BadHandshake', `expected ${what} (frame type ${type}), got frame type ${frame.type}`);
+  const value = parseJson(frame.payload, what);
+  const problems = checkSchema(schema, value);
+  if (problems !== null) throw new FerryError('Channel.BadHandshake', `${what}: ${problems}`);
+  return value as Static<S>;
 }
 
 /** The listener's answer to our HELLO: returns on HELLO_OK, throws the refusal otherwise. */

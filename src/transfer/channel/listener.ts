@@ -1,13 +1,16 @@
+import net, { type AddressInfo, type Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
-import type { AddressInfo, Socket } from 'node:net';
 import { FerryError, isFerryError, isProgrammerError } from '../../common/errors.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
 import { parseAgentIdentity } from '../../pki/index.js';
-import { classifySocketError, errorFrame, helloOkFrame, parseHello, readFirstFrame } from './handshake-io.js';
+import { ClearHello, DATA_PROTOCOL_VERSION, HandshakeFrameType } from '../../protocol/frames.js';
+import { answerClearJoin } from './clear-join.js';
+import { clearSessionSecret } from './clear-keys.js';
+import { classifySocketError, errorFrame, helloOkFrame, parseHandshakeJson, parseHello, readFirstFrame } from './handshake-io.js';
 import { bindFirstFreePort, checkPortRange } from './ports.js';
 import {
   baseTlsOptions, checkExpectation, DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_SESSION_TIMEOUT_MS, tuneSocket,
-  type ChannelCredentials, type SessionExpectation,
+  type ChannelCredentials, type ChannelExpectation, type SessionExpectation,
 } from './options.js';
 import { proofMatches } from './proof.js';
 import { StreamSet } from './stream-set.js';
@@ -21,8 +24,13 @@ export interface DataListenerOptions {
   log?: Logger;
 }
 
+interface ExpectOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
 interface Expected {
-  exp: SessionExpectation;
+  exp: ChannelExpectation;
   set: StreamSet;
 }
 
@@ -32,9 +40,15 @@ interface Expected {
  * to control's CA (checked by OpenSSL), name the node control paired with the session, and
  * prove the session secret, bound to that very connection; anything else gets an ERROR
  * frame, a log line and a closed socket, and never touches the session.
+ * The port also takes the plain-TCP data streams of clear-text sessions (encrypt_data false):
+ * the first byte tells them apart (a TLS record starts with 0x16, a Ferry frame with 0x00),
+ * and such a stream joins only by proving keys exported from its session's TLS control
+ * stream (clear-join.ts).
  */
 export class DataListener {
-  private readonly server: tls.Server;
+  /** Plain TCP on the data port; TLS connections are handed to `tlsServer`, which never listens itself. */
+  private readonly server: net.Server;
+  private readonly tlsServer: tls.Server;
   private readonly handshakeTimeoutMs: number;
   private readonly log: Logger;
   private readonly sessions = new Map<string, Expected>();
@@ -44,7 +58,9 @@ export class DataListener {
    * socket to its TLS socket), and TLS ones still in HELLO or being refused.
    */
   private readonly inTls = new Map<string, Socket>();
-  private readonly handshaking = new Set<TLSSocket>();
+  private readonly handshaking = new Set<Socket>();
+  /** Connections whose first byte has not arrived yet. */
+  private readonly sniffing = new Set<Socket>();
   private address: { host: string; port: number } | undefined;
   private closed = false;
 
@@ -52,25 +68,26 @@ export class DataListener {
     checkPortRange(opts.portRange);
     this.handshakeTimeoutMs = opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     this.log = (opts.log ?? silentLogger()).child({ component: 'data-listener' });
-    this.server = tls.createServer({
+    this.server = net.createServer((raw) => this.route(raw));
+    this.tlsServer = tls.createServer({
       ...baseTlsOptions(creds),
       requestCert: true,
       // OpenSSL ends the TLS handshake of a client whose certificate does not chain to control's CA.
       rejectUnauthorized: true,
       handshakeTimeout: this.handshakeTimeoutMs,
     });
-    this.server.on('connection', (raw: Socket) => {
+    this.tlsServer.on('connection', (raw: Socket) => {
       const key = remoteOf(raw);
       this.inTls.set(key, raw);
       raw.once('close', () => {
         if (this.inTls.get(key) === raw) this.inTls.delete(key);
       });
     });
-    this.server.on('secureConnection', (socket: TLSSocket) => {
+    this.tlsServer.on('secureConnection', (socket: TLSSocket) => {
       this.inTls.delete(remoteOf(socket));
       this.accept(socket);
     });
-    this.server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+    this.tlsServer.on('tlsClientError', (err: Error, socket: TLSSocket) => {
       // A certificate OpenSSL could not chain to control's CA shows up as a reset here; authorizationError says why.
       const certError = socket.authorizationError === undefined ? {} : { certError: String(socket.authorizationError) };
       this.log.warn({ remote: remoteOf(socket), code: (err as NodeJS.ErrnoException).code, err: err.message, ...certError }, 'refused data connection: TLS handshake failed');
@@ -96,7 +113,9 @@ export class DataListener {
    * have passed the handshake. Registration is synchronous, so a caller may tell control
    * (and so the dialer) where to connect right after calling this.
    */
-  expect(exp: SessionExpectation, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<TLSSocket[]> {
+  expect(exp: SessionExpectation & { clear?: false }, opts?: ExpectOptions): Promise<TLSSocket[]>;
+  expect(exp: ChannelExpectation, opts?: ExpectOptions): Promise<Socket[]>;
+  expect(exp: ChannelExpectation, opts: ExpectOptions = {}): Promise<Socket[]> {
     if (this.closed) return Promise.reject(new FerryError('Channel.Closed', 'data listener is closed'));
     if (this.sessions.has(exp.sessionId)) {
       return Promise.reject(new FerryError('ClientError.Conflict', `session ${exp.sessionId} already awaits data connections`));
@@ -125,11 +144,105 @@ export class DataListener {
     if (this.closed) return;
     this.closed = true;
     for (const { set } of this.sessions.values()) set.fail(new FerryError('Channel.Closed', 'data listener closed'));
+    for (const raw of this.sniffing) raw.destroy();
+    this.sniffing.clear();
     for (const raw of this.inTls.values()) raw.destroy();
     this.inTls.clear();
     for (const socket of this.handshaking) socket.destroy();
     this.handshaking.clear();
     if (this.server.listening) await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** First byte 0x16 (a TLS handshake record): TLS, as ever; anything else: a clear stream's frame. */
+  private route(raw: Socket): void {
+    if (this.closed) {
+      raw.destroy();
+      return;
+    }
+    this.sniffing.add(raw);
+    const onError = (err: Error): void => this.log.debug({ remote: remoteOf(raw), err: err.message }, 'data connection error before its first byte');
+    const timer = setTimeout(() => {
+      this.log.warn({ remote: remoteOf(raw), code: 'Channel.HandshakeTimeout', timeoutMs: this.handshakeTimeoutMs }, 'refused data connection: nothing received');
+      raw.destroy();
+    }, this.handshakeTimeoutMs);
+    const done = (): void => {
+      clearTimeout(timer);
+      this.sniffing.delete(raw);
+      raw.off('readable', onReadable);
+      raw.off('close', done);
+    };
+    const onReadable = (): void => {
+      const first = raw.read(1) as Buffer | null;
+      if (first === null) return;
+      done();
+      raw.unshift(first);
+      if (first[0] === TLS_HANDSHAKE_RECORD) {
+        // The TLS socket reads through the raw one's handle; late errors surface there.
+        this.tlsServer.emit('connection', raw);
+      } else {
+        raw.off('error', onError);
+        this.acceptClear(raw);
+      }
+    };
+    raw.on('error', onError);
+    raw.on('close', done);
+    raw.on('readable', onReadable);
+  }
+
+  private acceptClear(socket: Socket): void {
+    this.handshaking.add(socket);
+    const swallow = (err: Error): void => this.log.debug({ remote: remoteOf(socket), err: err.message }, 'clear data connection error during handshake');
+    socket.on('error', swallow);
+    socket.once('close', () => this.handshaking.delete(socket));
+    tuneSocket(socket);
+    this.handshakeClear(socket).then((ok) => {
+      if (ok) {
+        socket.off('error', swallow);
+        this.handshaking.delete(socket);
+      }
+    }, (err: unknown) => {
+      if (isProgrammerError(err)) process.nextTick(() => { throw err; });
+    });
+  }
+
+  /** A clear stream: CLEAR_HELLO naming a clear session whose control stream is in, then the key proofs (clear-join.ts). */
+  private async handshakeClear(socket: Socket): Promise<boolean> {
+    const ctx: Record<string, unknown> = { remote: remoteOf(socket), clear: true };
+    try {
+      const frame = await readFirstFrame(socket, { what: 'CLEAR_HELLO', timeoutMs: this.handshakeTimeoutMs });
+      const hello = parseHandshakeJson(frame, HandshakeFrameType.CLEAR_HELLO, ClearHello, 'CLEAR_HELLO');
+      if (hello.version !== DATA_PROTOCOL_VERSION) {
+        throw new FerryError('Channel.VersionMismatch', `peer speaks data protocol version ${hello.version}, this agent ${DATA_PROTOCOL_VERSION}`);
+      }
+      ctx['sessionId'] = hello.sessionId;
+      ctx['streamIndex'] = hello.streamIndex;
+      const entry = this.sessions.get(hello.sessionId);
+      if (entry === undefined || entry.set.isSettled) {
+        throw new FerryError('Channel.UnknownSession', `no data connections are expected for session ${hello.sessionId}`);
+      }
+      const { exp, set } = entry;
+      if (exp.clear !== true) throw new FerryError('Channel.PeerRejected', `session ${exp.sessionId} is encrypted: it takes no clear-text streams`);
+      if (hello.streams !== exp.streams || hello.streamIndex >= exp.streams) {
+        throw new FerryError('Channel.BadHandshake', `stream ${hello.streamIndex} of ${hello.streams} does not fit session ${exp.sessionId}, which has ${exp.streams} streams`);
+      }
+      const control = set.get(0) as TLSSocket | undefined;
+      if (control === undefined) throw new FerryError('Channel.BadHandshake', `clear stream ${hello.streamIndex} of session ${exp.sessionId} came before its control stream`);
+      const secret = clearSessionSecret(control, exp.sessionId);
+      await answerClearJoin(socket, hello, secret, this.handshakeTimeoutMs);
+      if (set.isSettled) throw new FerryError('Channel.UnknownSession', `session ${exp.sessionId} stopped waiting for connections`);
+      if (set.has(hello.streamIndex)) {
+        throw new FerryError('Channel.BadHandshake', `stream ${hello.streamIndex} of session ${exp.sessionId} is already connected`);
+      }
+      socket.write(helloOkFrame());
+      this.log.debug(ctx, 'clear data connection accepted');
+      set.put(hello.streamIndex, socket);
+      return true;
+    } catch (err) {
+      if (isProgrammerError(err)) throw err;
+      if (this.closed) return false;
+      this.refuse(socket, isFerryError(err) ? err : classifySocketError(err as Error, 'during the clear-stream handshake'), ctx);
+      return false;
+    }
   }
 
   private accept(socket: TLSSocket): void {
@@ -173,6 +286,9 @@ export class DataListener {
       if (hello.streams !== exp.streams || hello.streamIndex >= exp.streams) {
         throw new FerryError('Channel.BadHandshake', `stream ${hello.streamIndex} of ${hello.streams} does not fit session ${exp.sessionId}, which has ${exp.streams} streams`);
       }
+      if (exp.clear === true && hello.streamIndex > 0) {
+        throw new FerryError('Channel.BadHandshake', `session ${exp.sessionId} is clear-text: only its control stream uses TLS`);
+      }
       if (set.has(hello.streamIndex)) {
         throw new FerryError('Channel.BadHandshake', `stream ${hello.streamIndex} of session ${exp.sessionId} is already connected`);
       }
@@ -189,7 +305,7 @@ export class DataListener {
   }
 
   /** ERROR frame, then a graceful close; a peer that never reads it is cut after the handshake timeout. */
-  private refuse(socket: TLSSocket, err: FerryError, ctx: Record<string, unknown>): void {
+  private refuse(socket: Socket, err: FerryError, ctx: Record<string, unknown>): void {
     this.log.warn({ ...ctx, code: err.code, reason: err.message }, 'refused data connection');
     if (socket.destroyed) return;
     socket.end(errorFrame(err));
@@ -200,6 +316,9 @@ export class DataListener {
     socket.once('close', () => clearTimeout(cut));
   }
 }
+
+/** TLS record content type "handshake": the first byte of every ClientHello. */
+const TLS_HANDSHAKE_RECORD = 0x16;
 
 function remoteOf(socket: Socket | undefined): string {
   if (!socket?.remoteAddress) return 'unknown';

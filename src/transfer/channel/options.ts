@@ -1,4 +1,5 @@
-import type { ConnectionOptions, TLSSocket, TlsOptions } from 'node:tls';
+import type { Socket } from 'node:net';
+import type { ConnectionOptions, TlsOptions } from 'node:tls';
 import { FerryError } from '../../common/errors.js';
 
 /** This agent's control-issued identity, all PEM. `nodeId` is the node its certificate names. */
@@ -20,13 +21,24 @@ export interface SessionExpectation {
   streams: number;
 }
 
+/**
+ * A session's expectation with its data-channel mode. `clear` (encrypt_data false): streams
+ * 1..streams-1 are plain TCP, joined by proving keys derived from the control stream's TLS
+ * session (clear-keys.ts), and their frames carry MACs; stream 0 is mutual TLS either way.
+ * Without it every stream is TLS, and the sockets come back typed as such.
+ */
+export type ChannelExpectation = SessionExpectation & { clear?: boolean };
+
 /** Catches caller mistakes (zero streams, an empty secret) before any connection is made. */
-export function checkExpectation(exp: SessionExpectation): void {
+export function checkExpectation(exp: ChannelExpectation): void {
   if (!Number.isInteger(exp.streams) || exp.streams < 1 || exp.streams > MAX_STREAMS) {
     throw new FerryError('ClientError.BadRequest', `a session has 1 to ${MAX_STREAMS} streams, not ${exp.streams}`);
   }
   if (typeof exp.secret !== 'string' || exp.secret.length < MIN_SECRET_CHARS) {
     throw new FerryError('ClientError.BadRequest', `session secret must have at least ${MIN_SECRET_CHARS} characters`);
+  }
+  if (exp.clear === true && exp.streams < 2) {
+    throw new FerryError('ClientError.BadRequest', 'a clear-text session needs at least one data stream besides the control stream');
   }
 }
 
@@ -69,7 +81,7 @@ export function baseTlsOptions(creds: ChannelCredentials): TlsOptions & Connecti
  * offers no way to raise them on accepted sockets, and both roles should behave alike; the
  * session layer keeps a long fat pipe full by writing large frames and honouring 'drain'.
  */
-export function tuneSocket(socket: TLSSocket): void {
+export function tuneSocket(socket: Socket): void {
   socket.setNoDelay(true);
   socket.setKeepAlive(true, KEEPALIVE_INITIAL_DELAY_MS);
 }

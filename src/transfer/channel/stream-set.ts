@@ -1,4 +1,4 @@
-import type { TLSSocket } from 'node:tls';
+import type { Socket } from 'node:net';
 import { FerryError } from '../../common/errors.js';
 import { classifySocketError } from './handshake-io.js';
 
@@ -17,22 +17,22 @@ export interface StreamSetOptions {
  * Until it resolves it guards its sockets against unhandled 'error' events.
  */
 export class StreamSet {
-  readonly done: Promise<TLSSocket[]>;
+  readonly done: Promise<Socket[]>;
   /** Aborted when the set fails, so in-flight handshakes for it can stop. */
   readonly signal: AbortSignal;
-  private readonly slots: Array<TLSSocket | undefined>;
-  private readonly guards = new Map<TLSSocket, { onError: (err: Error) => void; onClose: () => void }>();
+  private readonly slots: Array<Socket | undefined>;
+  private readonly guards = new Map<Socket, { onError: (err: Error) => void; onClose: () => void }>();
   private readonly controller = new AbortController();
   private readonly timer: NodeJS.Timeout;
   private filled = 0;
   private settled = false;
-  private resolve!: (sockets: TLSSocket[]) => void;
+  private resolve!: (sockets: Socket[]) => void;
   private reject!: (err: unknown) => void;
 
   constructor(readonly count: number, private readonly opts: StreamSetOptions) {
-    this.slots = new Array<TLSSocket | undefined>(count).fill(undefined);
+    this.slots = new Array<Socket | undefined>(count).fill(undefined);
     this.signal = this.controller.signal;
-    this.done = new Promise<TLSSocket[]>((resolve, reject) => {
+    this.done = new Promise<Socket[]>((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
     });
@@ -51,8 +51,13 @@ export class StreamSet {
     return this.slots[index] !== undefined;
   }
 
+  /** The socket in a filled slot (a clear session's streams derive their keys from slot 0's TLS). */
+  get(index: number): Socket | undefined {
+    return this.slots[index];
+  }
+
   /** Fill a slot; a socket arriving after the set failed is destroyed, not leaked. */
-  put(index: number, socket: TLSSocket): void {
+  put(index: number, socket: Socket): void {
     if (this.settled) {
       socket.destroy();
       return;
@@ -71,7 +76,7 @@ export class StreamSet {
     socket.on('close', guard.onClose);
     if (this.filled === this.count) {
       this.finish();
-      this.resolve(this.slots as TLSSocket[]);
+      this.resolve(this.slots as Socket[]);
     }
   }
 

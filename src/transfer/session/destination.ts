@@ -60,7 +60,7 @@ export class DestinationSession {
     const { guard, control } = ctx;
     control.startReading();
     const shared = ctx.data.length === 1 && ctx.data[0] === control;
-    const sharedState = this.receiver.newState();
+    const sharedState = this.receiver.newState(control.name);
     if (!shared) {
       for (const stream of ctx.data) {
         stream.startReading();
@@ -185,7 +185,7 @@ export class DestinationSession {
 
   private async dataLoop(stream: FrameStream): Promise<void> {
     const { guard } = this.ctx;
-    const state = this.receiver.newState();
+    const state = this.receiver.newState(stream.name);
     for (;;) {
       const frame = await stream.next();
       if (!frame) {

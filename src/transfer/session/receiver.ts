@@ -1,4 +1,4 @@
-import { BATCH_DATA_HEADER_BYTES, BatchBeginFrame, BatchEndFrame, MAX_BATCH_BYTES, SessionFrameType } from '../../protocol/data-frames.js';
+import { BATCH_DATA_HEADER_BYTES, CHUNK_HEADER_BYTES, BatchBeginFrame, BatchEndFrame, MAX_BATCH_BYTES, SessionFrameType } from '../../protocol/data-frames.js';
 import { splitParts, type InFrame } from '../wire/scatter-decoder.js';
 import { decodeSessionJson, parseBatchData, parseChunkParts, frameName } from '../wire/session-frames.js';
 import { dropView, holdViews } from '../batch/held.js';
@@ -6,7 +6,7 @@ import { extractBatch, tarBound } from '../batch/tar-extract.js';
 import { chunkChecksumParts } from '../checksum/index.js';
 import type { SessionContext } from './context.js';
 import type { DestFile, FileTable } from './dest-files.js';
-import { fsError, peerProtocolError } from '../errors.js';
+import { fsError, peerProtocolError, transferError } from '../errors.js';
 import type { ProgressClock } from './stats.js';
 import { tarEntryName } from './paths.js';
 import { Semaphore } from '../util/waiters.js';
@@ -14,6 +14,8 @@ import { sessionVerifyTracker } from './verify-glue.js';
 
 /** Per data stream: its write budget, and the batch whose frames are arriving on it. */
 export interface StreamState {
+  /** The stream's name, for events. */
+  name: string;
   writes: Semaphore;
   batch: {
     id: number;
@@ -24,6 +26,8 @@ export interface StreamState {
     bytes: number;
     bound: number;
     corrupt: boolean;
+    /** A frame of the batch failed its MAC (a clear stream), not just its CRC. */
+    forged: boolean;
   } | null;
 }
 
@@ -42,11 +46,12 @@ export class DataReceiver {
     private readonly commitRoom: (signal: AbortSignal) => Promise<void>,
   ) {}
 
-  newState(): StreamState {
-    return { writes: new Semaphore(this.ctx.tuning.writesPerStream), batch: null };
+  newState(name: string): StreamState {
+    return { name, writes: new Semaphore(this.ctx.tuning.writesPerStream), batch: null };
   }
 
   async handle(frame: InFrame, st: StreamState): Promise<void> {
+    if (frame.mac === 'bad') return this.forged(frame, st);
     switch (frame.type) {
       case SessionFrameType.CHUNK:
         return this.chunk(frame, st);
@@ -76,6 +81,8 @@ export class DataReceiver {
     if (c.length === 0 || file.committing || !file.awaiting.covers(c.offset, end)) {
       throw peerProtocolError(`CHUNK ${c.offset}+${c.length} of file ${c.fileIndex} was not requested`);
     }
+    // Checked on clear streams too: the CRC is taken where the source read the bytes, before the
+    // frame is sealed, so it still covers the source's own memory on the way to the wire.
     if (chunkChecksumParts(c.parts) !== c.crc) {
       frame.release();
       this.files.resend(file, [{ offset: c.offset, length: c.length }], { reason: 'chunk checksum mismatch', offset: c.offset, length: c.length });
@@ -108,6 +115,39 @@ export class DataReceiver {
   }
 
 
+  /**
+   * A frame from a clear stream whose MAC failed: altered on the way. Nothing of it is
+   * written. A CHUNK whose header still names a range this side awaits is asked for again
+   * (like a CRC mismatch, with a VERIFY_CHECKSUM event naming Transfer.ChunkMacMismatch);
+   * BATCH_DATA spoils its open batch, which is asked for again at BATCH_END. Anything else
+   * (a header that names nothing awaited, a batch's JSON frames) cannot be re-asked for:
+   * the attempt ends with Transfer.ChunkMacMismatch and the task retries it.
+   */
+  private forged(frame: InFrame, st: StreamState): void {
+    const what = frameName(frame.type);
+    if (frame.type === SessionFrameType.CHUNK && frame.length >= CHUNK_HEADER_BYTES) {
+      const c = parseChunkParts(frame);
+      const file = this.files.get(c.fileIndex);
+      if (file && !file.abandoned && !file.committing && c.length > 0 && file.awaiting.covers(c.offset, c.offset + c.length)) {
+        frame.release();
+        this.files.resend(file, [{ offset: c.offset, length: c.length }], {
+          reason: 'chunk MAC mismatch', error: 'Transfer.ChunkMacMismatch', stream: st.name, offset: c.offset, length: c.length,
+        });
+        return;
+      }
+    }
+    if (frame.type === SessionFrameType.BATCH_DATA && st.batch) {
+      frame.release();
+      st.batch.corrupt = true;
+      st.batch.forged = true;
+      // Counted as received, so the batch's next frame still fits (its bytes are dropped with the batch).
+      st.batch.bytes += Math.max(0, frame.length - BATCH_DATA_HEADER_BYTES);
+      return;
+    }
+    frame.release();
+    throw transferError('Transfer.ChunkMacMismatch', `a ${what} frame on ${st.name} failed its MAC: the clear-text stream was tampered with`, 'VERIFY_CHECKSUM');
+  }
+
   private batchBegin(frame: InFrame, st: StreamState): void {
     const begin = decodeSessionJson(frame, BatchBeginFrame);
     if (st.batch) throw peerProtocolError(`BATCH_BEGIN ${begin.batch} inside batch ${st.batch.id}`);
@@ -124,7 +164,7 @@ export class DataReceiver {
     });
     if (total > MAX_BATCH_BYTES) throw peerProtocolError(`batch ${begin.batch} carries ${total} bytes, over the ${MAX_BATCH_BYTES}-byte limit`);
     const bound = tarBound(files.map(({ file }) => ({ name: this.entryName(file), size: file.size })));
-    st.batch = { id: begin.batch, files, parts: [], frames: [], bytes: 0, bound, corrupt: false };
+    st.batch = { id: begin.batch, files, parts: [], frames: [], bytes: 0, bound, corrupt: false, forged: false };
   }
 
   private batchData(frame: InFrame, st: StreamState): void {
@@ -158,7 +198,9 @@ export class DataReceiver {
     const releaseFrames = (): void => { for (const f of b.frames) f.release(); };
     if (b.corrupt) {
       releaseFrames();
-      this.files.batchFailed(files, { reason: 'batch checksum mismatch', batch: id });
+      this.files.batchFailed(files, b.forged
+        ? { reason: 'batch MAC mismatch', error: 'Transfer.ChunkMacMismatch', stream: st.name, batch: id }
+        : { reason: 'batch checksum mismatch', batch: id });
       return;
     }
     const expected = files.map((file) => ({ name: this.entryName(file), size: file.size }));

@@ -13,6 +13,7 @@ import { asTransferError, eventCodeOf, peerProtocolError } from '../errors.js';
 import { keepsPartials, SessionGuard } from './guard.js';
 import { SourceSession } from './source.js';
 import type { SessionInit } from './types.js';
+import { streamAuth } from './clear-macs.js';
 
 /**
  * Run one side of a transfer session over its already authenticated streams. Resolves with
@@ -31,8 +32,15 @@ export async function runSession(init: SessionInit): Promise<SessionStats> {
     for (const s of init.streams) s.destroy();
     throw asTransferError(err);
   }
+  let auths: Awaited<ReturnType<typeof streamAuth>>[];
+  try {
+    auths = await Promise.all(init.streams.map((_, k) => streamAuth(init.frameKeys?.[k])));
+  } catch (err) {
+    for (const s of init.streams) s.destroy();
+    throw asTransferError(err);
+  }
   const guard = new SessionGuard(init.signal, Math.min(tuning.closeGraceMs, 500));
-  const streams = init.streams.map((s, k) => new FrameStream(s, k === 0 ? 'control stream' : `data stream ${k}`, tuning.receiveQueueBytes));
+  const streams = init.streams.map((s, k) => new FrameStream(s, k === 0 ? 'control stream' : `data stream ${k}`, tuning.receiveQueueBytes, auths[k] ?? null));
   const control = streams[0]!;
   const ctx: SessionContext = {
     spec: init.spec,

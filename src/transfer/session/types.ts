@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { FinishedFile, SessionEvent, SessionSpec, SessionStats } from '../../protocol/session.js';
 import type { RestartMarkers } from '../markers/store.js';
 import type { TransferTuning } from '../tuning.js';
+import type { FrameMacKeys } from './clear-macs.js';
 import type { FileIdentity } from '../../fs/index.js';
 
 /** How the engine maps API paths to host paths; the agent passes its PathPolicy (same shape). */
@@ -60,6 +61,11 @@ export interface SessionInit {
    * session owns them: they are ended (or destroyed, on failure) when it settles.
    */
   streams: Duplex[];
+  /**
+   * encrypt_data false: per stream index, the frame-MAC keys of a clear-text stream
+   * (channel/clear-keys.ts), null for a TLS stream. Absent: every stream is TLS.
+   */
+  frameKeys?: ReadonlyArray<FrameMacKeys | null>;
   resolver: PathResolver;
   reporter: SessionReporter;
   /** Cancel: stop within seconds, remove partial files, reject with Transfer.Canceled. */

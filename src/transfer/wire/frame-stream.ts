@@ -4,6 +4,7 @@ import { MAX_FRAME_PAYLOAD } from '../../protocol/frames.js';
 import { connectionLost, peerProtocolError } from '../errors.js';
 import { FrameAssembler } from './frame-assembler.js';
 import type { InFrame } from './scatter-decoder.js';
+import type { FrameOpener, FrameSealer } from './frame-auth.js';
 import { readIntoOwnBuffers, takeBuffered } from './user-buffer.js';
 
 /**
@@ -56,7 +57,11 @@ export class FrameStream {
     }
   };
 
-  constructor(readonly socket: Duplex, readonly name: string, private readonly maxQueuedBytes: number) {
+  constructor(
+    readonly socket: Duplex, readonly name: string, private readonly maxQueuedBytes: number,
+    /** A clear-text stream's MACs (frame-auth.ts): every frame written is sealed, every frame read is checked. */
+    private readonly auth: { sealer: FrameSealer; opener: FrameOpener } | null = null,
+  ) {
     this.assembler = new FrameAssembler((frame) => this.received(frame), MAX_FRAME_PAYLOAD);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
@@ -74,7 +79,9 @@ export class FrameStream {
     }
   }
 
-  private received(frame: InFrame): void {
+  private received(received: InFrame): void {
+    // A frame too short for its MAC throws here, inside the assembler's caller: a protocol failure.
+    const frame = this.auth ? this.auth.opener.open(received) : received;
     this.queue.push(frame);
     this.queuedBytes += frame.length;
     if (this.queuedBytes > this.maxQueuedBytes && !this.paused) {
@@ -131,8 +138,9 @@ export class FrameStream {
    * left our buffers, so a pooled buffer can be reused. Returns false when the caller should
    * wait for drained().
    */
-  write(parts: readonly Buffer[], done?: (err?: Error | null) => void): boolean {
+  write(frame: readonly Buffer[], done?: (err?: Error | null) => void): boolean {
     if (!this.writable) throw this.error ?? connectionLost(`stream ${this.name} is closed`);
+    const parts = this.auth ? this.auth.sealer.seal(frame) : frame;
     if (parts.length === 1) return this.socket.write(parts[0], done);
     this.socket.cork();
     let ok = true;

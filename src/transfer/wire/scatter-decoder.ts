@@ -13,6 +13,12 @@ export class InFrame {
     readonly length: number,
     /** Give the payload's buffer back; nothing may use the payload afterwards. */
     readonly release: () => void = noop,
+    /**
+     * 'none': the stream is TLS, which already guarantees the bytes; 'ok' / 'bad': a clear
+     * stream's frame whose MAC matched / did not (frame-auth.ts). A 'bad' frame's content,
+     * header included, must not be trusted.
+     */
+    readonly mac: 'none' | 'ok' | 'bad' = 'none',
   ) {}
 
   get payload(): Buffer {

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { lstat, mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import net from 'node:net';
@@ -128,6 +128,8 @@ export interface PairOptions {
   taskId?: string;
   /** The destination's restart markers. */
   markers?: RestartMarkers;
+  /** encrypt_data false: the data streams carry MACs, with random per-stream, per-direction keys ('wrong-keys': the destination's do not match). */
+  clear?: boolean | 'wrong-keys';
 }
 
 export interface PairResult {
@@ -147,10 +149,13 @@ export async function runPair(o: PairOptions): Promise<PairResult> {
   const srcRep = recorder();
   const dstRep = recorder();
   const signal = o.signal ?? new AbortController().signal;
+  const keys = pairs.a.map((_, k) => (k === 0 ? null : { toDst: randomBytes(32), toSrc: randomBytes(32) }));
+  const srcKeys = o.clear ? { frameKeys: keys.map((x) => x && { send: x.toDst, receive: x.toSrc }) } : {};
+  const dstKeys = o.clear ? { frameKeys: keys.map((x) => x && (o.clear === 'wrong-keys' ? { send: randomBytes(32), receive: randomBytes(32) } : { send: x.toSrc, receive: x.toDst })) } : {};
   try {
     const [src, dst] = await Promise.allSettled([
-      runSession({ spec: makeSpec('source', o.items, options, sessionId, taskId), streams: pairs.a, resolver: resolverFor(o.srcRoot), reporter: srcRep, signal, tuning: { ...o.tuning, ...o.srcTuning } }),
-      runSession({ spec: makeSpec('destination', o.items, options, sessionId, taskId), streams: pairs.b, resolver: o.dstResolver ?? resolverFor(o.dstRoot), reporter: dstRep, signal: o.dstSignal ?? signal, tuning: { ...o.tuning, ...o.dstTuning }, ...(o.markers ? { markers: o.markers } : {}) }),
+      runSession({ spec: makeSpec('source', o.items, options, sessionId, taskId), streams: pairs.a, ...srcKeys, resolver: resolverFor(o.srcRoot), reporter: srcRep, signal, tuning: { ...o.tuning, ...o.srcTuning } }),
+      runSession({ spec: makeSpec('destination', o.items, options, sessionId, taskId), streams: pairs.b, ...dstKeys, resolver: o.dstResolver ?? resolverFor(o.dstRoot), reporter: dstRep, signal: o.dstSignal ?? signal, tuning: { ...o.tuning, ...o.dstTuning }, ...(o.markers ? { markers: o.markers } : {}) }),
     ]);
     return { src, dst, srcRep, dstRep };
   } finally {

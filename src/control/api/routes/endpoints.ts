@@ -55,6 +55,7 @@ export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
       defaultDirectory: body.default_directory ?? null,
       isGlobusConnect: body.is_globus_connect ?? true,
       public: body.public ?? false,
+      forceEncryption: body.force_encryption ?? false,
     });
     const { secret } = ctx.store.setupKeys.create(rec.id, ctx.setupKeyTtlSeconds);
     const setupKey = encodeSetupKey({ u: ctx.publicUrl, h: ctx.caFingerprint, s: secret });
@@ -83,6 +84,7 @@ export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
       defaultDirectory: set(body.default_directory, rec.defaultDirectory),
       // Guest collections are always public: their access rules decide who gets in.
       public: rec.hostEndpointId !== null ? true : set(body.public, rec.public),
+      forceEncryption: set(body.force_encryption, rec.forceEncryption),
     });
     return result(req, 'Updated', 'Endpoint updated successfully');
   });

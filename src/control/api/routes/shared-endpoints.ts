@@ -70,6 +70,7 @@ export function registerSharedEndpointRoutes(app: Api, ctx: ApiContext): void {
       public: true,
       hostEndpointId: host.id,
       hostPath: canonical,
+      forceEncryption: body.force_encryption ?? false,
     }));
     req.log.info({ endpointId: rec.id, hostEndpointId: host.id, hostPath: canonical, ownerId: caller.identity.id }, 'guest collection created');
     return reply.code(201).send({

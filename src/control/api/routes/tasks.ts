@@ -14,6 +14,7 @@ import { all, int, one, type Query } from '../query.js';
 import { DeleteBody, TaskUpdateBody, TransferBody, deleteSpec, normalizeLabel, parseDeadline, transferSpec } from '../task-schemas.js';
 import { DEFAULT_USER_LIMITS, tooManyPendingJobs } from '../user-limits.js';
 import type { EndpointRecord } from '../../store/index.js';
+import { endpointsForceEncryption } from '../../tasks/index.js';
 import { ownedEndpoint, visibleEndpoint } from './endpoints.js';
 import { guestRoute } from './operations.js';
 
@@ -115,8 +116,10 @@ export function registerTaskRoutes(app: Api, ctx: ApiContext): void {
       const clash = repo.activeForOwner(accountIdentityIds(caller), 'TRANSFER')
         .some((t) => t.sourceEndpointId === src.id && t.destinationEndpointId === dst.id && JSON.stringify(t.items) === same);
       if (clash) throw new FerryError('ClientError.Conflict', 'A transfer with identical paths has not yet completed');
+      // force_encryption on either endpoint (or a guest collection's host) wins over encrypt_data false.
+      const encryptData = spec.options.encryptData || endpointsForceEncryption((id) => ctx.store.endpoints.get(id), [src.id, dst.id]);
       return {
-        type: 'TRANSFER', ...spec, ownerId: caller.identity.id, submissionId, label: normalizeLabel(body.label), deadline,
+        type: 'TRANSFER', ...spec, options: { ...spec.options, encryptData }, ownerId: caller.identity.id, submissionId, label: normalizeLabel(body.label), deadline,
         sourceEndpointId: src.id, destinationEndpointId: dst.id,
       };
     });

@@ -59,8 +59,11 @@ describe('ferry transfer', () => {
   it('maps every option onto the Globus transfer document', async () => {
     await ferry(['transfer', '-r', '--sync-level', 'checksum', '--verify-checksum', '--preserve-mtime', '--delete', '--parallelism', '8',
       '--label', 'run 7', `${SRC}:/~/run7`, `${DST}:/~/runs/run7`]);
-    await ferry(['transfer', '--no-recursive', '--no-verify-checksum', '--sync-level', 'exists', `${SRC}:/a`, `${DST}:/b`]);
+    await ferry(['transfer', '--no-recursive', '--no-verify-checksum', '--no-encrypt-data', '--sync-level', 'exists', `${SRC}:/a`, `${DST}:/b`]);
     const [first, second] = bodies('/v0.10/transfer');
+    // Left out unless asked: control then encrypts (Ferry's default).
+    expect(first).not.toHaveProperty('encrypt_data');
+    expect(second).toMatchObject({ encrypt_data: false });
     expect(first).toMatchObject({
       DATA: [{ DATA_TYPE: 'transfer_item', source_path: '/~/run7', destination_path: '/~/runs/run7', recursive: true }],
       sync_level: 3, verify_checksum: true, preserve_timestamp: true, delete_destination_extra: true, perf_p: 8, label: 'run 7',

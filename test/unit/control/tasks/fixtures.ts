@@ -21,7 +21,7 @@ export interface SentDelete extends Pending<DeleteResult> { endpointId: string; 
  */
 export class FakeHub implements TaskHub {
   private readonly listeners: HubListener[] = [];
-  private readonly nodes = new Map<string, Array<{ nodeId: string; hello: { dataAddresses: string[] } }>>();
+  private readonly nodes = new Map<string, Array<{ nodeId: string; hello: { dataAddresses: string[]; capabilities?: string[] } }>>();
   readonly calls: SentCall[] = [];
   readonly deletes: SentDelete[] = [];
   private nextId = 1;
@@ -45,9 +45,9 @@ export class FakeHub implements TaskHub {
     return new Promise((resolve, reject) => this.deletes.push({ endpointId, args, principals, resolve, reject }));
   }
 
-  connect(endpointId: string, nodeId: string, dataAddresses: string[] = [`127.0.0.1:${5000 + this.nextId}`]): void {
+  connect(endpointId: string, nodeId: string, dataAddresses: string[] = [`127.0.0.1:${5000 + this.nextId}`], capabilities?: string[]): void {
     const list = this.nodes.get(endpointId) ?? [];
-    list.push({ nodeId, hello: { dataAddresses } });
+    list.push({ nodeId, hello: { dataAddresses, ...(capabilities ? { capabilities } : {}) } });
     this.nodes.set(endpointId, list);
     for (const l of this.listeners) l.onAgentReady?.(endpointId, nodeId);
   }

@@ -77,13 +77,29 @@ describe('task routes', () => {
     expect(doc).toMatchObject({
       DATA_TYPE: 'task', type: 'TRANSFER', status: 'ACTIVE', label: 'nightly', owner_id: w.owner, username: 'owner@example.org',
       source_endpoint_id: w.src, source_endpoint_display_name: 'source ep', destination_endpoint_display_name: 'destination ep',
-      sync_level: 3, checksum_algorithm: 'md5', parallelism: 8, encrypt_data: true, verify_checksum: true, completion_time: null,
+      sync_level: 3, checksum_algorithm: 'md5', parallelism: 8, encrypt_data: false, verify_checksum: true, completion_time: null,
       filter_rules: [{ DATA_TYPE: 'filter_rule', method: 'exclude', name: '*.tmp' }], nice_status: 'GC_NOT_CONNECTED', is_ok: false,
       fatal_error: null, subtasks_total: 1, subtasks_pending: 1,
     });
     expect(doc.request_time).toMatch(GLOBUS_TIME);
     expect(Date.parse(doc.deadline) - Date.parse(doc.request_time)).toBe(24 * 3600_000);
     expect((await call('GET', `/v0.10/task/${r.body.task_id}?fields=status,label`)).body).toEqual({ DATA_TYPE: 'task', status: 'ACTIVE', label: 'nightly' });
+  });
+
+  it('encrypt_data: absent means true (unlike Globus), false is kept, force_encryption on either endpoint wins', async () => {
+    const encryptOf = async (over: Record<string, unknown>): Promise<unknown> => {
+      const r = await call('POST', '/v0.10/transfer', transferBody({ ...over, DATA: [{ DATA_TYPE: 'transfer_item', source_path: `/~/${Math.random()}`, destination_path: '/~/b' }] }));
+      expect(r.status).toBe(202);
+      return (await call('GET', `/v0.10/task/${r.body.task_id}`)).body.encrypt_data;
+    };
+    expect(await encryptOf({})).toBe(true);
+    expect(await encryptOf({ encrypt_data: true })).toBe(true);
+    expect(await encryptOf({ encrypt_data: false })).toBe(false);
+    for (const ep of [w.src, w.dst]) {
+      w.store.endpoints.update(ep, { forceEncryption: true });
+      expect(await encryptOf({ encrypt_data: false })).toBe(true);
+      w.store.endpoints.update(ep, { forceEncryption: false });
+    }
   });
 
   it('rejects bad transfer documents with Globus codes', async () => {

@@ -8,6 +8,7 @@ const SRC = nid('src');
 const DST = nid('dst');
 const SRC2 = nid('src2');
 const ONE = nid('one');
+const DST2 = nid('dst2');
 
 const spec = (c: SentCall) => c.message['session'] as SessionSpec;
 const codes = (w: World, id: string) => w.store.tasks.listEvents(id, { limit: 100, offset: 0 }).records.map((e) => e.code).reverse();
@@ -71,6 +72,29 @@ describe('transfer orchestration', () => {
     // The destination is told to drop the task's restart records.
     expect(w.hub.take('task.cleanup').map((c) => [c.nodeId, c.message['taskId']])).toEqual([[DST, t.id]]);
     expect(w.hub.calls).toHaveLength(0);
+  });
+
+  it('runs encrypt_data false in clear text only when both agents can and may; otherwise encrypted, and the task says so', async () => {
+    const options = {
+      session: { syncLevel: null, verifyChecksum: true, preserveTimestamp: false, deleteDestinationExtra: false, skipSourceErrors: false, failOnQuotaErrors: false, checksumAlgorithm: 'sha256', parallelism: 4 },
+      encryptData: false, recursiveSymlinks: 'ignore', filterRules: null,
+    };
+    w.hub.connect(w.src, SRC, undefined, ['transfer', 'clear-data']);
+    w.hub.connect(w.dst, DST, undefined, ['transfer', 'clear-data']);
+    o.open();
+    const clear = await running({ options });
+    expect([spec(clear.listen).encryptData, spec(clear.dial).encryptData]).toEqual([false, false]);
+    expect(w.task(clear.t.id).options).toMatchObject({ encryptData: false });
+    // Encrypted by default: the field is left out, so agents that predate it take the session.
+    const enc = await running({ items: [{ sourcePath: '/~/c', destinationPath: '/~/d', recursive: null }] });
+    expect(spec(enc.listen)).not.toHaveProperty('encryptData');
+    // The destination's agent config forces encryption: the task runs encrypted and its document says so.
+    w.hub.disconnect(DST);
+    w.hub.connect(w.dst, DST2, undefined, ['transfer', 'clear-data', 'force-encryption']);
+    const forced = await running({ options, items: [{ sourcePath: '/~/e', destinationPath: '/~/f', recursive: null }] });
+    expect(spec(forced.listen)).not.toHaveProperty('encryptData');
+    expect(spec(forced.dial)).not.toHaveProperty('encryptData');
+    expect(w.task(forced.t.id).options).toMatchObject({ encryptData: true });
   });
 
   it('lets the source listen when only it is reachable, and waits (one event) when neither is', async () => {
