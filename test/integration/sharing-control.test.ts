@@ -332,6 +332,8 @@ describe('sharing on control: guest collections, access rules, roles, publishing
     expect((await as(bob, 'DELETE', `/v0.10/endpoint/${other}`)).json['code']).toBe('PermissionDenied');
     expect((await as(alice, 'DELETE', `/v0.10/endpoint/${other}`)).json).toMatchObject({ code: 'Deleted' });
     expect((await as(alice, 'GET', `/v0.10/endpoint/${other}`)).json['code']).toBe('EndpointDeleted');
+    // Published after the DELETE answers: wait for the line, then check it is the last update.
+    await control.proc.waitForLog(new RegExp(`^(?=.*"msg":"sharing update published")(?=.*"change":"collection deleted")(?=.*"${other}")`));
     expect(logLines(control, 'sharing update published').at(-1)).toMatchObject({ change: 'collection deleted', removed: [other], collections: [] });
 
     // A task waiting for the host's agent fails once its collection cannot be used.
@@ -348,6 +350,7 @@ describe('sharing on control: guest collections, access rules, roles, publishing
     expect(task).toMatchObject({ status: 'FAILED', fatal_error: { code: 'PERMISSION_DENIED' } });
     const events = (await as(bob, 'GET', `/v0.10/task/${sub.json['task_id'] as string}/event_list`)).json['DATA'] as Json[];
     expect(events.find((e) => e['code'] === 'PERMISSION_DENIED')?.['details']).toContain('Sharing.CollectionRefused');
+    await control.proc.waitForLog(/^(?=.*"msg":"sharing update published")(?=.*"change":"host endpoint deleted")/);
     expect(logLines(control, 'sharing update published').at(-1)).toMatchObject({ change: 'host endpoint deleted', collections: [guest] });
     const doc = (await as(alice, 'GET', `/v0.10/endpoint/${guest}`)).json;
     expect(doc).toMatchObject({ id: guest, non_functional: true, gcp_connected: false });
