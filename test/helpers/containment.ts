@@ -381,6 +381,9 @@ export function expectRefused(o: Outcome, opts: { skipSourceErrors: boolean; pat
   }
   expect(o.task.status, why).toBe('SUCCEEDED');
   expect(opts.skipSourceErrors, `SUCCEEDED although refused paths were to be written and skip_source_errors was off: ${why}`).toBe(true);
+  // Issue 10, point 2: what was refused is reported as an event too, not only in skipped_errors.
+  const allowed = ['PERMISSION_DENIED', ...(opts.also ?? [])];
+  expect(o.events.some((e) => allowed.includes(e.code)), `SUCCEEDED with skipped paths but no ${allowed.join('/')} event: ${why}`).toBe(true);
   for (const p of opts.paths) {
     // The path itself, or a directory above it (refused as a whole), counts as listed.
     const parts = p.split('/');
