@@ -37,7 +37,7 @@ describe('transfers under an address-space limit', () => {
     const data = randomBytes(48 * MiB + 123);
     writeFileSync(join(srcRoot, 'big.bin'), data);
     const id = await submitTransfer(pair.client, {
-      source_endpoint: pair.src.endpointId, destination_endpoint: pair.dst.endpointId, verify_checksum: true,
+      source_endpoint: pair.src.endpointId, destination_endpoint: pair.dst.endpointId, verify_checksum: true, checksum_algorithm: 'sha256',
       DATA: [{ DATA_TYPE: 'transfer_item', source_path: '/~/big.bin', destination_path: '/~/big.bin' }],
     });
     const task = await waitForTask(pair.client, id);

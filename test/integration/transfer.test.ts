@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync, existsSync, statSync, chmodSync, utimesSync, 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiClient } from '../../src/cli/api-client.js';
+import { getTwinFastHash } from '../../src/transfer/checksum/fast-hash.js';
 import { startAgent, startControl, tempDir, type AgentHandle, type ControlHandle } from '../helpers/cluster.js';
 import { runFerry } from '../helpers/process.js';
 import { events, partialFiles, submitTransfer, treeDigest, waitForTask, type TaskDoc } from '../helpers/tasks.js';
@@ -62,6 +63,11 @@ describe('third-party transfers between two agents', () => {
     const ok = await client.get<{ DATA: Array<{ source_path: string; destination_path: string; checksum: string }> }>(`/v0.10/task/${taskId}/successful_transfers`);
     expect(ok.DATA).toHaveLength(1);
     expect(ok.DATA[0]).toMatchObject({ source_path: '/~/single.bin', destination_path: '/~/copy/single.bin' });
+    // No checksum_algorithm asked for: XXH3-128 (computed here with the hash-wasm twin).
+    const h = await getTwinFastHash().xxh128();
+    h.update(readFileSync(join(srcRoot, 'single.bin')));
+    expect(ok.DATA[0]).toMatchObject({ checksum: h.digest().toString('hex'), checksum_algorithm: 'xxh128' });
+    expect((await client.get<{ checksum_algorithm: string }>(`/v0.10/task/${taskId}`)).checksum_algorithm).toBe('xxh128');
   });
 
   it('copies a nested tree byte for byte: empty dirs, odd names, zero-byte and large files, modes and mtimes', async () => {

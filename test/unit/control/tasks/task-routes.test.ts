@@ -132,7 +132,7 @@ describe('task routes', () => {
     const t = w.store.tasks.get(r.body.task_id)!;
     expect(t.type === 'TRANSFER' && t.options.session).toEqual({
       syncLevel: 1, verifyChecksum: false, preserveTimestamp: true, deleteDestinationExtra: false, skipSourceErrors: false, failOnQuotaErrors: false,
-      checksumAlgorithm: 'sha256', parallelism: 4,
+      checksumAlgorithm: 'xxh128', parallelism: 4,
     });
     expect(t.items).toEqual([{ sourcePath: '/~/f', destinationPath: '/~/g', recursive: null }]);
     expect(t.deadline).toBe(Date.UTC(2999, 0, 1));
