@@ -100,6 +100,19 @@ static napi_value make_bytes(napi_env env, const uint8_t *data, size_t len) {
   return out;
 }
 
+/*
+ * The arguments of every update(handle, bytes): the handle's state (of the kind `tag` names)
+ * and the bytes; NULL, with the exception pending, when either is wrong.
+ */
+static void *update_args(napi_env env, napi_callback_info info, const napi_type_tag *tag, const char *what,
+                         const uint8_t **data, size_t *len) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  void *state = get_handle(env, argv[0], tag, what);
+  if (state == NULL || !arg_bytes(env, argv[1], what, data, len)) return NULL;
+  return state;
+}
+
 napi_value hash_blake3_create(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!get_args(env, info, 1, argv)) return NULL;
@@ -117,12 +130,10 @@ napi_value hash_blake3_create(napi_env env, napi_callback_info info) {
 }
 
 napi_value hash_blake3_update(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
   const uint8_t *data;
   size_t len;
-  if (!get_args(env, info, 2, argv)) return NULL;
-  blake3_hasher *h = get_handle(env, argv[0], &BLAKE3_TAG, "blake3");
-  if (h == NULL || !arg_bytes(env, argv[1], "blake3", &data, &len)) return NULL;
+  blake3_hasher *h = update_args(env, info, &BLAKE3_TAG, "blake3", &data, &len);
+  if (h == NULL) return NULL;
   blake3_hasher_update(h, data, len);
   return make_undefined(env);
 }
@@ -170,12 +181,10 @@ napi_value hash_xxh3_create(napi_env env, napi_callback_info info) {
 }
 
 napi_value hash_xxh3_update(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
   const uint8_t *data;
   size_t len;
-  if (!get_args(env, info, 2, argv)) return NULL;
-  XXH3_state_t *s = get_handle(env, argv[0], &XXH3_TAG, "xxh3");
-  if (s == NULL || !arg_bytes(env, argv[1], "xxh3", &data, &len)) return NULL;
+  XXH3_state_t *s = update_args(env, info, &XXH3_TAG, "xxh3", &data, &len);
+  if (s == NULL) return NULL;
   if (XXH3_128bits_update(s, data, len) != XXH_OK) return throw_errno(env, EINVAL, "xxh3");
   return make_undefined(env);
 }

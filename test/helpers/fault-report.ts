@@ -12,18 +12,6 @@ export interface FaultRow {
   verified: string;
 }
 
-/** Small deterministic PRNG (mulberry32): a failing run can be replayed with FERRY_FAULT_SEED. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const MiB = 1024 * 1024;
 
 /** Print the table and keep it in test-results/faults.md (CI logs show it; the issue note quotes it). */

@@ -5,9 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiClient } from '../../src/cli/api-client.js';
 import type { AgentHandle, ControlHandle } from '../helpers/cluster.js';
 import {
-  agentUsers, containmentDir, describeOutcome, expectClearResult, filesContaining, filesUnder, giveTo, guard, plantHardLink, plantLink, RaceLedger, raceSeed, RaceTally, rng, roundsPerUser, settle,
+  agentUsers, containmentDir, describeOutcome, expectClearResult, filesContaining, filesUnder, giveTo, guard, plantHardLink, plantLink, RaceLedger, raceSeed, RaceTally, roundsPerUser, settle,
   startAgentAs, startFastControl, writeTree, type AgentUser, type Outcome,
 } from '../helpers/containment.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 import { submitTransfer } from '../helpers/tasks.js';
 
 /**
@@ -181,7 +182,7 @@ describe('links planted at partial names', () => {
       }, 120_000);
 
       it(`never follows links planted at every partial name seen during a transfer (${rounds} seeded races)`, async () => {
-        const random = rng(seed ^ 0x5eed);
+        const random = seededRandom(seed ^ 0x5eed);
         const files: Record<string, Buffer> = {};
         for (let i = 0; i < 30; i++) files[`s${String(i).padStart(3, '0')}.dat`] = randomBytes(1 + Math.floor(random() * 6000));
         for (let i = 0; i < 2; i++) files[`L${i}.bin`] = randomBytes(LARGE + i);

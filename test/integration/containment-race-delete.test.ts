@@ -4,9 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiClient } from '../../src/cli/api-client.js';
 import type { AgentHandle, ControlHandle } from '../helpers/cluster.js';
 import {
-  agentUsers, containmentDir, describeOutcome, expectClearResult, giveTo, guard, RaceLedger, raceSeed, RaceTally, rng, roundsPerUser, settle, shuffle, startAgentAs,
+  agentUsers, containmentDir, describeOutcome, expectClearResult, giveTo, guard, RaceLedger, raceSeed, RaceTally, roundsPerUser, settle, shuffle, startAgentAs,
   startFastControl, submitDelete, swapDirForLink, tick, writeTree, type Outcome,
 } from '../helpers/containment.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 import { runFerry } from '../helpers/process.js';
 
 /**
@@ -84,7 +85,7 @@ describe('recursive deletes racing directory-for-link swaps', () => {
     const rounds = roundsPerUser(TOTAL_ROUNDS);
     it(`deletes nothing outside the root while sub-directories turn into links (agent as ${user.label}, ${rounds} seeded races)`, async () => {
       const { agent, root, outside } = agents.get(user.label)!;
-      const random = rng(seed ^ (user.uid ?? 0));
+      const random = seededRandom(seed ^ (user.uid ?? 0));
       let swapped = 0;
       let succeeded = 0;
       let ran = 0;

@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiClient } from '../../src/cli/api-client.js';
 import {
-  agentUsers, containmentDir, describeOutcome, expectClearResult, filesUnder, giveTo, guard, RaceLedger, raceSeed, RaceTally, rng, roundsPerUser, settle,
+  agentUsers, containmentDir, describeOutcome, expectClearResult, filesUnder, giveTo, guard, RaceLedger, raceSeed, RaceTally, roundsPerUser, settle,
   startUserPairs, swapDirForLink, tick, writeTree, type Outcome, type UserPair,
 } from '../helpers/containment.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 import { submitTransfer } from '../helpers/tasks.js';
 
 /**
@@ -65,7 +66,7 @@ describe('receives racing directory-for-link swaps', () => {
     const receiveRounds = roundsPerUser(RECEIVE_ROUNDS);
     it(`writes nothing where a destination directory swapped for a link leads (agent as ${user.label}, ${receiveRounds} seeded races)`, async () => {
       const { src, dst, srcRoot, dstRoot, outside } = pairs.get(user.label)!;
-      const random = rng(seed ^ 0x7ec3 ^ (user.uid ?? 0));
+      const random = seededRandom(seed ^ 0x7ec3 ^ (user.uid ?? 0));
       const source = filesUnder(join(srcRoot, 'recv-src'));
       let swapped = 0;
       let succeeded = 0;

@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiClient } from '../../src/cli/api-client.js';
 import {
-  agentUsers, containmentDir, describeOutcome, expectClearResult, filesContaining, filesUnder, giveTo, guard, RaceLedger, raceSeed, RaceTally, rng, roundsPerUser, settle, shuffle,
+  agentUsers, containmentDir, describeOutcome, expectClearResult, filesContaining, filesUnder, giveTo, guard, RaceLedger, raceSeed, RaceTally, roundsPerUser, settle, shuffle,
   startUserPairs, swapDirForLink, tick, writeTree, type Outcome, type UserPair,
 } from '../helpers/containment.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 import { submitTransfer } from '../helpers/tasks.js';
 
 /**
@@ -60,7 +61,7 @@ describe('source walks racing directory-for-link swaps', () => {
     const walkRounds = roundsPerUser(WALK_ROUNDS);
     it(`never sends what a source directory swapped for a link leads to (agent as ${user.label}, ${walkRounds} seeded races)`, async () => {
       const { src, dst, srcRoot, dstRoot, outside } = pairs.get(user.label)!;
-      const random = rng(seed ^ 0x3a1c ^ (user.uid ?? 0));
+      const random = seededRandom(seed ^ 0x3a1c ^ (user.uid ?? 0));
       let swapped = 0;
       let succeeded = 0;
       let ran = 0;

@@ -7,7 +7,8 @@ import { startAgent, startControl, tempDir, type AgentHandle, type ControlHandle
 import { events, getTask, partialFiles, submitTransfer, treeDigest, waitForTask, type TaskDoc } from '../helpers/tasks.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { freePort } from '../helpers/net.js';
-import { recordFaults, seededRandom, type FaultRow } from '../helpers/fault-report.js';
+import { recordFaults, type FaultRow } from '../helpers/fault-report.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 /**
  * Issue 4's fault-injection suite: repeated SIGKILLs of either agent at random moments, data

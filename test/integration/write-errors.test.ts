@@ -47,7 +47,9 @@ describe('write errors on the destination', () => {
     dir.cleanup();
   });
 
-  async function start(faults: string): Promise<{ srcRoot: string; dstRoot: string; pair: { client: ApiClient; src: AgentHandle; dst: AgentHandle } }> {
+  type Pair = { client: ApiClient; src: AgentHandle; dst: AgentHandle };
+
+  async function start(faults: string): Promise<{ srcRoot: string; dstRoot: string; pair: Pair }> {
     round += 1;
     const dstRoot = join(dir.path, `dst-${round}`);
     mkdirSync(dstRoot);
@@ -109,6 +111,49 @@ describe('write errors on the destination', () => {
     }, 60_000);
   }
 
+  type EventList = Array<{ is_error: boolean; details: string }>;
+
+  /** Whether an error event names EIO (and `path`, when given). */
+  const eio = (list: EventList, path = ''): boolean => list.some((e) => e.is_error && /EIO/.test(e.details) && e.details.includes(path));
+
+  /**
+   * Poll the events until `seen` holds, the task never succeeding meanwhile, then cancel the
+   * task: with a fault that fails every attempt, it would retry until its deadline.
+   */
+  async function cancelOnceSeen(p: Pair, id: string, seen: (list: EventList) => boolean): Promise<void> {
+    for (;;) {
+      const list = await events(p.client, id);
+      if (seen(list)) break;
+      const t = await getTask(p.client, id);
+      expect(t.status).not.toBe('SUCCEEDED');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await p.client.post(`/v0.10/task/${id}/cancel`);
+  }
+
+  /**
+   * A small file (written and closed by the I/O worker) and a 3 MiB one (chunked) sent under
+   * `faults` with `call` failing every time: once `seen` holds the task is stopped, and neither
+   * file may have been committed.
+   */
+  async function expectNeitherCommitted(faults: string, call: string, smallText: string, seen: (list: EventList) => boolean): Promise<void> {
+    const { srcRoot, dstRoot, pair: p } = await start(faults);
+    writeFileSync(join(srcRoot, `small-${call}.txt`), smallText);
+    writeFileSync(join(srcRoot, `big-${call}.bin`), randomBytes(3 * MiB));
+    const id = await submitTransfer(p.client, {
+      source_endpoint: p.src.endpointId, destination_endpoint: p.dst.endpointId,
+      DATA: [
+        { DATA_TYPE: 'transfer_item', source_path: `/~/small-${call}.txt`, destination_path: '/~/small.txt' },
+        { DATA_TYPE: 'transfer_item', source_path: `/~/big-${call}.bin`, destination_path: '/~/big.bin' },
+      ],
+    });
+    await cancelOnceSeen(p, id, seen);
+    const task = await waitForTask(p.client, id);
+    expect(task.status).not.toBe('SUCCEEDED');
+    expect(existsSync(join(dstRoot, 'small.txt'))).toBe(false);
+    expect(existsSync(join(dstRoot, 'big.bin'))).toBe(false);
+  }
+
   it('never commits a small file whose write fails (the I/O worker writes it at commit)', async () => {
     const { srcRoot, dstRoot, pair: p } = await start('write:EIO');
     writeFileSync(join(srcRoot, 'small-write.txt'), 'small file, written by the I/O worker into its partial');
@@ -116,68 +161,19 @@ describe('write errors on the destination', () => {
       source_endpoint: p.src.endpointId, destination_endpoint: p.dst.endpointId,
       DATA: [{ DATA_TYPE: 'transfer_item', source_path: '/~/small-write.txt', destination_path: '/~/small.txt' }],
     });
-    for (;;) {
-      const list = await events(p.client, id);
-      if (list.some((e) => e.is_error && /EIO/.test(e.details) && e.details.includes('/~/small.txt'))) break;
-      const t = await getTask(p.client, id);
-      expect(t.status).not.toBe('SUCCEEDED');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    await p.client.post(`/v0.10/task/${id}/cancel`);
+    await cancelOnceSeen(p, id, (list) => eio(list, '/~/small.txt'));
     expect((await waitForTask(p.client, id)).status).not.toBe('SUCCEEDED');
     expect(existsSync(join(dstRoot, 'small.txt'))).toBe(false);
   }, 60_000);
 
   it('never commits a file whose close keeps failing', async () => {
-    const { srcRoot, dstRoot, pair: p } = await start('close:EIO');
-    writeFileSync(join(srcRoot, 'small-close.txt'), 'small file, closed by the I/O worker before its rename');
-    writeFileSync(join(srcRoot, 'big-close.bin'), randomBytes(3 * MiB));
-    const id = await submitTransfer(p.client, {
-      source_endpoint: p.src.endpointId, destination_endpoint: p.dst.endpointId,
-      DATA: [
-        { DATA_TYPE: 'transfer_item', source_path: '/~/small-close.txt', destination_path: '/~/small.txt' },
-        { DATA_TYPE: 'transfer_item', source_path: '/~/big-close.bin', destination_path: '/~/big.bin' },
-      ],
-    });
     // Both files fail (each attempt), each named with the error; then the task is stopped.
-    const named = (list: Array<{ is_error: boolean; details: string }>, path: string) => list.some((e) => e.is_error && /EIO/.test(e.details) && e.details.includes(path));
-    for (;;) {
-      const list = await events(p.client, id);
-      if (named(list, '/~/small.txt') && named(list, '/~/big.bin')) break;
-      const t = await getTask(p.client, id);
-      expect(t.status).not.toBe('SUCCEEDED');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    await p.client.post(`/v0.10/task/${id}/cancel`);
-    const task = await waitForTask(p.client, id);
-    expect(task.status).not.toBe('SUCCEEDED');
-    expect(existsSync(join(dstRoot, 'small.txt'))).toBe(false);
-    expect(existsSync(join(dstRoot, 'big.bin'))).toBe(false);
+    await expectNeitherCommitted('close:EIO', 'close', 'small file, closed by the I/O worker before its rename',
+      (list) => eio(list, '/~/small.txt') && eio(list, '/~/big.bin'));
   }, 60_000);
 
   it('never commits a file whose fsync keeps failing', async () => {
-    const { srcRoot, dstRoot, pair: p } = await start('fsync:EIO');
-    writeFileSync(join(srcRoot, 'small-fsync.txt'), 'small file, committed by the I/O worker');
-    writeFileSync(join(srcRoot, 'big-fsync.bin'), randomBytes(3 * MiB));
-    const id = await submitTransfer(p.client, {
-      source_endpoint: p.src.endpointId, destination_endpoint: p.dst.endpointId,
-      DATA: [
-        { DATA_TYPE: 'transfer_item', source_path: '/~/small-fsync.txt', destination_path: '/~/small.txt' },
-        { DATA_TYPE: 'transfer_item', source_path: '/~/big-fsync.bin', destination_path: '/~/big.bin' },
-      ],
-    });
     // Wait for the failure to be reported, then stop the task (it would retry until its deadline).
-    for (;;) {
-      const list = await events(p.client, id);
-      if (list.some((e) => e.is_error && /EIO/.test(e.details))) break;
-      const t = await getTask(p.client, id);
-      expect(t.status).not.toBe('SUCCEEDED');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    await p.client.post(`/v0.10/task/${id}/cancel`);
-    const task = await waitForTask(p.client, id);
-    expect(task.status).not.toBe('SUCCEEDED');
-    expect(existsSync(join(dstRoot, 'small.txt'))).toBe(false);
-    expect(existsSync(join(dstRoot, 'big.bin'))).toBe(false);
+    await expectNeitherCommitted('fsync:EIO', 'fsync', 'small file, committed by the I/O worker', (list) => eio(list));
   });
 });

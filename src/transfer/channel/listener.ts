@@ -85,7 +85,7 @@ export class DataListener {
     });
     this.tlsServer.on('secureConnection', (socket: TLSSocket) => {
       this.inTls.delete(remoteOf(socket));
-      this.accept(socket);
+      this.admit(socket, 'data connection', (s) => this.handshake(s));
     });
     this.tlsServer.on('tlsClientError', (err: Error, socket: TLSSocket) => {
       // A certificate OpenSSL could not chain to control's CA shows up as a reset here; authorizationError says why.
@@ -181,7 +181,7 @@ export class DataListener {
         this.tlsServer.emit('connection', raw);
       } else {
         raw.off('error', onError);
-        this.acceptClear(raw);
+        this.admit(raw, 'clear data connection', (s) => this.handshakeClear(s));
       }
     };
     raw.on('error', onError);
@@ -189,13 +189,18 @@ export class DataListener {
     raw.on('readable', onReadable);
   }
 
-  private acceptClear(socket: Socket): void {
+  /**
+   * Runs `handshake` on a new connection (TLS or clear); `label` names its kind in the log.
+   * The socket is tracked (close() cuts it) until the handshake hands it to its session.
+   */
+  private admit<S extends Socket>(socket: S, label: string, handshake: (socket: S) => Promise<boolean>): void {
     this.handshaking.add(socket);
-    const swallow = (err: Error): void => this.log.debug({ remote: remoteOf(socket), err: err.message }, 'clear data connection error during handshake');
+    // Until hand-over, a reset must not become an unhandled 'error' event.
+    const swallow = (err: Error): void => this.log.debug({ remote: remoteOf(socket), err: err.message }, `${label} error during handshake`);
     socket.on('error', swallow);
     socket.once('close', () => this.handshaking.delete(socket));
     tuneSocket(socket);
-    this.handshakeClear(socket).then((ok) => {
+    handshake(socket).then((ok) => {
       if (ok) {
         socket.off('error', swallow);
         this.handshaking.delete(socket);
@@ -216,50 +221,19 @@ export class DataListener {
       }
       ctx['sessionId'] = hello.sessionId;
       ctx['streamIndex'] = hello.streamIndex;
-      const entry = this.sessions.get(hello.sessionId);
-      if (entry === undefined || entry.set.isSettled) {
-        throw new FerryError('Channel.UnknownSession', `no data connections are expected for session ${hello.sessionId}`);
-      }
-      const { exp, set } = entry;
+      const { exp, set } = this.expected(hello.sessionId);
       if (exp.clear !== true) throw new FerryError('Channel.PeerRejected', `session ${exp.sessionId} is encrypted: it takes no clear-text streams`);
-      if (hello.streams !== exp.streams || hello.streamIndex >= exp.streams) {
-        throw new FerryError('Channel.BadHandshake', `stream ${hello.streamIndex} of ${hello.streams} does not fit session ${exp.sessionId}, which has ${exp.streams} streams`);
-      }
+      checkStreamFits(exp, hello);
       const control = set.get(0) as TLSSocket | undefined;
       if (control === undefined) throw new FerryError('Channel.BadHandshake', `clear stream ${hello.streamIndex} of session ${exp.sessionId} came before its control stream`);
       const secret = clearSessionSecret(control, exp.sessionId);
       await answerClearJoin(socket, hello, secret, this.handshakeTimeoutMs);
       if (set.isSettled) throw new FerryError('Channel.UnknownSession', `session ${exp.sessionId} stopped waiting for connections`);
-      if (set.has(hello.streamIndex)) {
-        throw new FerryError('Channel.BadHandshake', `stream ${hello.streamIndex} of session ${exp.sessionId} is already connected`);
-      }
-      socket.write(helloOkFrame());
-      this.log.debug(ctx, 'clear data connection accepted');
-      set.put(hello.streamIndex, socket);
+      this.join(socket, exp, set, hello.streamIndex, ctx, 'clear data connection accepted');
       return true;
     } catch (err) {
-      if (isProgrammerError(err)) throw err;
-      if (this.closed) return false;
-      this.refuse(socket, isFerryError(err) ? err : classifySocketError(err as Error, 'during the clear-stream handshake'), ctx);
-      return false;
+      return this.refused(socket, err, ctx, 'during the clear-stream handshake');
     }
-  }
-
-  private accept(socket: TLSSocket): void {
-    this.handshaking.add(socket);
-    // Until hand-over, a reset must not become an unhandled 'error' event.
-    const swallow = (err: Error): void => this.log.debug({ remote: remoteOf(socket), err: err.message }, 'data connection error during handshake');
-    socket.on('error', swallow);
-    socket.once('close', () => this.handshaking.delete(socket));
-    tuneSocket(socket);
-    this.handshake(socket).then((ok) => {
-      if (ok) {
-        socket.off('error', swallow);
-        this.handshaking.delete(socket);
-      }
-    }, (err: unknown) => {
-      if (isProgrammerError(err)) process.nextTick(() => { throw err; });
-    });
   }
 
   /** True once the socket belongs to a session; false when it was refused. */
@@ -272,36 +246,49 @@ export class DataListener {
       const hello = parseHello(await readFirstFrame(socket, { what: 'HELLO', timeoutMs: this.handshakeTimeoutMs }));
       ctx['sessionId'] = hello.sessionId;
       ctx['streamIndex'] = hello.streamIndex;
-      const entry = this.sessions.get(hello.sessionId);
-      if (entry === undefined || entry.set.isSettled) {
-        throw new FerryError('Channel.UnknownSession', `no data connections are expected for session ${hello.sessionId}`);
-      }
-      const { exp, set } = entry;
+      const { exp, set } = this.expected(hello.sessionId);
       if (identity.nodeId !== exp.peerNodeId) {
         throw new FerryError('Channel.PeerRejected', `node ${identity.nodeId} is not the peer of session ${exp.sessionId}`);
       }
       if (!proofMatches(exp.secret, socket, hello.proof)) {
         throw new FerryError('Channel.PeerRejected', `wrong session proof for session ${exp.sessionId}`);
       }
-      if (hello.streams !== exp.streams || hello.streamIndex >= exp.streams) {
-        throw new FerryError('Channel.BadHandshake', `stream ${hello.streamIndex} of ${hello.streams} does not fit session ${exp.sessionId}, which has ${exp.streams} streams`);
-      }
+      checkStreamFits(exp, hello);
       if (exp.clear === true && hello.streamIndex > 0) {
         throw new FerryError('Channel.BadHandshake', `session ${exp.sessionId} is clear-text: only its control stream uses TLS`);
       }
-      if (set.has(hello.streamIndex)) {
-        throw new FerryError('Channel.BadHandshake', `stream ${hello.streamIndex} of session ${exp.sessionId} is already connected`);
-      }
-      socket.write(helloOkFrame());
-      this.log.debug(ctx, 'data connection accepted');
-      set.put(hello.streamIndex, socket);
+      this.join(socket, exp, set, hello.streamIndex, ctx, 'data connection accepted');
       return true;
     } catch (err) {
-      if (isProgrammerError(err)) throw err;
-      if (this.closed) return false; // close() cut it; nothing to refuse
-      this.refuse(socket, isFerryError(err) ? err : classifySocketError(err as Error, 'during the handshake'), ctx);
-      return false;
+      return this.refused(socket, err, ctx, 'during the handshake');
     }
+  }
+
+  /** The session still waiting for connections under `sessionId`; Channel.UnknownSession if none. */
+  private expected(sessionId: string): Expected {
+    const entry = this.sessions.get(sessionId);
+    if (entry === undefined || entry.set.isSettled) {
+      throw new FerryError('Channel.UnknownSession', `no data connections are expected for session ${sessionId}`);
+    }
+    return entry;
+  }
+
+  /** The last step of a handshake that passed every check: HELLO_OK, then the socket is the session's. */
+  private join(socket: Socket, exp: ChannelExpectation, set: StreamSet, streamIndex: number, ctx: Record<string, unknown>, accepted: string): void {
+    if (set.has(streamIndex)) {
+      throw new FerryError('Channel.BadHandshake', `stream ${streamIndex} of session ${exp.sessionId} is already connected`);
+    }
+    socket.write(helloOkFrame());
+    this.log.debug(ctx, accepted);
+    set.put(streamIndex, socket);
+  }
+
+  /** A failed handshake: programmer errors go up; anything else refuses the socket. Always false (not handed over). */
+  private refused(socket: Socket, err: unknown, ctx: Record<string, unknown>, during: string): false {
+    if (isProgrammerError(err)) throw err;
+    if (this.closed) return false; // close() cut it; nothing to refuse
+    this.refuse(socket, isFerryError(err) ? err : classifySocketError(err as Error, during), ctx);
+    return false;
   }
 
   /** ERROR frame, then a graceful close; a peer that never reads it is cut after the handshake timeout. */
@@ -319,6 +306,13 @@ export class DataListener {
 
 /** TLS record content type "handshake": the first byte of every ClientHello. */
 const TLS_HANDSHAKE_RECORD = 0x16;
+
+/** Both HELLOs name the stream count and index: both must fit the session. */
+function checkStreamFits(exp: ChannelExpectation, hello: { streams: number; streamIndex: number }): void {
+  if (hello.streams !== exp.streams || hello.streamIndex >= exp.streams) {
+    throw new FerryError('Channel.BadHandshake', `stream ${hello.streamIndex} of ${hello.streams} does not fit session ${exp.sessionId}, which has ${exp.streams} streams`);
+  }
+}
 
 function remoteOf(socket: Socket | undefined): string {
   if (!socket?.remoteAddress) return 'unknown';

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getNativeRawFs, getTwinRawFs, nativeRawFsUnavailableReason } from '../../../src/fs/load.js';
 import type { RawFs } from '../../../src/fs/raw.js';
+import { seededRandom } from '../../helpers/seeded-random.js';
 
 // Random sequences of RawFs calls, mixed with a hostile local user renaming things and
 // planting links under the agent's feet, applied in lockstep to two fresh trees: one driven
@@ -16,18 +17,6 @@ const NAMES = ['a', 'b', 'c', 'd'];
 const LINK_TARGETS = ['a', 'b/c', '../a', 'nowhere', '.', '..', '/'];
 const MAX_HANDLES = 5;
 const { O_CREAT, O_EXCL, O_WRONLY, O_RDONLY, O_TRUNC, O_DIRECTORY } = fs.constants;
-
-/** mulberry32: small, fast and good enough to pick operations. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One implementation's side of the run: its tree, the outside dir a hostile link points to, and held dir fds. */
 interface Side {
@@ -210,7 +199,7 @@ describe.runIf(reason === undefined)('RawFs differential: native vs twin', () =>
     console.log(`raw-differential: seed ${seed} (replay with FERRY_RAWFS_SEED=${seed})`);
     const dir = join(parent, String(seed));
     const sides = [makeSide(getNativeRawFs(), dir), makeSide(getTwinRawFs(), dir)] as const;
-    const rand = prng(seed);
+    const rand = seededRandom(seed);
     const tally = new Map<string, number>();
     try {
       for (let i = 0; i < OPS_PER_SEED; i++) {

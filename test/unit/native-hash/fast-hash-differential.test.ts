@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Digest, FastHash } from '../../../src/transfer/checksum/fast-hash.js';
-import { nativeHash, nativeReason, prng, twinHash } from './impls.js';
+import { seededRandom } from '../../helpers/seeded-random.js';
+import { nativeHash, nativeReason, twinHash } from './impls.js';
 
 // Random inputs hashed by the addon and by its hash-wasm twin in lockstep: random lengths
 // (mostly short, some past a few BLAKE3 chunks and XXH3 stripes, a few in the megabytes), random
@@ -55,7 +56,7 @@ describe('FastHash differential: native against twin', () => {
   }
   it.each(SEEDS)('seed %i: identical digests', async (seed) => {
     const native = nativeHash!;
-    const rand = prng(seed);
+    const rand = seededRandom(seed);
     for (let i = 0; i < CASES_PER_SEED; i++) {
       const length = randomLength(rand);
       const data = randomBytes(rand, length);
