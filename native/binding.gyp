@@ -15,6 +15,7 @@
         "src/rename.c",
         "src/sockopt.c",
         "src/syncfs-async.c",
+        "src/tcpinfo.c",
         "src/vendor/blake3/blake3.c",
         "src/vendor/blake3/blake3_dispatch.c",
         "src/vendor/blake3/blake3_portable.c"

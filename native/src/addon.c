@@ -1,6 +1,6 @@
 /*
  * ferry_native: the descriptor-relative file calls Node lacks (openat and friends), the TCP
- * socket option it lacks (TCP_CONGESTION), fast hashes (BLAKE3, XXH3-128) and page-aligned
+ * socket options it lacks (TCP_CONGESTION, TCP_INFO), fast hashes (BLAKE3, XXH3-128) and page-aligned
  * memory for direct I/O.
  *
  * Registered with NAPI_MODULE_INIT, so the module is context-aware: each worker thread that
@@ -15,10 +15,11 @@
 #include "readdir.h"
 #include "sockopt.h"
 #include "syncfs-async.h"
+#include "tcpinfo.h"
 
 /* Bumped whenever an export's arguments or results change; src/fs/raw-native.ts refuses an
  * addon whose number differs from the one it was written for (a stale build). */
-#define FERRY_NATIVE_ABI 5
+#define FERRY_NATIVE_ABI 6
 
 typedef struct {
   const char *name;
@@ -32,6 +33,7 @@ static const export_t exports_table[] = {
   {"readlinkat", fs_readlinkat}, {"readdir", fs_readdir},  {"fchmod", fs_fchmod},
   {"futimens", fs_futimens}, {"syncfs", fs_syncfs},        {"close", fs_close},
   {"tcpCongestion", sock_get_congestion}, {"setTcpCongestion", sock_set_congestion},
+  {"tcpInfo", sock_tcp_info},
   {"syncfsAsync", fs_syncfs_async},
   {"blake3Create", hash_blake3_create}, {"blake3Update", hash_blake3_update},
   {"blake3Digest", hash_blake3_digest}, {"blake3Mac", hash_blake3_mac},

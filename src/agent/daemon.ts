@@ -5,7 +5,7 @@ import { loadConfigFile } from '../common/config-file.js';
 import { FerryError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import { FERRY_VERSION } from '../common/version.js';
-import { DataListener, type ChannelCredentials } from '../transfer/channel/index.js';
+import { DataListener, expectedCongestion, type ChannelCredentials } from '../transfer/channel/index.js';
 import { AgentConfig } from './config.js';
 import { ControlLink } from './link/client.js';
 import { createFileOps, createOwnerNames, LsEntryBudget, runFileOp, type FileOps, type OwnerNames } from './ops/index.js';
@@ -16,6 +16,7 @@ import { SessionManager } from './transfer/session-manager.js';
 import { removeStalePartials } from './transfer/partials.js';
 import { SqliteMarkerStore } from '../transfer/markers/store.js';
 import { rawFsFallbackReason, rawFsKind } from '../fs/load.js';
+import type { RootInfo } from '../protocol/link.js';
 
 export interface AgentDaemonOptions {
   configFile: string;
@@ -94,10 +95,8 @@ export class AgentDaemon {
         nodeId: cfg.nodeId,
         endpointId: cfg.endpointId,
         agentVersion: FERRY_VERSION,
-        // 'clear-data': this agent can run clear-text sessions (encrypt_data false); 'force-encryption': its config forbids them.
-        capabilities: ['fileops', 'transfer', 'sharing', 'clear-data', ...(cfg.transfer.forceEncryption ? ['force-encryption'] : [])],
+        ...configuredHello(cfg),
         dataAddresses: advertised ? [advertised] : [],
-        roots: cfg.roots.map((r) => ({ path: r.path, writable: r.writable, sharing: r.sharing })),
       },
       reconnect: { ...cfg.reconnect, ...(this.opts.random ? { random: this.opts.random } : {}) },
     }, {
@@ -145,6 +144,8 @@ export class AgentDaemon {
       this.lsBudget.perUser = next.limits.lsEntriesPerUser;
       this.ops = createFileOps(this.policy, { owners: this.owners, lsBudget: this.lsBudget });
       this.config = next;
+      // Control learns the new capabilities and roots now, not at the next reconnect.
+      this.link?.updateHello(configuredHello(next));
       this.log.info({ roots: next.roots.map((r) => r.path) }, 'config reloaded');
       return true;
     } catch (err) {
@@ -167,4 +168,18 @@ export class AgentDaemon {
     this.markers?.close();
     this.replicaStore?.close();
   }
+}
+
+/** The parts of the hello a config reload can change (sent again on SIGHUP). */
+function configuredHello(cfg: AgentConfig): { capabilities: string[]; roots: RootInfo[] } {
+  const congestion = expectedCongestion(cfg.transfer.congestionControl);
+  return {
+    // 'clear-data': this agent can run clear-text sessions (encrypt_data false); 'force-encryption': its config forbids them;
+    // 'congestion:NAME': what its data streams send with (control offers spare streams to a loss-based one).
+    capabilities: [
+      'fileops', 'transfer', 'sharing', 'clear-data', ...(cfg.transfer.forceEncryption ? ['force-encryption'] : []),
+      ...(congestion === '' ? [] : [`congestion:${congestion}`]),
+    ],
+    roots: cfg.roots.map((r) => ({ path: r.path, writable: r.writable, sharing: r.sharing })),
+  };
 }

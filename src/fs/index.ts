@@ -16,4 +16,4 @@ export type { RemoveTreeOptions } from './remove-tree.js';
 export { openRef, openRefHandle, handleFromFd, lstatRef, unlinkRef, describeRef } from './file-ref.js';
 export type { AtPath, FileRef } from './file-ref.js';
 export { tcpCongestion, nativeTcpCongestion, twinTcpCongestion, hostCongestion } from './tcp-congestion.js';
-export type { TcpCongestion, HostCongestion } from './tcp-congestion.js';
+export type { TcpCongestion, TcpInfo, HostCongestion } from './tcp-congestion.js';

@@ -18,7 +18,7 @@ import {
 } from './raw.js';
 
 /** The FERRY_NATIVE_ABI this wrapper was written for (native/src/addon.c). */
-export const NATIVE_ABI_VERSION = 5;
+export const NATIVE_ABI_VERSION = 6;
 
 /** What native/src/*.c exports: arguments already checked here, errors carry errno and syscall. */
 export interface NativeBinding {
@@ -43,6 +43,8 @@ export interface NativeBinding {
   /** TCP_CONGESTION of a socket (native/src/sockopt.c). */
   tcpCongestion(fd: number): string;
   setTcpCongestion(fd: number, name: string): void;
+  /** TCP_INFO counters into out (native/src/tcpinfo.h: TCP_INFO_FIELDS slots). */
+  tcpInfo(fd: number, out: Float64Array): void;
 }
 
 /**

@@ -3,15 +3,33 @@ import { loadBinding } from './raw-native.js';
 import { RawFsError, checkFd } from './raw.js';
 
 /**
- * The congestion control algorithm of one TCP socket (TCP_CONGESTION), the socket option Node
- * offers no call for. The native addon reads and sets it per socket. Its twin (FERRY_NO_NATIVE=1,
- * or no addon) has the same API but can only report the host's default and refuses to set
- * (ENOTSUP), so the socket keeps the host's default.
+ * The congestion control algorithm of one TCP socket (TCP_CONGESTION) and its TCP_INFO counters,
+ * socket options Node offers no call for. The native addon reads and sets them per socket. Its
+ * twin (FERRY_NO_NATIVE=1, or no addon) has the same API but can only report the host's default,
+ * refuses to set (ENOTSUP), so the socket keeps the host's default, and knows no counters (null).
  */
 export interface TcpCongestion {
   readonly kind: 'native' | 'twin';
   get(fd: number): string;
   set(fd: number, name: string): void;
+  /** The socket's TCP_INFO counters; null from the twin, which cannot ask (nothing then adapts to loss). */
+  info(fd: number): TcpInfo | null;
+}
+
+/** What a sender learns of one connection from TCP_INFO (counters since the connection began). */
+export interface TcpInfo {
+  rttUs: number;
+  /** Segments retransmitted. */
+  retransmits: number;
+  /** Bytes handed to the network, retransmissions included. */
+  bytesSent: number;
+  bytesRetransmitted: number;
+  /** Microseconds with data in flight; of those, limited by the receiver's window and by the send buffer. */
+  busyUs: number;
+  rwndLimitedUs: number;
+  sndbufLimitedUs: number;
+  /** Congestion window, in segments. */
+  cwnd: number;
 }
 
 /** Names the kernel accepts: TCP_CA_NAME_MAX is 16 with the NUL. */
@@ -48,6 +66,19 @@ export function nativeTcpCongestion(): TcpCongestion {
         rethrow(err, 'setsockopt', name);
       }
     },
+    info(fd) {
+      checkFd(fd, 'getsockopt');
+      const out = new Float64Array(8);
+      try {
+        n.tcpInfo(fd, out);
+      } catch (err) {
+        rethrow(err, 'getsockopt', 'TCP_INFO');
+      }
+      return {
+        rttUs: out[0]!, retransmits: out[1]!, bytesSent: out[2]!, bytesRetransmitted: out[3]!,
+        busyUs: out[4]!, rwndLimitedUs: out[5]!, sndbufLimitedUs: out[6]!, cwnd: out[7]!,
+      };
+    },
   };
 }
 
@@ -62,6 +93,10 @@ export const twinTcpCongestion: TcpCongestion = {
     checkFd(fd, 'setsockopt');
     checkName(name, 'setsockopt');
     throw new RawFsError('ENOTSUP', 'setsockopt', `TCP_CONGESTION needs the native addon (${name})`);
+  },
+  info(fd) {
+    checkFd(fd, 'getsockopt');
+    return null;
   },
 };
 

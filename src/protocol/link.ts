@@ -51,6 +51,18 @@ export const HelloMessage = Type.Object({
 }, { additionalProperties: false });
 export type HelloMessage = Static<typeof HelloMessage>;
 
+/**
+ * What a config reload (SIGHUP) changed of the hello: control replaces the hello's capabilities
+ * and roots with these, so later tasks see the agent as it now is (force-encryption, the
+ * congestion control of its streams, its roots) without the link, and the sessions on it, going down.
+ */
+export const HelloUpdateMessage = Type.Object({
+  type: Type.Literal('hello.update'),
+  capabilities: HelloMessage.properties.capabilities,
+  roots: HelloMessage.properties.roots,
+}, { additionalProperties: false });
+export type HelloUpdateMessage = Static<typeof HelloUpdateMessage>;
+
 export const HeartbeatMessage = Type.Object({
   type: Type.Literal('heartbeat'),
   time: Type.Integer({ minimum: 0 }),
@@ -152,7 +164,7 @@ export type HelloResult = Static<typeof HelloResult>;
 // ---- what each side may receive ---------------------------------------------------------
 
 export const AgentToControl = Type.Union([
-  HelloMessage, HeartbeatMessage, ReplyOk, ReplyErr, ErrorMessage,
+  HelloMessage, HelloUpdateMessage, HeartbeatMessage, ReplyOk, ReplyErr, ErrorMessage,
   SessionProgressMessage, SessionFilesMessage, SessionEventMessage, SessionDoneMessage,
 ]);
 export type AgentToControl = Static<typeof AgentToControl>;

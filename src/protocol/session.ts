@@ -79,6 +79,12 @@ export const SessionSpec = Type.Object({
    * that predate it still take encrypted sessions.
    */
   encryptData: Type.Optional(Type.Boolean()),
+  /**
+   * Data streams to connect when more than options.parallelism: the source starts with
+   * options.parallelism of them and puts the spare ones to work while the running ones are
+   * loss-limited (src/transfer/session/stream-growth.ts). Sent only when larger, like encryptData.
+   */
+  maxParallelism: Type.Optional(Type.Integer({ minimum: 2, maximum: 16 })),
   /** Filter rules, in order; absent when the task has none (the source skips what they exclude, the destination keeps excluded extras). */
   filterRules: Type.Optional(Type.Array(FilterRule, { minItems: 1, maxItems: 1000 })),
 }, { additionalProperties: false });
@@ -128,6 +134,8 @@ export const SessionStats = Type.Object({
   bytesChecksummed: Type.Integer({ minimum: 0 }),
   bytesExpected: Type.Integer({ minimum: 0 }),
   faults: Type.Integer({ minimum: 0 }),
+  /** Data streams that carried file data (the task document's `parallelism`); absent before any did. */
+  streams: Type.Optional(Type.Integer({ minimum: 1, maximum: 16 })),
 }, { additionalProperties: false });
 export type SessionStats = Static<typeof SessionStats>;
 

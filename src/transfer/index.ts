@@ -7,5 +7,6 @@ export { runSession } from './session/run.js';
 export { isAgentStopping } from './session/guard.js';
 export { eventCodeOf } from './errors.js';
 export type { PathResolver, SessionReporter, SessionInit } from './session/types.js';
+export type { StreamGrowthInit } from './session/stream-growth.js';
 export { DEFAULT_TUNING, resolveTuning, type TransferTuning } from './tuning.js';
 export { IoPool, sharedIoPool } from './workers/io-pool.js';

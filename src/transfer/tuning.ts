@@ -54,6 +54,8 @@ export interface TransferTuning {
   durable: boolean;
   /** Destination: write large files' aligned chunks with O_DIRECT, bypassing the page cache (partial-file.ts); with verify_checksum they are read back the same way. */
   directIo: boolean;
+  /** Source with spare streams: how often the running ones are checked for loss (stream-growth.ts). */
+  streamGrowthIntervalMs: number;
   /** After a failure, how long to let the peer read our ERROR before the sockets are destroyed. */
   closeGraceMs: number;
   /** Test hook (source): corrupt the chunk of `fileIndex` at `offset` after its checksum is taken. Batch frames pass the first file of the batch and the offset in its tar bytes. */
@@ -99,6 +101,7 @@ export const DEFAULT_TUNING: Readonly<TransferTuning> = Object.freeze({
   flushBytes: 64 * MiB,
   directIo: true,
   durable: true,
+  streamGrowthIntervalMs: 1000,
   closeGraceMs: 2000,
 });
 
@@ -106,6 +109,7 @@ const POSITIVE: ReadonlyArray<keyof TransferTuning> = [
   'chunkSize', 'batchBytes', 'batchMaxFiles', 'manifestWindow', 'manifestBatch', 'largeFilesInFlight',
   'readConcurrency', 'sendQueueBytes', 'writesPerStream', 'receiveQueueBytes', 'decideConcurrency',
   'commitBatch', 'commitConcurrency', 'statBatch', 'progressIntervalMs', 'hashWorkers', 'fsWorkers', 'verifyStepBytes', 'flushBytes',
+  'streamGrowthIntervalMs',
 ];
 
 export function resolveTuning(overrides: Partial<TransferTuning> = {}): TransferTuning {
@@ -120,4 +124,16 @@ export function resolveTuning(overrides: Partial<TransferTuning> = {}): Transfer
   t.batchMaxFiles = Math.min(t.batchMaxFiles, MAX_BATCH_FILES);
   t.manifestBatch = Math.min(t.manifestBatch, MAX_MANIFEST_ENTRIES);
   return t;
+}
+
+/**
+ * The source's frame size when the session has spare streams (more data streams than
+ * options.parallelism, stream-growth.ts): smaller frames, so that what both sides hold per stream
+ * (at the destination about three frames each: one written, one queued, one arriving) stays near
+ * what `parallelism` streams of full chunks hold once all the streams work: 16 streams of 1 MiB
+ * frames instead of 4 of 4 MiB. Whole MiB, so chunk offsets stay aligned for direct I/O.
+ */
+export function chunkSizeFor(chunkSize: number, parallelism: number, dataStreams: number): number {
+  if (dataStreams <= parallelism || chunkSize <= MiB) return chunkSize;
+  return Math.max(MiB, Math.floor((chunkSize * parallelism) / dataStreams / MiB) * MiB);
 }

@@ -97,7 +97,10 @@ describe('agent registration and the control link', () => {
     ws!.send(JSON.stringify({ type: 'hello', id: 'x' }));
     ws!.send(JSON.stringify({ type: 'launch-missiles' }));
     ws!.send(Buffer.from([0, 1, 2, 3]), { binary: true });
-    await got(4);
+    // A well-formed update of a hello that was never sent.
+    ws!.send(JSON.stringify({ type: 'hello.update', capabilities: ['force-encryption'], roots: [] }));
+    await got(5);
+    expect(replies[4]).toMatchObject({ error: { message: 'hello.update before hello' } });
     expect(replies.every((r) => r['type'] === 'error' && (r['error'] as { code: string }).code === 'Link.BadMessage')).toBe(true);
     // Hello naming another node than the certificate is refused and the link closed.
     const closed = new Promise<number>((resolve) => ws!.once('close', (code) => resolve(code)));

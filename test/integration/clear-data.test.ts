@@ -130,4 +130,23 @@ describe('encrypt_data false: clear-text data streams with a MAC per chunk', () 
     }
     expect((await client.get<{ force_encryption: boolean }>(`/v0.10/endpoint/${src.endpointId}`)).force_encryption).toBe(false);
   });
+
+  it('an agent whose reloaded config forces encryption (SIGHUP) is run encrypted from the next task on, on the same link', async () => {
+    const cfgFile = join(src.dataDir, 'agent.json');
+    const before = readFileSync(cfgFile, 'utf8');
+    const cfg = JSON.parse(before) as { transfer?: Record<string, unknown> };
+    writeFileSync(cfgFile, JSON.stringify({ ...cfg, transfer: { ...cfg.transfer, forceEncryption: true } }, null, 2));
+    try {
+      src.proc.proc.kill('SIGHUP');
+      expect(await control.proc.waitForLog(/agent updated its hello/)).toContain('force-encryption');
+      proxy.reset();
+      const task = await waitForTask(client, await copy('reloaded-forced', { encrypt_data: false }));
+      expect(task).toMatchObject({ status: 'SUCCEEDED', encrypt_data: true });
+      same('reloaded-forced');
+      expect(proxy.clear).toBe(0);
+      expect(proxy.markerSeen).toEqual({ tls: 0, clear: 0 });
+    } finally {
+      writeFileSync(cfgFile, before);
+    }
+  });
 });

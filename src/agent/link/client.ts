@@ -4,7 +4,7 @@ import { FerryError, isFerryError, safetyCatch } from '../../common/errors.js';
 import { checkSchema } from '../../common/validate.js';
 import {
   ControlToAgent, HelloResult, LINK_MAGIC, LINK_PROTOCOL_VERSION, LINK_ROUTE, MAX_LINK_MESSAGE_BYTES,
-  type HelloMessage, type OpRequest, type SessionDoneMessage, type SessionEventMessage, type SessionFilesMessage,
+  type HelloMessage, type HelloUpdateMessage, type OpRequest, type SessionDoneMessage, type SessionEventMessage, type SessionFilesMessage,
   type SessionOpenResult, type SessionProgressMessage, type SessionSpec, type SharingAck, type SharingSnapshotMessage,
   type SharingUpdateMessage,
 } from '../../protocol/index.js';
@@ -125,6 +125,12 @@ export class ControlLink {
     });
     ws.on('error', (err) => this.log.warn({ reason: err.message }, 'link error'));
     ws.on('close', (code, reason) => this.onClose(ws, code, reason.toString()));
+  }
+
+  /** The config was reloaded: later hellos carry these, and control hears them now if the link is up. */
+  updateHello(update: Pick<HelloMessage, 'capabilities' | 'roots'>): void {
+    this.opts.hello = { ...this.opts.hello, ...update };
+    if (this.state === 'ready' && this.ws) this.send(this.ws, { type: 'hello.update', ...update } satisfies HelloUpdateMessage);
   }
 
   private sendHello(ws: WebSocket): void {

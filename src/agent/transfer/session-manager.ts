@@ -3,8 +3,8 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../../common/logger.js';
 import { FerryError, isFerryError, safetyCatch } from '../../common/errors.js';
 import type { SessionOpenResult, SessionSpec, SessionStats } from '../../protocol/session.js';
-import { applyCongestion, clearStreamKeys, congestionPlan, dialSession, type ChannelCredentials, type DataListener } from '../../transfer/channel/index.js';
-import { eventCodeOf, isAgentStopping, runSession, type PathResolver, type TransferTuning } from '../../transfer/index.js';
+import { applyCongestion, clearStreamKeys, congestionPlan, dialSession, isLossBased, tcpInfoOf, type ChannelCredentials, type DataListener } from '../../transfer/channel/index.js';
+import { eventCodeOf, isAgentStopping, runSession, type PathResolver, type StreamGrowthInit, type TransferTuning } from '../../transfer/index.js';
 import type { SqliteMarkerStore } from '../../transfer/markers/store.js';
 import type { PathPolicy } from '../policy/index.js';
 import { removeTaskPartials } from './partials.js';
@@ -89,7 +89,9 @@ export class SessionManager {
       throw new FerryError('ClientError.Conflict', "this agent's config forces encryption (transfer.forceEncryption): it runs no clear-text session");
     }
     const abort = new AbortController();
-    const expectation = { sessionId: spec.sessionId, peerNodeId: spec.peer.nodeId, secret: spec.secret, streams: spec.options.parallelism + 1, clear };
+    // Spare streams (maxParallelism) are connected up front: the source puts them to work if the path proves loss-limited.
+    const dataStreams = Math.max(spec.options.parallelism, spec.maxParallelism ?? 0);
+    const expectation = { sessionId: spec.sessionId, peerNodeId: spec.peer.nodeId, secret: spec.secret, streams: dataStreams + 1, clear };
     const timeoutMs = this.init.connectTimeoutMs ?? 60_000;
     let streams: Promise<Socket[]>;
     if (spec.listen) {
@@ -134,6 +136,8 @@ export class SessionManager {
         signal: abort.signal,
         markers: this.init.markers,
         tuning: this.init.tuning(),
+        ...(spec.role === 'source' && streams.length > spec.options.parallelism + 1 && isLossBased(cc.name)
+          ? { growth: this.streamGrowth(spec, cc.name, log) } : {}),
         reporter: {
           progress: (s) => notify({ type: 'session.progress', sessionId: spec.sessionId, stats: s }),
           filesDone: (files) => notify({ type: 'session.files', sessionId: spec.sessionId, files }),
@@ -152,6 +156,21 @@ export class SessionManager {
     } finally {
       for (const s of streams) s.destroy();
     }
+  }
+
+  /** The source's spare streams go to work on loss (transfer/session/stream-growth.ts); each step is logged and told to the task. */
+  private streamGrowth(spec: SessionSpec, congestion: string | null, log: Logger): StreamGrowthInit {
+    return {
+      probe: (socket) => tcpInfoOf(socket as Socket),
+      grown: (active, why) => {
+        const figures = { parallelism: active, congestion, lossPercent: Number((why.lossRatio * 100).toFixed(3)), cwndLimitedPercent: Math.round(why.cwndLimitedShare * 100) };
+        log.info(figures, 'data stream added: the running ones were loss-limited');
+        this.init.notify({
+          type: 'session.event', sessionId: spec.sessionId,
+          event: { code: 'STREAMS_ADDED', isError: false, description: `data streams now ${active}: the running ones were loss-limited`, details: JSON.stringify(figures) },
+        });
+      },
+    };
   }
 
   /** control ends a session: the task is over (partials go), or only this attempt (`keepPartials`). */

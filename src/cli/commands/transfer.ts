@@ -156,7 +156,7 @@ export function registerTransferCommand(program: Command, given: Partial<TaskCom
     .option('--delete', 'delete destination files that are not in the source directory')
     .addOption(new Option('--include <GLOB>', 'copy names matching GLOB (repeatable; rules apply in order, first match wins)').argParser(filterRule('include')))
     .addOption(new Option('--exclude <GLOB>', 'skip names matching GLOB, and whole directories (repeatable)').argParser(filterRule('exclude')))
-    .addOption(new Option('--parallelism <N>', 'data streams between the agents').argParser(intParser('--parallelism', 1, MAX_PARALLELISM)))
+    .addOption(new Option('--parallelism <N>', 'data streams between the agents (default 4, more on a lossy path when the source agent has no bbr; a number given here is kept)').argParser(intParser('--parallelism', 1, MAX_PARALLELISM)))
     .addOption(new Option('--label <LABEL>', 'a name for the task, shown by `ferry task list`').argParser(checkLabel))
     .option('--batch <FILE>', 'read SOURCE_PATH DEST_PATH lines from FILE (- for standard input)')
     .option('--submission-id <ID>', 'reuse the submission ID of an earlier attempt, so at most one task is created')

@@ -152,7 +152,14 @@ export function transferSpec(body: TransferBody): { items: TransferItem[]; optio
     checksumAlgorithm: checksumAlgorithmOf(body.checksum_algorithm),
     parallelism: body.parallelism ?? body.perf_p ?? DEFAULT_PARALLELISM,
   };
-  return { items, options: { session, encryptData: body.encrypt_data ?? true, recursiveSymlinks: 'ignore', filterRules: filterRulesOf(body.filter_rules) } };
+  return {
+    items,
+    options: {
+      session, encryptData: body.encrypt_data ?? true, recursiveSymlinks: 'ignore', filterRules: filterRulesOf(body.filter_rules),
+      // A number asked for is kept; otherwise the streams may grow with the path's loss.
+      adaptiveParallelism: body.parallelism === undefined && body.perf_p === undefined,
+    },
+  };
 }
 
 /**

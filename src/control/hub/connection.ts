@@ -135,6 +135,11 @@ export class AgentConnection {
     const m = msg as AgentToControl;
     switch (m.type) {
       case 'hello': return this.onHello(m);
+      case 'hello.update':
+        if (!this.ready || this.hello === undefined) return this.refuse('Link.BadMessage', 'hello.update before hello');
+        this.hello = { ...this.hello, capabilities: m.capabilities, roots: m.roots };
+        this.log.info({ capabilities: m.capabilities, roots: m.roots.length }, 'agent updated its hello (config reloaded)');
+        return;
       case 'heartbeat': return this.bumpLiveness();
       case 'reply': return this.onReply(m);
       case 'session.progress':

@@ -21,6 +21,8 @@ export interface TransferTaskOptions {
   recursiveSymlinks: string;
   /** In the Globus shape the task document echoes; sent to both agents as SessionSpec.filterRules. */
   filterRules: StoredFilterRule[] | null;
+  /** The submitter named no parallelism: the session may add streams on a loss-limited path (tasks/parallelism.ts). Absent in older rows: fixed. */
+  adaptiveParallelism?: boolean;
 }
 export type StoredFilterRule = FilterRule & { DATA_TYPE: 'filter_rule' };
 

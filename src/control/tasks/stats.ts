@@ -20,6 +20,8 @@ export function combineStats(base: SessionStats, cur: SessionStats | null): Sess
     bytesTransferred: base.bytesTransferred + cur.bytesTransferred,
     bytesChecksummed: base.bytesChecksummed + cur.bytesChecksummed,
     faults: base.faults + cur.faults,
+    // The most data streams any attempt had at work.
+    ...(base.streams !== undefined || cur.streams !== undefined ? { streams: Math.max(base.streams ?? 0, cur.streams ?? 0) } : {}),
   };
 }
 

@@ -55,7 +55,8 @@ export function taskDocument(v: TaskView): Record<string, unknown> {
     filter_rules: transfer ? transfer.filterRules : null,
     // Ferry extensions, echoed so clients can see what ran.
     checksum_algorithm: transfer ? transfer.session.checksumAlgorithm : null,
-    parallelism: transfer ? transfer.session.parallelism : null,
+    // What ran: more than asked when the source put spare streams to work on a loss-limited path.
+    parallelism: transfer ? Math.max(transfer.session.parallelism, s.streams ?? 0) : null,
     faults: s.faults,
     files: s.files,
     directories: s.directories,

@@ -7,6 +7,7 @@ import type { SessionNotice } from '../hub/hub.js';
 import type { TaskPatch, TransferTaskRecord } from '../store/tasks.js';
 import type { EndpointRoute } from './endpoints.js';
 import { agentsAllowClear } from './encryption.js';
+import { spareStreamLimit } from './parallelism.js';
 import { classifyError, classifySessionError, type Failure } from './failures.js';
 import type { RunnerDeps, TransferRun } from './runs.js';
 
@@ -69,10 +70,13 @@ export class TransferRunner {
     this.d.repo.apply(t.id, { attempts: t.attempts + 1, session: { sessionId: run.sessionId, sourceNode: run.sourceNode, destinationNode: run.destinationNode } });
     // The submitter's principals as they are now (groups joined or left since submission count).
     const guestOf = (route: Served): SessionSpec['guest'] => (route.collectionId === null ? undefined : { collectionId: route.collectionId, principals: this.d.endpoints.principals(t.ownerId, route.collectionId) });
-    this.open(t, run, listenRole, { source: guestOf(srcRoute), destination: guestOf(dstRoute) }, encrypt).catch(this.d.onError);
+    const maxParallelism = spareStreamLimit(t.options, src.hello?.capabilities);
+    this.open(t, run, listenRole, { source: guestOf(srcRoute), destination: guestOf(dstRoute) }, encrypt, maxParallelism).catch(this.d.onError);
   }
 
-  private async open(t: TransferTaskRecord, run: TransferRun, listenRole: SessionRole, guests: Record<SessionRole, SessionSpec['guest']>, encrypt: boolean): Promise<void> {
+  private async open(
+    t: TransferTaskRecord, run: TransferRun, listenRole: SessionRole, guests: Record<SessionRole, SessionSpec['guest']>, encrypt: boolean, maxParallelism: number | undefined,
+  ): Promise<void> {
     const secret = newSecret();
     const nodeOf = (role: SessionRole) => (role === 'source' ? run.sourceNode : run.destinationNode);
     const dialRole: SessionRole = listenRole === 'source' ? 'destination' : 'source';
@@ -82,6 +86,8 @@ export class TransferRunner {
       peer: { nodeId: nodeOf(role === 'source' ? 'destination' : 'source'), address },
       // Only when false: agents that predate the field take encrypted sessions unchanged.
       ...(encrypt ? {} : { encryptData: false }),
+      // Both sides connect the spare streams; only the source decides when they carry data.
+      ...(maxParallelism === undefined ? {} : { maxParallelism }),
       // Both sides: the source leaves excluded entries out, the destination spares excluded extras.
       ...(filterRules ? { filterRules } : {}),
       // A guest collection side: its agent decides every path from the collection's rules.

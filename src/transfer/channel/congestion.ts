@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { hostCongestion, tcpCongestion, type HostCongestion, type TcpCongestion } from '../../fs/index.js';
+import { hostCongestion, tcpCongestion, type HostCongestion, type TcpCongestion, type TcpInfo } from '../../fs/index.js';
 
 /**
  * Which congestion control a session's data streams use, chosen by the agent rather than
@@ -70,7 +70,23 @@ export function applyCongestion(sockets: readonly Socket[], plan: CongestionPlan
   return refused === undefined ? { name } : { name, refused };
 }
 
+/** A socket's TCP_INFO counters; null where they cannot be read (the twin, a socket without a descriptor). */
+export function tcpInfoOf(socket: Socket, impl: TcpCongestion = tcpCongestion()): TcpInfo | null {
+  const fd = fdOf(socket);
+  return fd === null ? null : impl.info(fd);
+}
+
+/** Whether a congestion control backs off on every loss, so that more streams carry more on a lossy path (bbr does not). */
+export function isLossBased(name: string | null): boolean {
+  return name !== null && name !== '' && name !== 'bbr' && name !== 'bbr2';
+}
+
 /** The plan for this process under `setting`, from the host's settings as they are now (read per session: an admin may change them). */
 export function congestionPlan(setting: string): CongestionPlan {
   return planCongestion(setting, hostCongestion(), tcpCongestion(), process.getuid?.() === 0);
+}
+
+/** What this process's data streams will use under `setting` (told to control, which then knows whether spare streams can help). */
+export function expectedCongestion(setting: string): string {
+  return congestionPlan(setting).wanted ?? hostCongestion().defaultName;
 }

@@ -13,18 +13,38 @@ export interface SendGuard {
 
 /**
  * The source's send side: a queue bounded by bytes between the readers and one sender loop
- * per data stream. A big file's chunks spread over the streams in the order the streams
+ * per active data stream. A big file's chunks spread over the streams in the order the streams
  * free up; a stream whose socket is full waits for 'drain' and takes nothing meanwhile.
+ * Streams past `initial` are connected but idle until grow() puts them to work (more streams
+ * for a loss-limited path: session/stream-growth.ts).
  */
 export class SendQueue {
   private readonly queue: BoundedQueue<SendUnit>;
+  private activeCount = 0;
 
-  constructor(private readonly streams: readonly FrameStream[], capacityBytes: number, private readonly guard: SendGuard) {
+  constructor(
+    private readonly streams: readonly FrameStream[], capacityBytes: number, private readonly guard: SendGuard,
+    private readonly initial: number = streams.length,
+  ) {
     this.queue = new BoundedQueue<SendUnit>(capacityBytes);
   }
 
+  /** The streams carrying data now, in order: the first `active` of those connected. */
+  get active(): readonly FrameStream[] {
+    return this.streams.slice(0, this.activeCount);
+  }
+
   start(): void {
-    for (const stream of this.streams) this.guard.spawn(() => this.pump(stream));
+    while (this.activeCount < Math.min(Math.max(1, this.initial), this.streams.length)) this.grow();
+  }
+
+  /** Put one more connected stream to work; false when all already are. */
+  grow(): boolean {
+    const stream = this.streams[this.activeCount];
+    if (stream === undefined) return false;
+    this.activeCount += 1;
+    this.guard.spawn(() => this.pump(stream));
+    return true;
   }
 
   push(unit: SendUnit): Promise<void> {

@@ -5,6 +5,7 @@ import type { TransferTuning } from '../tuning.js';
 import type { FrameStream } from '../wire/frame-stream.js';
 import type { IoPool } from '../workers/io-pool.js';
 import type { SessionGuard } from './guard.js';
+import type { StreamGrowthInit } from './stream-growth.js';
 import type { PathResolver, SessionReporter } from './types.js';
 
 /** What both roles share while a session runs. */
@@ -23,4 +24,6 @@ export interface SessionContext {
   data: FrameStream[];
   /** Destination's restart markers, or null (no resume). */
   markers: RestartMarkers | null;
+  /** Source: how spare streams go to work (SessionInit.growth), or null. */
+  growth: StreamGrowthInit | null;
 }

@@ -186,11 +186,18 @@ export class DestinationSession {
   private async dataLoop(stream: FrameStream): Promise<void> {
     const { guard } = this.ctx;
     const state = this.receiver.newState(stream.name);
+    let counted = false;
     for (;;) {
       const frame = await stream.next();
       if (!frame) {
         if (guard.done) return;
         throw connectionLost(`the source closed ${stream.name} mid-session`);
+      }
+      if (!counted) {
+        // What the task document reports as parallelism: streams that carried data, spare ones put to work included.
+        counted = true;
+        const stats = this.clock.stats;
+        stats.streams = (stats.streams ?? 0) + 1;
       }
       await this.receiver.handle(frame, state);
     }

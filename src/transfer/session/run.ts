@@ -3,7 +3,7 @@ import { ErrorFrame, SessionFrameType } from '../../protocol/data-frames.js';
 import { SessionSpec, type SessionStats } from '../../protocol/session.js';
 import { assertSchema } from '../../common/validate.js';
 import { Checksummer } from '../checksum/index.js';
-import { resolveTuning, type TransferTuning } from '../tuning.js';
+import { chunkSizeFor, resolveTuning, type TransferTuning } from '../tuning.js';
 import { sharedIoPool } from '../workers/io-pool.js';
 import { FrameStream } from '../wire/frame-stream.js';
 import { encodeSessionJson } from '../wire/session-frames.js';
@@ -27,6 +27,7 @@ export async function runSession(init: SessionInit): Promise<SessionStats> {
   try {
     tuning = resolveTuning(init.tuning);
     assertSchema(SessionSpec, init.spec, 'BadRequest', 'session spec');
+    if (init.spec.role === 'source') tuning.chunkSize = chunkSizeFor(tuning.chunkSize, init.spec.options.parallelism, init.streams.length - 1);
     if (init.streams.length === 0) throw new FerryError('BadRequest', 'a session needs at least one stream');
   } catch (err) {
     for (const s of init.streams) s.destroy();
@@ -53,6 +54,7 @@ export async function runSession(init: SessionInit): Promise<SessionStats> {
     control,
     data: streams.length > 1 ? streams.slice(1) : [control],
     markers: init.markers ?? null,
+    growth: init.growth ?? null,
   };
   const session = init.spec.role === 'source' ? new SourceSession(ctx) : new DestinationSession(ctx);
   if (init.spec.role === 'source') refuseInput(ctx, guard);

@@ -10,6 +10,7 @@ import { batchTarBytes, packBatch, type BatchFile } from '../batch/tar-pack.js';
 import { entryBytes } from '../batch/ustar.js';
 import { BufferPool, sendFileChunks } from '../chunks/file-reader.js';
 import { SendQueue } from '../chunks/sender.js';
+import { StreamGrowth } from './stream-growth.js';
 import { CheckedDirs } from './checked-dirs.js';
 import { connectionLost, errnoOf, errorFromPeer, fsError, peerProtocolError, recheckAccess, skippableCode } from '../errors.js';
 import { sessionEvent } from './events.js';
@@ -77,7 +78,8 @@ export class SourceSession {
   private readonly ended = new Promise<void>((resolve) => { this.markEnded = resolve; });
 
   constructor(private readonly ctx: SessionContext) {
-    this.sender = new SendQueue(ctx.data, ctx.tuning.sendQueueBytes, ctx.guard);
+    // Spare streams (spec.maxParallelism) wait until the running ones prove loss-limited.
+    this.sender = new SendQueue(ctx.data, ctx.tuning.sendQueueBytes, ctx.guard, Math.min(ctx.spec.options.parallelism, ctx.data.length));
     // Enough buffers to fill the send queue, one per stream in its socket, one per reader.
     this.pool = new BufferPool(ctx.tuning.chunkSize, Math.ceil(ctx.tuning.sendQueueBytes / ctx.tuning.chunkSize) + ctx.data.length + ctx.tuning.readConcurrency);
     this.batchReads = new Semaphore(Math.min(ctx.tuning.readConcurrency, ctx.tuning.fsWorkers + 1));
@@ -94,9 +96,17 @@ export class SourceSession {
     guard.spawn(() => this.controlLoop());
     guard.spawn(() => this.announce());
     this.sender.start();
+    const growth = this.ctx.growth && this.sender.active.length < this.ctx.data.length
+      ? new StreamGrowth(this.sender, this.ctx.growth, tuning.streamGrowthIntervalMs)
+      : null;
+    growth?.start();
     for (let k = 0; k < tuning.readConcurrency; k++) guard.spawn(() => this.readLoop());
     guard.spawn(() => this.sumLoop());
-    await Promise.race([this.ended, guard.failed]);
+    try {
+      await Promise.race([this.ended, guard.failed]);
+    } finally {
+      growth?.stop();
+    }
     return this.endStats!;
   }
 

@@ -1,3 +1,4 @@
+import type { StreamGrowthInit } from './stream-growth.js';
 import type { Dir } from '../../fs/index.js';
 import type { Duplex } from 'node:stream';
 import type { FinishedFile, SessionEvent, SessionSpec, SessionStats } from '../../protocol/session.js';
@@ -66,6 +67,12 @@ export interface SessionInit {
    * (channel/clear-keys.ts), null for a TLS stream. Absent: every stream is TLS.
    */
   frameKeys?: ReadonlyArray<FrameMacKeys | null>;
+  /**
+   * Source: streams beyond spec.options.parallelism (spec.maxParallelism) go to work when the
+   * running ones are loss-limited, judged by these TCP_INFO readings (stream-growth.ts). Absent:
+   * the spare streams stay idle.
+   */
+  growth?: StreamGrowthInit;
   resolver: PathResolver;
   reporter: SessionReporter;
   /** Cancel: stop within seconds, remove partial files, reject with Transfer.Canceled. */

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { FrameDecoder } from '../../../src/transfer/wire/frame-codec.js';
-import { runSession, type PathResolver, type SessionReporter, type TransferTuning } from '../../../src/transfer/index.js';
+import { runSession, type PathResolver, type SessionReporter, type StreamGrowthInit, type TransferTuning } from '../../../src/transfer/index.js';
 import type { FinishedFile, SessionEvent, SessionSpec, SessionStats, TransferItem, TransferOptions } from '../../../src/protocol/session.js';
 import { FerryError } from '../../../src/common/errors.js';
 import type { RestartMarkers } from '../../../src/transfer/markers/store.js';
@@ -128,6 +128,8 @@ export interface PairOptions {
   taskId?: string;
   /** The destination's restart markers. */
   markers?: RestartMarkers;
+  /** The source's spare-stream growth (streams beyond options.parallelism: set `streams`). */
+  growth?: StreamGrowthInit;
   /** encrypt_data false: the data streams carry MACs, with random per-stream, per-direction keys ('wrong-keys': the destination's do not match). */
   clear?: boolean | 'wrong-keys';
 }
@@ -154,7 +156,7 @@ export async function runPair(o: PairOptions): Promise<PairResult> {
   const dstKeys = o.clear ? { frameKeys: keys.map((x) => x && (o.clear === 'wrong-keys' ? { send: randomBytes(32), receive: randomBytes(32) } : { send: x.toSrc, receive: x.toDst })) } : {};
   try {
     const [src, dst] = await Promise.allSettled([
-      runSession({ spec: makeSpec('source', o.items, options, sessionId, taskId), streams: pairs.a, ...srcKeys, resolver: resolverFor(o.srcRoot), reporter: srcRep, signal, tuning: { ...o.tuning, ...o.srcTuning } }),
+      runSession({ spec: makeSpec('source', o.items, options, sessionId, taskId), streams: pairs.a, ...srcKeys, resolver: resolverFor(o.srcRoot), reporter: srcRep, signal, tuning: { ...o.tuning, ...o.srcTuning }, ...(o.growth ? { growth: o.growth } : {}) }),
       runSession({ spec: makeSpec('destination', o.items, options, sessionId, taskId), streams: pairs.b, ...dstKeys, resolver: o.dstResolver ?? resolverFor(o.dstRoot), reporter: dstRep, signal: o.dstSignal ?? signal, tuning: { ...o.tuning, ...o.dstTuning }, ...(o.markers ? { markers: o.markers } : {}) }),
     ]);
     return { src, dst, srcRep, dstRep };

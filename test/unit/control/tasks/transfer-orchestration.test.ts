@@ -97,6 +97,42 @@ describe('transfer orchestration', () => {
     expect(w.task(forced.t.id).options).toMatchObject({ encryptData: true });
   });
 
+  it('connects spare streams only for a task that left parallelism to Ferry and a source sending with a loss-based congestion control; the document says what ran', async () => {
+    const session = { syncLevel: null, verifyChecksum: true, preserveTimestamp: false, deleteDestinationExtra: false, skipSourceErrors: false, failOnQuotaErrors: false, checksumAlgorithm: 'sha256', parallelism: 4 };
+    const adaptive = { session, encryptData: true, recursiveSymlinks: 'ignore', filterRules: null, adaptiveParallelism: true };
+    const item = (k: number) => ({ items: [{ sourcePath: `/~/a${k}`, destinationPath: `/~/b${k}`, recursive: null }] });
+    w.hub.connect(w.src, SRC, undefined, ['transfer', 'congestion:cubic']);
+    w.hub.connect(w.dst, DST, undefined, ['transfer', 'congestion:bbr']);
+    o.open();
+    const grows = await running({ options: adaptive, ...item(1) });
+    // Both sides connect the same streams; only the source decides when they carry data.
+    expect([spec(grows.listen).maxParallelism, spec(grows.dial).maxParallelism]).toEqual([16, 16]);
+    expect(spec(grows.dial).options.parallelism).toBe(4);
+    // A number asked for is kept.
+    const pinned = await running({ options: { ...adaptive, adaptiveParallelism: false }, ...item(2) });
+    expect(spec(pinned.listen)).not.toHaveProperty('maxParallelism');
+    // An older task row (no flag) is fixed too.
+    const { adaptiveParallelism: _, ...older } = adaptive;
+    const old = await running({ options: older, ...item(3) });
+    expect(spec(old.dial)).not.toHaveProperty('maxParallelism');
+    // The stream count the destination saw carry data is the task's parallelism.
+    w.hub.notice(DST, { type: 'session.done', sessionId: grows.sessionId, role: 'destination', ok: true, error: null, stats: stats({ files: 1, filesTransferred: 1, bytesTransferred: 10, streams: 9 }) });
+    w.hub.notice(SRC, { type: 'session.done', sessionId: grows.sessionId, role: 'source', ok: true, error: null, stats: stats() });
+    const doc = taskDocument({ record: w.task(grows.t.id), owner: undefined, source: undefined, destination: undefined, now: w.clock.t, skippedErrors: 0 });
+    expect(doc).toMatchObject({ status: 'SUCCEEDED', parallelism: 9 });
+    const pinnedDoc = taskDocument({ record: w.task(pinned.t.id), owner: undefined, source: undefined, destination: undefined, now: w.clock.t, skippedErrors: 0 });
+    expect(pinnedDoc['parallelism']).toBe(4);
+    // A source on bbr (or one that does not say) gets no spare streams.
+    w.hub.disconnect(SRC);
+    w.hub.connect(w.src, SRC2, undefined, ['transfer', 'congestion:bbr']);
+    const bbr = await running({ options: adaptive, ...item(4) });
+    expect(spec(bbr.dial)).not.toHaveProperty('maxParallelism');
+    w.hub.disconnect(SRC2);
+    w.hub.connect(w.src, ONE, undefined, ['transfer']);
+    const silent = await running({ options: adaptive, ...item(5) });
+    expect(spec(silent.dial)).not.toHaveProperty('maxParallelism');
+  });
+
   it('lets the source listen when only it is reachable, and waits (one event) when neither is', async () => {
     w.hub.connect(w.src, SRC, []);
     w.hub.connect(w.dst, DST, []);

@@ -3,7 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hostCongestion, nativeTcpCongestion, twinTcpCongestion } from '../../../../src/fs/index.js';
 import { nativeRawFsUnavailableReason } from '../../../../src/fs/load.js';
-import { applyCongestion, dialSession, planCongestion } from '../../../../src/transfer/channel/index.js';
+import { applyCongestion, dialSession, isLossBased, planCongestion, tcpInfoOf } from '../../../../src/transfer/channel/index.js';
 import { expectation, Listeners, makePki, type Pki } from './fixture.js';
 
 /**
@@ -59,11 +59,38 @@ describe('congestion control of the data streams', () => {
     }
   });
 
+  it.skipIf(!native)('reads TCP_INFO counters of a real connection through the native addon', async () => {
+    const cc = nativeTcpCongestion();
+    const pair = await tcpPair();
+    try {
+      const payload = Buffer.alloc(1024 * 1024, 7);
+      let received = 0;
+      const all = new Promise<void>((r) => pair.b.on('data', (d: Buffer) => { received += d.length; if (received >= payload.length) r(); }));
+      pair.a.write(payload);
+      await all;
+      const info = cc.info(fdOf(pair.a))!;
+      expect(info.bytesSent).toBeGreaterThanOrEqual(payload.length);
+      expect(info.rttUs).toBeGreaterThan(0);
+      expect(info.cwnd).toBeGreaterThan(0);
+      expect(info.bytesRetransmitted).toBeLessThanOrEqual(info.bytesSent);
+      expect(info.busyUs).toBeGreaterThanOrEqual(info.rwndLimitedUs + info.sndbufLimitedUs);
+      // The receiving side sent nothing but acknowledgements.
+      expect(cc.info(fdOf(pair.b))!.bytesSent).toBe(0);
+      expect(tcpInfoOf(pair.a, cc)).toEqual(expect.objectContaining({ bytesSent: info.bytesSent }));
+      expect(() => cc.info(-1)).toThrow();
+    } finally {
+      pair.close();
+    }
+  });
+
   it('the twin reports the host default and refuses to set', async () => {
     const pair = await tcpPair();
     try {
       expect(twinTcpCongestion.get(fdOf(pair.a))).toBe(host.defaultName);
       expect(() => twinTcpCongestion.set(fdOf(pair.a), 'reno')).toThrow(expect.objectContaining({ code: 'ENOTSUP' }));
+      // No counters: a session on the twin never grows its streams.
+      expect(twinTcpCongestion.info(fdOf(pair.a))).toBeNull();
+      expect(tcpInfoOf(pair.a, twinTcpCongestion)).toBeNull();
       const result = applyCongestion([pair.a], { wanted: 'reno', reason: 'test' }, twinTcpCongestion);
       expect(result).toEqual({ name: host.defaultName, refused: expect.stringContaining('native addon') });
     } finally {
@@ -82,6 +109,8 @@ describe('congestion control of the data streams', () => {
     expect(planCongestion('system', cubicHost, nat, true).wanted).toBeNull();
     expect(planCongestion('cubic', cubicHost, nat, true).wanted).toBe('cubic');
     expect(planCongestion('bbr', cubicHost, { kind: 'twin' }, true)).toEqual({ wanted: null, reason: 'no native addon: the host default' });
+    // Spare streams help only an algorithm that backs off on every loss.
+    expect([isLossBased('cubic'), isLossBased('reno'), isLossBased('bbr'), isLossBased(''), isLossBased(null)]).toEqual([true, true, false, false, false]);
   });
 
   it.skipIf(!native || !other)('applies to both ends of real TLS data streams, before any data', async () => {
