@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { clean, countFiles, dropCaches, fileSize, identical, treeBytes, warm } from './data.mjs';
-import { ferryTransfer, setDurable } from './ferry.mjs';
+import { ferryTransfer, setTransferConfig } from './ferry.mjs';
 import { iperfGoodput, timedAgainst, tlsCeiling } from './peers.mjs';
 
 export const WAN = { nsA: 'bnA', nsB: 'bnB', ipA: '10.77.0.1', ipB: '10.77.0.2', linkMBps: 125 };
@@ -50,6 +50,7 @@ export function defineCases(o) {
       id: 'd', metric: 'MBps', title: `one ${o.wanMib} MiB file over the same WAN, cubic as the hosts' default congestion control`,
       tools: [
         { id: 'ferry', label: 'Ferry default (its agents ask for bbr per socket)' },
+        { id: 'ferry-cubic', label: 'Ferry, agents pinned to cubic (transfer.congestionControl, as where bbr is missing or not allowed): spare streams on loss' },
         { id: 'gridftp-p8', label: 'GridFTP -fast -p 8 (clear text, cubic)' },
         { id: 'iperf-P8', label: `iperf3 -P 8 -R, ${o.iperfSecs} s (cubic)` },
         { id: 'iperf-P8-bbr', label: `iperf3 -P 8 -R -C bbr, ${o.iperfSecs} s (what the link carries with bbr)` },
@@ -107,7 +108,7 @@ export async function runOne(c, tool, env) {
   const host = wan ? WAN.ipB : '127.0.0.1';
   let r;
   switch (`${c.id}:${tool.id}`) {
-    case 'a:ferry': case 'b:ferry': case 'c:ferry': case 'd:ferry':
+    case 'a:ferry': case 'b:ferry': case 'c:ferry': case 'd:ferry': case 'd:ferry-cubic':
     case 'a:ferry-nofsync': case 'b:ferry-nofsync': case 'c:ferry-nofsync': case 'a:ferry-lean':
     case 'e:ferry': case 'e:ferry-nofsync': case 'e:ferry-lean':
     case 'a:ferry-lean-plain': case 'e:ferry-lean-plain': {
@@ -118,13 +119,14 @@ export async function runOne(c, tool, env) {
       // The peers move data in clear text; so does this row (keyed BLAKE3 per chunk instead of TLS).
       if (tool.id === 'ferry-lean-plain') options.encrypt_data = false;
       if (env.opts.checksum) options.checksum_algorithm = env.opts.checksum;
-      const durable = tool.id === 'ferry';
-      // The same running agents: agent.json's transfer.durable changed and reloaded with SIGHUP.
-      if (!durable) await setDurable(env.ferry, false);
+      // The same running agents: agent.json's transfer section changed and reloaded with SIGHUP.
+      const patch = tool.id === 'ferry-cubic' ? { congestionControl: 'cubic' } : tool.id === 'ferry' ? null : { durable: false };
+      const undo = tool.id === 'ferry-cubic' ? { congestionControl: 'auto' } : { durable: true };
+      if (patch) await setTransferConfig(env.ferry, patch);
       try {
         r = await ferryTransfer(env.ferry, { src: 'src', dst: 'dst', sourcePath: p.api, destinationPath: p.dstApi, recursive: c.id === 'b' || c.id === 'e', options });
       } finally {
-        if (!durable) await setDurable(env.ferry, true);
+        if (patch) await setTransferConfig(env.ferry, undo);
       }
       break;
     }
@@ -191,6 +193,8 @@ export async function runOne(c, tool, env) {
   const bytes = env.bytes[c.id];
   rec.MBps = bytes / 1e6 / rec.wall;
   if (c.metric === 'files' || c.countsFiles) rec.filesPerS = files / rec.wall;
+  // Of the task document only what the table's notes use: how many streams carried data.
+  if (rec.task) rec.parallelism = rec.task.parallelism;
   delete rec.stdout;
   delete rec.stderr;
   delete rec.task;

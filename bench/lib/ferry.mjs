@@ -114,15 +114,15 @@ export async function ferryTransfer(cluster, { src, dst, sourcePath, destination
 }
 
 /**
- * Switch every agent's transfer.durable (agent.json) and reload it with SIGHUP, as an
- * administrator would: later sessions run with or without fsync. Waits for each agent to log
- * the reload.
+ * Change every agent's transfer section (agent.json: durable, congestionControl) and reload it
+ * with SIGHUP, as an administrator would: later sessions run with it (the agent tells control
+ * its new capabilities on the same link). Waits for each agent to log the reload.
  */
-export async function setDurable(cluster, durable) {
+export async function setTransferConfig(cluster, patch) {
   for (const a of Object.values(cluster.agents)) {
     const cfgFile = join(a.dir, 'agent.json');
     const cfg = JSON.parse(readFileSync(cfgFile, 'utf8'));
-    cfg.transfer = { ...(cfg.transfer ?? {}), durable };
+    cfg.transfer = { ...(cfg.transfer ?? {}), ...patch };
     writeFileSync(cfgFile, `${JSON.stringify(cfg, null, 2)}\n`);
     const before = a.proc.output().split('config reloaded').length;
     process.kill(a.proc.pid, 'SIGHUP');

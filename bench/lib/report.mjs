@@ -83,6 +83,10 @@ export function judge(rows, { linkMBps, rssLimitMb, maxAgentRssMb }) {
     const bbr = get('d', 'iperf-P8-bbr');
     if (bbr) ratio('d', null, 0.9, `Ferry MB/s ÷ iperf3 -P 8 -C bbr goodput (${fmt(bbr.rate)} MB/s)`, bbr.rate);
   }
+  // Agents pinned to cubic (no bbr): spare streams on loss, shown without a verdict.
+  const cubic = get('d', 'ferry-cubic');
+  const p8 = get('d', 'gridftp-p8');
+  if (cubic && p8) out.push({ case: 'd', what: 'Ferry with its agents pinned to cubic MB/s ÷ GridFTP -p 8 (cubic)', ratio: cubic.rate / p8.rate, min: undefined });
   // encrypt_data false (issue 13): against the peers that move clear text too.
   const plainRatio = (c, t, min, what) => {
     const f = get(c, 'ferry-lean-plain');
