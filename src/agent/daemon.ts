@@ -16,7 +16,7 @@ import { SessionManager } from './transfer/session-manager.js';
 import { removeStalePartials } from './transfer/partials.js';
 import { SqliteMarkerStore } from '../transfer/markers/store.js';
 import { rawFsFallbackReason, rawFsKind } from '../fs/load.js';
-import type { RootInfo } from '../protocol/link.js';
+import { CONGESTION_CAPABILITY_PREFIX, type RootInfo } from '../protocol/link.js';
 
 export interface AgentDaemonOptions {
   configFile: string;
@@ -178,7 +178,7 @@ function configuredHello(cfg: AgentConfig): { capabilities: string[]; roots: Roo
     // 'congestion:NAME': what its data streams send with (control offers spare streams to a loss-based one).
     capabilities: [
       'fileops', 'transfer', 'sharing', 'clear-data', ...(cfg.transfer.forceEncryption ? ['force-encryption'] : []),
-      ...(congestion === '' ? [] : [`congestion:${congestion}`]),
+      ...(congestion === '' ? [] : [`${CONGESTION_CAPABILITY_PREFIX}${congestion}`]),
     ],
     roots: cfg.roots.map((r) => ({ path: r.path, writable: r.writable, sharing: r.sharing })),
   };

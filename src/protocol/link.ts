@@ -36,6 +36,22 @@ export const RootInfo = Type.Object({
 }, { additionalProperties: false });
 export type RootInfo = Static<typeof RootInfo>;
 
+/**
+ * Hello capability 'congestion:NAME': the congestion control an agent's data streams send with.
+ * Control offers spare streams to a source whose algorithm backs off on every loss.
+ */
+export const CONGESTION_CAPABILITY_PREFIX = 'congestion:';
+
+/** The congestion control a hello's capabilities name, if any. */
+export function congestionOf(capabilities: readonly string[] | undefined): string | undefined {
+  return capabilities?.find((c) => c.startsWith(CONGESTION_CAPABILITY_PREFIX))?.slice(CONGESTION_CAPABILITY_PREFIX.length);
+}
+
+/** Whether a congestion control backs off on every loss, so that more streams carry more on a lossy path (bbr does not). */
+export function isLossBased(name: string | null | undefined): boolean {
+  return name !== null && name !== undefined && name !== '' && name !== 'bbr' && name !== 'bbr2';
+}
+
 export const HelloMessage = Type.Object({
   type: Type.Literal('hello'),
   id: Id,

@@ -3,7 +3,8 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../../common/logger.js';
 import { FerryError, isFerryError, safetyCatch } from '../../common/errors.js';
 import type { SessionOpenResult, SessionSpec, SessionStats } from '../../protocol/session.js';
-import { applyCongestion, clearStreamKeys, congestionPlan, dialSession, isLossBased, tcpInfoOf, type ChannelCredentials, type DataListener } from '../../transfer/channel/index.js';
+import { applyCongestion, clearStreamKeys, congestionPlan, dialSession, tcpInfoOf, type ChannelCredentials, type DataListener } from '../../transfer/channel/index.js';
+import { isLossBased } from '../../protocol/link.js';
 import { eventCodeOf, isAgentStopping, runSession, type PathResolver, type StreamGrowthInit, type TransferTuning } from '../../transfer/index.js';
 import type { SqliteMarkerStore } from '../../transfer/markers/store.js';
 import type { PathPolicy } from '../policy/index.js';
@@ -136,8 +137,8 @@ export class SessionManager {
         signal: abort.signal,
         markers: this.init.markers,
         tuning: this.init.tuning(),
-        ...(spec.role === 'source' && streams.length > spec.options.parallelism + 1 && isLossBased(cc.name)
-          ? { growth: this.streamGrowth(spec, cc.name, log) } : {}),
+        // The source's spare streams, if any, grow only where loss can be what holds the streams back.
+        ...(spec.role === 'source' && isLossBased(cc.name) ? { growth: this.streamGrowth(spec, cc.name, log) } : {}),
         reporter: {
           progress: (s) => notify({ type: 'session.progress', sessionId: spec.sessionId, stats: s }),
           filesDone: (files) => notify({ type: 'session.files', sessionId: spec.sessionId, files }),

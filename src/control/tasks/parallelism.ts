@@ -1,3 +1,4 @@
+import { congestionOf, isLossBased } from '../../protocol/link.js';
 import type { TransferTaskOptions } from '../store/tasks.js';
 
 /** The protocol's limit on data streams per session (src/protocol/session.ts). */
@@ -13,7 +14,6 @@ export const MAX_PARALLELISM = 16;
  */
 export function spareStreamLimit(options: Pick<TransferTaskOptions, 'session' | 'adaptiveParallelism'>, sourceCapabilities: readonly string[] | undefined): number | undefined {
   if (options.adaptiveParallelism !== true) return undefined;
-  const congestion = sourceCapabilities?.find((c) => c.startsWith('congestion:'))?.slice('congestion:'.length);
-  if (congestion === undefined || congestion === '' || congestion === 'bbr' || congestion === 'bbr2') return undefined;
+  if (!isLossBased(congestionOf(sourceCapabilities))) return undefined;
   return options.session.parallelism < MAX_PARALLELISM ? MAX_PARALLELISM : undefined;
 }

@@ -4,7 +4,8 @@ import {
   ClearChallenge, ClearHello, ClearProof, DATA_MAGIC, DATA_PROTOCOL_VERSION, HandshakeFrameType,
 } from '../../protocol/frames.js';
 import { encodeJsonFrame } from '../wire/frame-codec.js';
-import { joinProof, joinProofMatches, newNonce } from './clear-keys.js';
+import { joinProof, newNonce } from './clear-keys.js';
+import { hexProofsMatch } from './proof.js';
 import { checkHelloReply, classifySocketError, readFirstFrame, parseHandshakeJson } from './handshake-io.js';
 import { tuneSocket, type ChannelExpectation } from './options.js';
 
@@ -52,7 +53,7 @@ export function dialClearStream(
         .then((frame) => {
           const challenge = parseHandshakeJson(frame, HandshakeFrameType.CLEAR_CHALLENGE, ClearChallenge, 'CLEAR_CHALLENGE');
           const expected = joinProof(secret, 'listener', exp.sessionId, index, dialerNonce, challenge.nonce);
-          if (!joinProofMatches(expected, challenge.proof)) {
+          if (!hexProofsMatch(expected, challenge.proof)) {
             throw new FerryError('Channel.PeerRejected', `the listener of ${what} did not prove the session's clear-stream key`);
           }
           const proof: ClearProof = { proof: joinProof(secret, 'dialer', exp.sessionId, index, dialerNonce, challenge.nonce) };
@@ -83,7 +84,7 @@ export async function answerClearJoin(socket: Socket, hello: ClearHello, secret:
   const frame = await readFirstFrame(socket, { what: 'CLEAR_PROOF', timeoutMs });
   const { proof } = parseHandshakeJson(frame, HandshakeFrameType.CLEAR_PROOF, ClearProof, 'CLEAR_PROOF');
   const expected = joinProof(secret, 'dialer', hello.sessionId, hello.streamIndex, hello.nonce, listenerNonce);
-  if (!joinProofMatches(expected, proof)) {
+  if (!hexProofsMatch(expected, proof)) {
     throw new FerryError('Channel.PeerRejected', `wrong clear-stream proof for stream ${hello.streamIndex} of session ${hello.sessionId}`);
   }
 }

@@ -1,4 +1,4 @@
-import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 
 /**
@@ -40,12 +40,6 @@ export function joinProof(secret: Buffer, side: JoinSide, sessionId: string, ind
   return createHmac('sha256', derive(secret, 'ferry clear join'))
     .update(`${side}\n${sessionId}\n${index}\n${dialerNonce}\n${listenerNonce}`)
     .digest('hex');
-}
-
-export function joinProofMatches(expected: string, given: string): boolean {
-  const a = Buffer.from(expected, 'hex');
-  const b = Buffer.from(given, 'hex');
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /** A clear stream's frame-MAC keys: `send` for frames this side writes, `receive` for frames it reads. */

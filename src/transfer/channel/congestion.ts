@@ -76,11 +76,6 @@ export function tcpInfoOf(socket: Socket, impl: TcpCongestion = tcpCongestion())
   return fd === null ? null : impl.info(fd);
 }
 
-/** Whether a congestion control backs off on every loss, so that more streams carry more on a lossy path (bbr does not). */
-export function isLossBased(name: string | null): boolean {
-  return name !== null && name !== '' && name !== 'bbr' && name !== 'bbr2';
-}
-
 /** The plan for this process under `setting`, from the host's settings as they are now (read per session: an admin may change them). */
 export function congestionPlan(setting: string): CongestionPlan {
   return planCongestion(setting, hostCongestion(), tcpCongestion(), process.getuid?.() === 0);
@@ -88,5 +83,6 @@ export function congestionPlan(setting: string): CongestionPlan {
 
 /** What this process's data streams will use under `setting` (told to control, which then knows whether spare streams can help). */
 export function expectedCongestion(setting: string): string {
-  return congestionPlan(setting).wanted ?? hostCongestion().defaultName;
+  const host = hostCongestion();
+  return planCongestion(setting, host, tcpCongestion(), process.getuid?.() === 0).wanted ?? host.defaultName;
 }

@@ -9,7 +9,7 @@
 export { DataListener, type DataListenerOptions } from './listener.js';
 export { dialSession, parseAddress } from './dialer.js';
 export { clearStreamKeys, type StreamMacKeys } from './clear-keys.js';
-export { applyCongestion, congestionPlan, expectedCongestion, isLossBased, planCongestion, tcpInfoOf } from './congestion.js';
+export { applyCongestion, congestionPlan, expectedCongestion, planCongestion, tcpInfoOf } from './congestion.js';
 export type { CongestionPlan, CongestionResult } from './congestion.js';
 export {
   DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_SESSION_TIMEOUT_MS, HANDSHAKE_MAX_PAYLOAD,

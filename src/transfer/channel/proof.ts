@@ -15,8 +15,13 @@ export function sessionProof(secret: string, socket: TLSSocket): string {
 
 /** Constant-time check of a dialer's proof against this connection's keying material. */
 export function proofMatches(secret: string, socket: TLSSocket, proof: string): boolean {
-  const expected = Buffer.from(sessionProof(secret, socket), 'hex');
-  const given = Buffer.from(proof, 'hex');
-  // The schema already pins the proof to 64 hex digits; the length check keeps timingSafeEqual from throwing anyway.
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return hexProofsMatch(sessionProof(secret, socket), proof);
+}
+
+/** Constant-time comparison of two hex proofs (the session proof here, the clear-stream join proofs in clear-join.ts). */
+export function hexProofsMatch(expected: string, given: string): boolean {
+  const a = Buffer.from(expected, 'hex');
+  const b = Buffer.from(given, 'hex');
+  // The schemas already pin proofs to 64 hex digits; the length check keeps timingSafeEqual from throwing anyway.
+  return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -27,8 +27,8 @@ export async function runSession(init: SessionInit): Promise<SessionStats> {
   try {
     tuning = resolveTuning(init.tuning);
     assertSchema(SessionSpec, init.spec, 'BadRequest', 'session spec');
-    if (init.spec.role === 'source') tuning.chunkSize = chunkSizeFor(tuning.chunkSize, init.spec.options.parallelism, init.streams.length - 1);
     if (init.streams.length === 0) throw new FerryError('BadRequest', 'a session needs at least one stream');
+    if (init.spec.role === 'source') tuning.chunkSize = chunkSizeFor(tuning.chunkSize, init.spec.options.parallelism, init.streams.length - 1);
   } catch (err) {
     for (const s of init.streams) s.destroy();
     throw asTransferError(err);

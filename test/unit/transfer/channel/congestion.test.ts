@@ -3,7 +3,8 @@ import type { TLSSocket } from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hostCongestion, nativeTcpCongestion, twinTcpCongestion } from '../../../../src/fs/index.js';
 import { nativeRawFsUnavailableReason } from '../../../../src/fs/load.js';
-import { applyCongestion, dialSession, isLossBased, planCongestion, tcpInfoOf } from '../../../../src/transfer/channel/index.js';
+import { applyCongestion, dialSession, planCongestion, tcpInfoOf } from '../../../../src/transfer/channel/index.js';
+import { isLossBased } from '../../../../src/protocol/link.js';
 import { expectation, Listeners, makePki, type Pki } from './fixture.js';
 
 /**
