@@ -12,6 +12,7 @@ import { createFileOps, createOwnerNames, LsEntryBudget, runFileOp, type FileOps
 import { AgentSharing, SharingReplica, SqliteReplicaStore } from './sharing/index.js';
 import { createPathPolicy, type PathPolicy } from './policy/index.js';
 import { inDataDir } from './paths.js';
+import { fullCollection, IDLE_COLLECT_MS, IdleCollector } from './transfer/idle-collect.js';
 import { SessionManager } from './transfer/session-manager.js';
 import { removeStalePartials } from './transfer/partials.js';
 import { SqliteMarkerStore } from '../transfer/markers/store.js';
@@ -108,6 +109,7 @@ export class AgentDaemon {
       onSessionCancel: (id, keepPartials) => this.sessions!.cancel(id, keepPartials),
       onTaskCleanup: (taskId) => this.sessions!.cleanupTask(taskId),
     }, this.log.child({ component: 'link' }));
+    const idle = new IdleCollector(fullCollection(), IDLE_COLLECT_MS, this.log.child({ component: 'memory' }));
     this.sessions = new SessionManager({
       credentials: this.credentials,
       listener: this.listener,
@@ -118,6 +120,7 @@ export class AgentDaemon {
       notify: (n) => link.notify(n),
       log: this.log.child({ component: 'sessions' }),
       markers: this.markers,
+      idle,
       // Read at session start, like the roots.
       congestion: () => this.config.transfer.congestionControl,
       forceEncryption: () => this.config.transfer.forceEncryption,
@@ -125,6 +128,8 @@ export class AgentDaemon {
     });
     this.link = link;
     link.open();
+    // Start-up (modules, config, TLS contexts) leaves garbage too: an agent that never transfers collects it once.
+    idle.sessionsNow(0);
     this.state = 'open';
   }
 

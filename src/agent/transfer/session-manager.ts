@@ -8,6 +8,7 @@ import { isLossBased } from '../../protocol/link.js';
 import { eventCodeOf, isAgentStopping, runSession, type PathResolver, type StreamGrowthInit, type TransferTuning } from '../../transfer/index.js';
 import type { SqliteMarkerStore } from '../../transfer/markers/store.js';
 import type { PathPolicy } from '../policy/index.js';
+import type { IdleCollector } from './idle-collect.js';
 import { removeTaskPartials } from './partials.js';
 import type { SessionNotice } from '../link/client.js';
 
@@ -41,6 +42,8 @@ export interface SessionManagerInit {
   congestion?: () => string;
   /** The agent config's transfer.forceEncryption: refuse clear-text sessions. */
   forceEncryption?: () => boolean;
+  /** Told how many sessions run whenever that changes (the agent collects garbage once none has for a while). */
+  idle?: IdleCollector;
 }
 
 /** Abort reasons that end a session but keep its partial files for the next attempt. */
@@ -110,8 +113,12 @@ export class SessionManager {
     const previous = [...this.running.values()].filter((r) => r.spec.taskId === spec.taskId && r.spec.role === spec.role && r.spec.sessionId !== spec.sessionId);
     for (const r of previous) r.abort.abort(keepingAbort('ClientError.Conflict', 'superseded by a newer attempt of the task'));
     const settled = Promise.all(previous.map((r) => r.done.catch(() => undefined)));
-    const done = settled.then(() => this.run(spec, resolver, streams, abort, log)).finally(() => this.running.delete(key));
+    const done = settled.then(() => this.run(spec, resolver, streams, abort, log)).finally(() => {
+      this.running.delete(key);
+      this.init.idle?.sessionsNow(this.running.size);
+    });
     this.running.set(key, { spec, abort, done });
+    this.init.idle?.sessionsNow(this.running.size);
     log.info({ listen: spec.listen, items: spec.items.length, parallelism: spec.options.parallelism }, 'session opened');
     return { address: spec.listen ? this.init.advertisedAddress : null };
   }
@@ -199,6 +206,7 @@ export class SessionManager {
     const all = [...this.running.values()];
     for (const r of all) r.abort.abort(keepingAbort('Transfer.AgentStopping', 'the agent is shutting down; the transfer resumes when it is back'));
     await Promise.all(all.map((r) => r.done.catch(safetyCatch(() => {}))));
+    this.init.idle?.cancel();
     this.init.markers.flush();
   }
 }

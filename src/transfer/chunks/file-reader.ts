@@ -14,11 +14,13 @@ import type { SendQueue } from './sender.js';
  * does not allocate (and page-fault in) a fresh multi-megabyte buffer per chunk. Buffers live
  * in SharedArrayBuffers, so a worker thread hashes them in place.
  *
- * Each session has its own pool (its own bound on buffers out), but idle buffers go back to a
- * process-wide spare list that the next session takes from: buffers dropped with a finished
- * session would wait for a garbage collection that an idle agent may not run for a long time
- * (the source of an earlier 2 GiB transfer sat on about 70 MB of them), and the next session
- * would page-fault in new ones.
+ * Each session has its own pool (its own bound on buffers out), and every pool of the process
+ * also draws on one budget (AGENT_SOURCE_BUFFER_BYTES), so fifty sessions at once hold what
+ * two busy ones would, not fifty times one. Idle buffers go back to a process-wide spare list
+ * that the next session takes from: buffers dropped with a finished session would wait for a
+ * garbage collection that an idle agent may not run for a long time (the source of an earlier
+ * 2 GiB transfer sat on about 70 MB of them; a worker thread that read into one keeps it alive
+ * until its own collection), and the next session would page-fault in new ones.
  */
 export class BufferPool {
   private readonly slots: Semaphore;
@@ -26,24 +28,42 @@ export class BufferPool {
   /**
    * @param count most buffers out at once: this bounds the source's chunk memory whatever
    *   lags behind (the sockets, or a hash slower than the network, such as md5).
+   * @param budget bytes shared with every other pool (the agent's budget unless a test gives its own)
    */
-  constructor(private readonly size: number, count: number) {
+  constructor(private readonly size: number, count: number, private readonly budget: Semaphore = agentSourceBuffers) {
     this.slots = new Semaphore(count);
   }
 
   async get(signal: AbortSignal): Promise<Buffer> {
     await this.slots.acquire(1, signal);
+    try {
+      // Held only while bytes are read, queued or sent: a buffer out always comes back without
+      // waiting for another one, so sessions waiting here cannot wait on each other in a circle.
+      await this.budget.acquire(this.size, signal);
+    } catch (err) {
+      this.slots.release(1);
+      throw err;
+    }
     return spareBuffers.take(this.size) ?? Buffer.from(new SharedArrayBuffer(this.size));
   }
 
   put(buf: Buffer): void {
     spareBuffers.give(buf);
+    this.budget.release(this.size);
     this.slots.release(1);
   }
 }
 
-/** Idle chunk buffers of every session of the process: about one session's worth (send queue, one per stream, one per reader). */
-const spareBuffers = new IdleBuffers(12, 2000);
+/**
+ * Bytes of chunk and batch buffers all source sessions of an agent hold at once: two sessions
+ * at full speed with the default tuning (12 buffers of 4 MiB each). A buffer bigger than what
+ * is left waits; one bigger than the whole budget is still let through when nothing else is out.
+ */
+export const AGENT_SOURCE_BUFFER_BYTES = 96 * 1024 * 1024;
+const agentSourceBuffers = new Semaphore(AGENT_SOURCE_BUFFER_BYTES);
+
+/** Idle chunk buffers of every session of the process: as many as the budget holds of the default 4 MiB. */
+const spareBuffers = new IdleBuffers(AGENT_SOURCE_BUFFER_BYTES / (4 * 1024 * 1024), 2000);
 
 export interface ChunkJob {
   i: number;

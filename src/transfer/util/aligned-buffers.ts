@@ -4,7 +4,7 @@
  * for alignment or to learn a Buffer's address, and its allocations are only 16-byte aligned.
  *
  * Two ways to get one, like every part of native/:
- * - native: the addon's allocAligned (posix_memalign, handed to V8 as an external ArrayBuffer
+ * - native: the addon's allocAligned (an anonymous mmap, handed to V8 as an external ArrayBuffer
  *   that frees it when collected). This module sits below fs/ in the layers and cannot load
  *   the addon, so the layer that can hands the allocator in (useNativeAlignedMemory, from
  *   transfer/checksum/aligned-memory.ts).
