@@ -21,7 +21,9 @@ export type FastHashErrorCode =
   /** Input that is not a Uint8Array. */
   | 'ERR_HASH_INPUT'
   /** update() or digest() after digest(), without reset() in between. */
-  | 'ERR_HASH_FINISHED';
+  | 'ERR_HASH_FINISHED'
+  /** The twin could not make its WebAssembly instance (each reserves address space: an address-space limit runs out). */
+  | 'ERR_HASH_NO_MEMORY';
 
 export class FastHashError extends Error {
   constructor(readonly code: FastHashErrorCode, message: string) {
