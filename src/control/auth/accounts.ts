@@ -75,7 +75,7 @@ export class AccountRepo {
       this.db.prepare('UPDATE identities SET provider_id = ? WHERE provider_id IS NULL').run(local.id);
       this.db.prepare('UPDATE identities SET account_id = id WHERE account_id IS NULL').run();
     });
-    tx();
+    tx.immediate();
   }
 
   localProvider(): ProviderRecord {

@@ -73,7 +73,7 @@ export class GrantRepo {
         nonce: r.nonce, offline: r.offline === 1, authTime: r.auth_time, expiresAt: r.expires_at, usedAt: r.used_at, familyId: r.family_id,
       };
     });
-    return tx();
+    return tx.immediate();
   }
 
   // ---- tokens ----

@@ -46,7 +46,7 @@ export class GroupRepo {
         .run(id, input.name, input.description ?? null, input.parentId ?? null, JSON.stringify({ ...DEFAULT_POLICIES, ...input.policies }), now);
       this.setMembership(id, adminIdentityId, 'admin', 'active', now);
     });
-    tx();
+    tx.immediate();
     return this.byId(id)!;
   }
 
@@ -74,7 +74,7 @@ export class GroupRepo {
       this.db.prepare('UPDATE groups SET parent_id = NULL WHERE parent_id = ?').run(id);
       return this.db.prepare('DELETE FROM groups WHERE id = ?').run(id).changes > 0;
     });
-    return tx();
+    return tx.immediate();
   }
 
   memberships(groupId: string): MembershipRecord[] {

@@ -35,7 +35,7 @@ export class SharingService {
         else collections.push(guestCollectionOf(this.store, guest));
       }
       return { result, change: { hostEndpointId, baseVersion, version, collections, removed: [...removed], what } };
-    })();
+    }).immediate();
     this.publisher?.publish(change);
     return result;
   }

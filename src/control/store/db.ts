@@ -39,6 +39,9 @@ export function openDatabase(file: string, migrations: readonly Migration[] = MI
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
+  // Waits for another process's write lock. It does not help a deferred transaction that read
+  // first and then writes after another process committed (WAL answers SQLITE_BUSY at once):
+  // control's read-then-write transactions therefore run `.immediate()`.
   db.pragma('busy_timeout = 5000');
   migrate(db, migrations);
   return db;
@@ -57,11 +60,12 @@ function migrate(db: Db, migrations: readonly Migration[]): void {
   for (const m of migrations) {
     if (m.version <= current) continue;
     const apply = db.transaction(() => {
+      if (schemaVersion(db) >= m.version) return; // another process (the CLI beside control) got there first
       db.exec(m.sql);
       db.pragma(`user_version = ${m.version}`);
     });
     try {
-      apply();
+      apply.immediate();
     } catch (err) {
       throw new FerryError('Store.MigrationFailed', `migration ${m.version} (${m.name}) failed: ${(err as Error).message}`, { cause: err });
     }

@@ -26,7 +26,7 @@ export class SetupKeyRepo {
       if (row.expires_at <= now) throw new FerryError('SetupKey.Expired', 'this setup key has expired; create a new one');
       this.db.prepare('UPDATE setup_keys SET used_at = ? WHERE key_hash = ?').run(now, hash);
       return row.endpoint_id;
-    })();
+    }).immediate();
   }
 
   /** Keys of a deleted endpoint must not register agents any more. */

@@ -160,7 +160,7 @@ export class TaskRepo {
       this.db.prepare('INSERT INTO submission_ids (owner_id, submission_id, task_id, created_at) VALUES (?, ?, ?, ?)')
         .run(input.ownerId, input.submissionId, id, now);
       return { record: this.get(id)!, duplicate: false };
-    })();
+    }).immediate();
   }
 
   /** The task this owner (or any identity of this account) already submitted with this submission id, if any. */
@@ -272,11 +272,11 @@ export class TaskRepo {
     this.db.transaction(() => {
       if (sets.length > 0) cachedStatement(this.db, `UPDATE tasks SET ${sets.join(', ')} WHERE id = ?`).run(...params, id);
       this.insertEvents(id, events);
-    })();
+    }).immediate();
   }
 
   addEvents(taskId: string, events: readonly NewTaskEvent[]): void {
-    this.db.transaction(() => this.insertEvents(taskId, events))();
+    this.db.transaction(() => this.insertEvents(taskId, events)).immediate();
   }
 
   private insertEvents(taskId: string, events: readonly NewTaskEvent[]): void {

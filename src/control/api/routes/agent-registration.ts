@@ -32,7 +32,7 @@ export function registerAgentRoutes(app: Api, ctx: ApiContext): void {
         certSerial: cert.serial, certNotAfter: cert.notAfter.getTime(),
       });
       return cert;
-    })();
+    }).immediate();
     req.log.info({ nodeId, endpointId: pending.endpointId, hostname: body.hostname }, 'agent registered');
     const res: RegisterResponse = {
       DATA_TYPE: 'agent_registration', node_id: nodeId, endpoint_id: pending.endpointId,
