@@ -3,8 +3,8 @@ import { createBLAKE3, createXXHash128, type IHasher } from 'hash-wasm';
 import { FastHashError, MAC_BYTES, checkInput, checkKey, checkOutBytes, guardedDigest, type Digest, type FastHash } from './fast-hash-contract.js';
 
 /**
- * The TypeScript twin of native/src/hash.c, on hash-wasm (WebAssembly, one instance per
- * hash: each reserves address space, so instances are made when asked for, never ahead).
+ * The TypeScript twin of native/src/hash.c, on hash-wasm (WebAssembly: each instance reserves
+ * address space, so instances are made when first asked for, never ahead).
  */
 
 /**
@@ -36,6 +36,61 @@ function fromHasher(h: IHasher): Digest {
   });
 }
 
+/**
+ * This thread's one xxh128 instance, shared by all its digests. Every WebAssembly memory
+ * reserves 10 GiB of address space (V8's guard regions), so under an address-space limit
+ * (ulimit -v 40000000) only three fit in the whole process: one instance per digest (per small
+ * file being hashed, per big-file stream) ran out. Shared, a process needs one per thread that
+ * hashes (the main thread and each I/O worker).
+ */
+let xxh128Instance: Promise<IHasher> | null = null;
+
+interface Tenant {
+  /** Keep this digest's state aside: another digest takes the instance. */
+  evict(): void;
+}
+
+/** Which digest's state each shared instance holds: the others keep theirs saved (save/load, a few hundred bytes). */
+const residents = new WeakMap<IHasher, Tenant>();
+
+/**
+ * A digest on a shared instance: before each operation the instance is switched to this
+ * digest's state if another one used it since (JavaScript runs one call at a time on a thread,
+ * so a switch never lands in the middle of another digest's update).
+ */
+function sharedDigest(h: IHasher): Digest {
+  let saved: Uint8Array | null = null; // null: a fresh hash (init when it next enters)
+  const self: Tenant = {
+    evict() {
+      saved = h.save();
+    },
+  };
+  const enter = (): void => {
+    if (residents.get(h) === self) return;
+    residents.get(h)?.evict();
+    if (saved === null) h.init();
+    else h.load(saved);
+    residents.set(h, self);
+  };
+  return guardedDigest({
+    update: (d) => {
+      enter();
+      h.update(d);
+    },
+    digest: () => {
+      enter();
+      const out = Buffer.from(h.digest('binary'));
+      residents.delete(h); // the instance now holds a finished state, nobody's
+      saved = null;
+      return out;
+    },
+    reset: () => {
+      if (residents.get(h) === self) residents.delete(h);
+      saved = null;
+    },
+  });
+}
+
 export const twinFastHash: FastHash = {
   kind: 'twin',
 
@@ -62,6 +117,10 @@ export const twinFastHash: FastHash = {
   },
 
   async xxh128() {
-    return fromHasher(await instance(() => createXXHash128()));
+    xxh128Instance ??= instance(() => createXXHash128()).catch((err: unknown) => {
+      xxh128Instance = null; // the next digest tries again (address space may have been freed)
+      throw err;
+    });
+    return sharedDigest(await xxh128Instance);
   },
 };

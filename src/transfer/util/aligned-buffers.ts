@@ -17,6 +17,8 @@
  *   go the direct way.
  */
 
+import { readFileSync } from 'node:fs';
+
 /** Every offset, length and address of a direct write or read is a multiple of this. */
 export const DIRECT_IO_ALIGN = 4096;
 
@@ -61,18 +63,46 @@ const RETRY_ALIGNED_AFTER_MS = 60_000;
 let alignedFailedAt = -Infinity;
 
 /**
+ * An aligned buffer, or null where none is to be had: the twin under an address-space limit
+ * (addressSpaceLimited), or a reservation that failed less than a minute ago.
+ */
+export function tryAllocAligned(size: number, now = Date.now()): Buffer | null {
+  if (nativeAllocator === undefined && addressSpaceLimited()) return null;
+  if (now - alignedFailedAt < RETRY_ALIGNED_AFTER_MS) return null;
+  try {
+    return allocAligned(size);
+  } catch {
+    alignedFailedAt = now;
+    return null;
+  }
+}
+
+/**
  * An aligned buffer when one can be had, else an ordinary one (which simply never goes the
  * direct way: isDirectIoAligned says no). An address-space limit thus costs speed, not transfers.
  */
 export function allocPreferAligned(size: number, now = Date.now()): Buffer {
-  if (now - alignedFailedAt >= RETRY_ALIGNED_AFTER_MS) {
+  return tryAllocAligned(size, now) ?? Buffer.allocUnsafe(size);
+}
+
+let limited: boolean | undefined;
+
+/**
+ * Whether this process runs under an address-space limit (RLIMIT_AS: `ulimit -v`, systemd's
+ * LimitAS=). There only a few WebAssembly memories fit in the whole process (three under 40 GB),
+ * and the twin's xxh128 needs one per hashing thread: the twin then leaves them to the hashes
+ * and never makes aligned buffers (speed, not transfers). Read once; Linux only, elsewhere no.
+ */
+export function addressSpaceLimited(): boolean {
+  if (limited === undefined) {
     try {
-      return allocAligned(size);
+      const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max address space'));
+      limited = line !== undefined && !/^Max address space\s+unlimited\b/.test(line);
     } catch {
-      alignedFailedAt = now;
+      limited = false;
     }
   }
-  return Buffer.allocUnsafe(size);
+  return limited;
 }
 
 /** Whether `buf` starts at an address that is a multiple of DIRECT_IO_ALIGN (only buffers from allocAligned count). */

@@ -4,7 +4,7 @@ import { closeRef, openRef, type FileRef } from '../../fs/file-ref.js';
 import type { ChecksumAlgorithm } from '../../protocol/session.js';
 import { installAlignedMemory } from '../checksum/aligned-memory.js';
 import { fastHash, type Digest } from '../checksum/fast-hash.js';
-import { allocAligned, DIRECT_IO_ALIGN } from '../util/aligned-buffers.js';
+import { DIRECT_IO_ALIGN, tryAllocAligned } from '../util/aligned-buffers.js';
 
 /**
  * Hashing on the I/O worker (io-worker.ts): streaming hashes fed by the parent, ranges of a
@@ -86,21 +86,12 @@ export async function hashFile(file: FileRef, algorithm: ChecksumAlgorithm): Pro
 
 let rangeScratch: Buffer | null = null;
 let directScratch: Buffer | null = null;
-let directScratchFailedAt = -Infinity;
 const DIRECT_SCRATCH_BYTES = 4 * 1024 * 1024;
 
-// The aligned scratch buffer, or null where none can be had (an address-space limit). As with
-// allocPreferAligned (aligned-buffers.ts, whose fallback to an unaligned buffer is of no use
-// here), a failure is not retried for a minute: each failed attempt costs V8 a garbage
-// collection first.
+// The aligned scratch buffer, or null where none can be had (aligned-buffers.ts: the twin
+// under an address-space limit, or a failed reservation, not retried for a minute).
 function alignedScratch(): Buffer | null {
-  if (!directScratch && Date.now() - directScratchFailedAt >= 60000) {
-    try {
-      directScratch = allocAligned(DIRECT_SCRATCH_BYTES);
-    } catch {
-      directScratchFailedAt = Date.now();
-    }
-  }
+  directScratch ??= tryAllocAligned(DIRECT_SCRATCH_BYTES);
   return directScratch;
 }
 

@@ -109,6 +109,34 @@ describe.each(impls)('FastHash conformance: %s', (label, maybe) => {
     }
   });
 
+  it('keeps many live XXH3-128 digests apart, fed in turns, reset and reused in between', async () => {
+    // The twin serves every digest of a thread from one WebAssembly instance, switching states.
+    const sizes = [0, 1, 129, 1025, 8193, 102400];
+    const inputs = sizes.map((n) => vectorInput(n));
+    const want = sizes.map((n) => vectors.cases.find((v) => v.inputLen === n)!.xxh128);
+    const live = await Promise.all(sizes.map(() => fh.xxh128()));
+    const step = 97;
+    for (let at = 0; at < 102400; at += step) {
+      live.forEach((h, i) => {
+        if (at < inputs[i]!.length) h.update(inputs[i]!.subarray(at, at + step));
+      });
+      if (at === 97 * 3) {
+        // One digest finishes early and starts over while the others are half-way.
+        live[3]!.update(new Uint8Array(5));
+        live[3]!.reset();
+        live[3]!.update(inputs[3]!.subarray(0, at + step));
+      }
+    }
+    expect(live.map((h) => hex(h.digest()))).toEqual(want);
+    // Reused after digest, interleaved again with a fresh one.
+    const again = await fh.xxh128();
+    live[4]!.reset();
+    again.update(inputs[5]!.subarray(0, 500));
+    live[4]!.update(inputs[4]!);
+    again.update(inputs[5]!.subarray(500));
+    expect([hex(live[4]!.digest()), hex(again.digest())]).toEqual([want[4], want[5]]);
+  });
+
   it('hashes views at any offset, and shared memory', async () => {
     const c = vectors.cases.find((v) => v.inputLen === 8193)!;
     const padded = Buffer.concat([Buffer.from('xyz'), vectorInput(c.inputLen), Buffer.from('tail')]);

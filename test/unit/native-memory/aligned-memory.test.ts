@@ -181,3 +181,24 @@ describe('aligned memory costs only the pages written', () => {
     expect(growth).toBeLessThan(64 * 1024 * 1024);
   });
 });
+
+describe('the twin under an address-space limit', () => {
+  // Only a few WebAssembly memories fit under `ulimit -v` (10 GiB each): the twin leaves them to
+  // the xxh128 instances and hands out ordinary buffers; without a limit it still aligns.
+  const moduleUrl = new URL('../../../dist/transfer/util/aligned-buffers.js', import.meta.url).href;
+  const code = `
+    const m = await import(${JSON.stringify(moduleUrl)});
+    const bufs = Array.from({ length: 8 }, () => m.allocPreferAligned(1 << 20));
+    process.stdout.write(JSON.stringify({ limited: m.addressSpaceLimited(), aligned: bufs.filter((b) => m.isDirectIoAligned(b)).length, scratch: m.tryAllocAligned(4096) !== null }));
+  `;
+  const run = (limit: string): { limited: boolean; aligned: number; scratch: boolean } => {
+    const r = spawnSync('bash', ['-c', `ulimit -v ${limit} && exec "$0" --input-type=module -e "$1"`, process.execPath, code], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    return JSON.parse(r.stdout) as { limited: boolean; aligned: number; scratch: boolean };
+  };
+
+  it('gives ordinary buffers under a limit, and aligned ones without', () => {
+    expect(run('40000000')).toEqual({ limited: true, aligned: 0, scratch: false });
+    expect(run('unlimited')).toEqual({ limited: false, aligned: 8, scratch: true });
+  });
+});
