@@ -12,6 +12,7 @@ export class TcpProxy {
   private readonly sockets = new Set<Socket>();
   private readonly pairs = new Set<{ client: Socket; upstream: Socket }>();
   private held = false;
+  private repliesHeld = false;
   port = 0;
 
   constructor(private readonly targetPort: number, private readonly targetHost = '127.0.0.1') {}
@@ -31,7 +32,8 @@ export class TcpProxy {
       upstream.on('data', (d: Buffer) => { this.bytesDown += d.length; });
       if (this.held) client.pause();
       else client.pipe(upstream);
-      upstream.pipe(client);
+      if (this.repliesHeld) upstream.pause();
+      else upstream.pipe(client);
     });
     await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
     this.port = (this.server.address() as { port: number }).port;
@@ -57,6 +59,24 @@ export class TcpProxy {
   release(): void {
     this.held = false;
     for (const { client, upstream } of this.pairs) client.pipe(upstream);
+  }
+
+  /**
+   * The other way: stop forwarding upstream-to-client bytes on every connection, present and
+   * future, until releaseReplies(). In front of control, an agent's messages keep reaching
+   * control while control's to the agent wait (a message the test must see arrive late).
+   */
+  holdReplies(): void {
+    this.repliesHeld = true;
+    for (const { client, upstream } of this.pairs) {
+      upstream.unpipe(client);
+      upstream.pause();
+    }
+  }
+
+  releaseReplies(): void {
+    this.repliesHeld = false;
+    for (const { client, upstream } of this.pairs) upstream.pipe(client);
   }
 
   /** Reset every proxied connection (both sides see a cut). */

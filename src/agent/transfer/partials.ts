@@ -1,7 +1,7 @@
 import { basename, dirname } from 'node:path';
 import type { Dir } from '../../fs/index.js';
 import { isPartialName, partialPrefix } from '../../transfer/session/paths.js';
-import type { RestartMarkers } from '../../transfer/markers/store.js';
+import type { PartialRecord, RestartMarkers } from '../../transfer/markers/store.js';
 
 /**
  * Opens a recorded host directory for cleanup, or null when it no longer lies in a writable
@@ -18,9 +18,33 @@ export type CleanupDirOpener = (hostDir: string) => Dir | null;
  * directory checked to lie in a writable root, and only on partial names.
  */
 export async function removeTaskPartials(markers: RestartMarkers, taskId: string, openDir: CleanupDirOpener): Promise<number> {
+  const { removed } = sweepTaskPartials(markers, taskId, openDir);
+  markers.forgetTask(taskId);
+  return removed;
+}
+
+/**
+ * A destination session of the task succeeded: every file is durable at its final path, so
+ * any partial of the task still here is what an earlier attempt left (one killed in the middle
+ * of a commit group leaves its small files' partials, unrecorded, under random names the next
+ * attempt never uses). They go now, before the session reports done: the task can be SUCCEEDED
+ * as soon as it does, and control's task.cleanup may come later or never (this agent killed or
+ * away when the task ended). The finished-file records stay: should the task still retry (its
+ * source failed after the end), they spare it every file. The caller makes sure no session of
+ * the task runs here meanwhile (SessionManager runs a task's attempts one after the other).
+ */
+export async function removeLeftoverPartials(markers: RestartMarkers, taskId: string, openDir: CleanupDirOpener): Promise<number> {
+  const { removed, records } = sweepTaskPartials(markers, taskId, openDir);
+  for (const rec of records) markers.forget(rec.partialPath);
+  return removed;
+}
+
+/** Unlink the task's partials, recorded or found by name in its directories; the records stay for the caller. */
+function sweepTaskPartials(markers: RestartMarkers, taskId: string, openDir: CleanupDirOpener): { removed: number; records: PartialRecord[] } {
   let removed = 0;
+  const records = markers.ofTask(taskId);
   const byDir = new Map<string, Set<string>>();
-  for (const rec of markers.ofTask(taskId)) {
+  for (const rec of records) {
     const names = byDir.get(dirname(rec.partialPath)) ?? new Set<string>();
     names.add(basename(rec.partialPath));
     byDir.set(dirname(rec.partialPath), names);
@@ -36,8 +60,7 @@ export async function removeTaskPartials(markers: RestartMarkers, taskId: string
       return n;
     });
   }
-  markers.forgetTask(taskId);
-  return removed;
+  return { removed, records };
 }
 
 /**

@@ -9,7 +9,7 @@ import { eventCodeOf, isAgentStopping, runSession, type PathResolver, type Strea
 import type { SqliteMarkerStore } from '../../transfer/markers/store.js';
 import type { PathPolicy } from '../policy/index.js';
 import type { IdleCollector } from './idle-collect.js';
-import { removeTaskPartials } from './partials.js';
+import { removeLeftoverPartials, removeTaskPartials, type CleanupDirOpener } from './partials.js';
 import type { SessionNotice } from '../link/client.js';
 
 const EMPTY_STATS: SessionStats = {
@@ -134,6 +134,9 @@ export class SessionManager {
       const cc = applyCongestion(streams, plan);
       if (cc.refused !== undefined) log.warn({ wanted: plan.wanted, reason: cc.refused, congestion: cc.name }, 'congestion control not set; the streams keep the host default');
       const clear = spec.encryptData === false;
+      // Only a task that wrote here before can have left partials here (its directories are
+      // recorded before its first partial): a first attempt skips the sweep at its end.
+      const sweepAtEnd = spec.role === 'destination' && this.init.markers.knowsTask(spec.taskId);
       log.info({ ms: Date.now() - waited, streams: streams.length, congestion: cc.name, why: plan.reason, encrypted: !clear }, 'data streams connected');
       const stats = await runSession({
         spec,
@@ -152,6 +155,9 @@ export class SessionManager {
           event: (event) => notify({ type: 'session.event', sessionId: spec.sessionId, event }),
         },
       });
+      // Before session.done: once control has it the task can be SUCCEEDED, and what earlier
+      // attempts left here must be gone by then (task.cleanup comes after, if this agent is there).
+      if (sweepAtEnd) await this.removeLeftovers(spec.taskId, log);
       log.info({ bytes: stats.bytesTransferred, files: stats.filesTransferred }, 'session finished');
       notify({ type: 'session.done', sessionId: spec.sessionId, role: spec.role, ok: true, error: null, stats });
     } catch (err) {
@@ -163,6 +169,21 @@ export class SessionManager {
       notify({ type: 'session.done', sessionId: spec.sessionId, role: spec.role, ok: false, error: { code, ferryCode, message: message.slice(0, 4000) }, stats: { ...EMPTY_STATS } });
     } finally {
       for (const s of streams) s.destroy();
+    }
+  }
+
+  /**
+   * A destination session succeeded: remove the partials earlier attempts of its task left
+   * (removeLeftoverPartials). Runs before this session's `done` settles, so a newer attempt of
+   * the task waits for it (open) and no live session's partials are touched. Best effort: the
+   * files are durable whatever happens here, and task.cleanup tries again when the task ends.
+   */
+  private async removeLeftovers(taskId: string, log: Logger): Promise<void> {
+    try {
+      const removed = await removeLeftoverPartials(this.init.markers, taskId, this.cleanupDirOpener());
+      if (removed > 0) log.info({ removed }, 'removed partial files earlier attempts of the task left');
+    } catch (err) {
+      log.warn({ code: isFerryError(err) ? err.code : undefined, reason: err instanceof Error ? err.message : String(err) }, 'could not remove partial files earlier attempts left; task.cleanup removes them');
     }
   }
 
@@ -193,9 +214,14 @@ export class SessionManager {
     const mine = [...this.running.values()].filter((r) => r.spec.taskId === taskId);
     for (const r of mine) r.abort.abort(new FerryError('ClientError.Conflict', 'the task ended'));
     await Promise.all(mine.map((r) => r.done.catch(safetyCatch(() => {}))));
-    const policy = this.init.resolver();
-    const removed = await removeTaskPartials(this.init.markers, taskId, (d) => policy.openWritableHostDir(d));
+    const removed = await removeTaskPartials(this.init.markers, taskId, this.cleanupDirOpener());
     if (removed > 0) this.init.log.info({ taskId, removed }, 'removed partial files of an ended task');
+  }
+
+  /** Directories partials are removed in: checked, by the current policy, to lie in a writable root. */
+  private cleanupDirOpener(): CleanupDirOpener {
+    const policy = this.init.resolver();
+    return (d) => policy.openWritableHostDir(d);
   }
 
   /**

@@ -153,13 +153,15 @@ export class TaskOrchestrator {
     const agentEp = agentEndpointOf(this.deps.endpoints.route(t.destinationEndpointId));
     if (agentEp === null) return;
     // Queued behind any session.cancel just sent, so the session stops before its files go.
-    this.deps.cancels.cleanupTask(this.init.hub.connectedNodes(agentEp).map((n) => n.nodeId), taskId);
+    this.deps.cancels.cleanupTask(agentEp, taskId);
   }
 
   private onAgentReady(endpointId: string, nodeId: string): void {
     if (this.state !== 'open') return;
     // Stale sessions first: the link delivers in order, so they stop before new ones open.
     this.deps.cancels.flush(nodeId);
+    // Then what tasks that ended while the endpoint had no agent here left on it.
+    this.deps.cancels.flushCleanups(endpointId);
     const now = this.now();
     // A guest collection's tasks wait for its host's agents.
     const served = (ep: string | null) => ep !== null && (ep === endpointId || agentEndpointOf(this.deps.endpoints.route(ep)) === endpointId);

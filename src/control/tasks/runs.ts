@@ -111,6 +111,8 @@ const AnyResult = Type.Unknown();
 export class SessionCanceller {
   /** Per node: session id -> keepPartials. */
   private readonly pending = new Map<string, Map<string, boolean>>();
+  /** Per agent endpoint: tasks that ended while it could not be told to clean up (task.cleanup). */
+  private readonly pendingCleanups = new Map<string, Set<string>>();
 
   constructor(private readonly hub: TaskHub, private readonly timeoutMs: number, private readonly log: Logger) {}
 
@@ -143,13 +145,36 @@ export class SessionCanceller {
     return [...(this.pending.get(nodeId)?.keys() ?? [])];
   }
 
-  /** A task ended: the destination's agents remove its partial files and restart markers (best effort; agents also expire them). */
-  cleanupTask(nodeIds: readonly string[], taskId: string): void {
-    for (const nodeId of nodeIds) {
+  /**
+   * A task ended: the destination's agents remove its partial files and restart markers. An
+   * endpoint with no agent connected now (killed, restarting), or whose agent drops the link
+   * before it answers, is told when one is back (flushCleanups): partials a killed attempt left
+   * have no one else to remove them (small files' have no record, so even the agent's
+   * retention sweep misses them). Still best effort: kept in memory, like pending cancels.
+   */
+  cleanupTask(agentEndpointId: string, taskId: string): void {
+    const nodes = this.hub.connectedNodes(agentEndpointId);
+    if (nodes.length === 0) return this.cleanupLater(agentEndpointId, taskId);
+    for (const { nodeId } of nodes) {
       this.hub.call(nodeId, { type: 'task.cleanup', taskId }, AnyResult, 'task.cleanup', this.timeoutMs).catch((err: unknown) => {
+        if (isFerryError(err) && err.code === 'ExternalError.GCDisconnected') return this.cleanupLater(agentEndpointId, taskId);
         this.log.debug({ nodeId, taskId, reason: err instanceof Error ? err.message : String(err) }, 'task.cleanup not confirmed');
       });
     }
+  }
+
+  /** An agent of the endpoint is back: send the cleanups it missed. */
+  flushCleanups(agentEndpointId: string): void {
+    const tasks = this.pendingCleanups.get(agentEndpointId);
+    if (!tasks) return;
+    this.pendingCleanups.delete(agentEndpointId);
+    for (const taskId of tasks) this.cleanupTask(agentEndpointId, taskId);
+  }
+
+  private cleanupLater(agentEndpointId: string, taskId: string): void {
+    let tasks = this.pendingCleanups.get(agentEndpointId);
+    if (!tasks) this.pendingCleanups.set(agentEndpointId, (tasks = new Set()));
+    tasks.add(taskId);
   }
 }
 

@@ -13,7 +13,10 @@ import { preparePrivateDbFile } from '../../common/private-files.js';
  * transaction per flush (`flushIntervalMs` after the first update, by default the next turn
  * of the event loop, so a kill loses little; on checkpoint; on close), never one commit per
  * chunk: ranges arrive once per `flushBytes` of a file, finished files once per commit group. A partial's row is inserted at once when it is created, so even a partial that
- * never reached its first flush is known and can be cleaned up.
+ * never reached its first flush is known and can be cleaned up. Small files' partials have no
+ * row (one write per file would cost more than the file), but the directory they are made in
+ * is written before the first of them (writesIn), so cleanup searches it even when the agent
+ * was killed before any file there was done.
  */
 
 export interface PartialIdentity {
@@ -50,8 +53,12 @@ export interface RestartMarkers {
   ofTask(taskId: string): PartialRecord[];
   /** Drop every record of a task (its partials must be removed first). */
   forgetTask(taskId: string): void;
-  /** Directories this task wrote into (of its recorded partials and finished files). */
+  /** Small files' partials of this task are about to be created in `hostDir` (written at once, once per directory). */
+  writesIn(taskId: string, hostDir: string): void;
+  /** Directories this task wrote into (of its recorded partials, finished files and writesIn). */
   taskDirectories(taskId: string): string[];
+  /** Whether anything of this task is recorded here (an earlier attempt wrote on this agent). */
+  knowsTask(taskId: string): boolean;
   /** Records not updated since `beforeMs` (epoch ms). */
   staleSince(beforeMs: number): PartialRecord[];
   /** Forget finished-file records older than `beforeMs` (tasks that ended while this agent was away). */
@@ -79,6 +86,12 @@ CREATE TABLE IF NOT EXISTS done_files (
   mtime_ms REAL NOT NULL,
   done_at INTEGER NOT NULL,
   PRIMARY KEY (task_id, final_path)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS task_dirs (
+  task_id TEXT NOT NULL,
+  dir TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (task_id, dir)
 ) WITHOUT ROWID;
 `;
 
@@ -120,6 +133,8 @@ export class SqliteMarkerStore implements RestartMarkers {
   private readonly db: Database.Database;
   private readonly pending = new Map<string, Array<[number, number]>>();
   private pendingDone: Array<[string, string, number, number]> = [];
+  /** Task and directory pairs written by writesIn (task id, NUL, directory): each is written once. */
+  private readonly dirsWritten = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private readonly stmts;
 
@@ -154,6 +169,12 @@ export class SqliteMarkerStore implements RestartMarkers {
       delTaskPartials: this.db.prepare('DELETE FROM partials WHERE task_id = ?'),
       delTaskDone: this.db.prepare('DELETE FROM done_files WHERE task_id = ?'),
       delStaleDone: this.db.prepare('DELETE FROM done_files WHERE done_at < ?'),
+      knows: this.db.prepare<[string, string, string], { n: number }>(`SELECT 1 AS n WHERE EXISTS (SELECT 1 FROM partials WHERE task_id = ?)
+        OR EXISTS (SELECT 1 FROM done_files WHERE task_id = ?) OR EXISTS (SELECT 1 FROM task_dirs WHERE task_id = ?)`),
+      addDir: this.db.prepare('INSERT OR IGNORE INTO task_dirs (task_id, dir, at) VALUES (?, ?, ?)'),
+      dirsOf: this.db.prepare<[string], { dir: string }>('SELECT dir FROM task_dirs WHERE task_id = ?'),
+      delTaskDirs: this.db.prepare('DELETE FROM task_dirs WHERE task_id = ?'),
+      delStaleDirs: this.db.prepare('DELETE FROM task_dirs WHERE at < ?'),
     };
   }
 
@@ -201,12 +222,34 @@ export class SqliteMarkerStore implements RestartMarkers {
     return this.stmts.isDone.get(taskId, finalPath, size, mtimeMs) !== undefined;
   }
 
+  /**
+   * Written at once, not with the next flush: the partials come right after, and an agent killed
+   * then must still find them (a marker lost costs a re-send, a directory lost a leaked partial).
+   */
+  writesIn(taskId: string, hostDir: string): void {
+    const key = `${taskId}\0${hostDir}`;
+    if (this.dirsWritten.has(key)) return;
+    try {
+      this.stmts.addDir.run(taskId, hostDir, this.now());
+      this.dirsWritten.add(key);
+    } catch {
+      // The state file cannot be written (disk full under it): the transfer goes on; the next
+      // file here tries again, and at worst a killed attempt's partials here are not found.
+    }
+  }
+
+  knowsTask(taskId: string): boolean {
+    this.flush();
+    return this.stmts.knows.get(taskId, taskId, taskId) !== undefined;
+  }
+
   taskDirectories(taskId: string): string[] {
     this.flush();
     const dirs = new Set<string>();
     const parent = (p: string) => p.slice(0, Math.max(1, p.lastIndexOf('/')));
     for (const r of this.stmts.ofTask.all(taskId)) dirs.add(parent(r.final_path));
     for (const r of this.stmts.doneOf.iterate(taskId)) dirs.add(parent(r.final_path));
+    for (const r of this.stmts.dirsOf.iterate(taskId)) dirs.add(r.dir);
     return [...dirs];
   }
 
@@ -220,11 +263,14 @@ export class SqliteMarkerStore implements RestartMarkers {
     this.db.transaction(() => {
       this.stmts.delTaskPartials.run(taskId);
       this.stmts.delTaskDone.run(taskId);
+      this.stmts.delTaskDirs.run(taskId);
     })();
+    for (const key of this.dirsWritten) if (key.startsWith(`${taskId}\0`)) this.dirsWritten.delete(key);
   }
 
   pruneDone(beforeMs: number): void {
     this.stmts.delStaleDone.run(beforeMs);
+    this.stmts.delStaleDirs.run(beforeMs);
   }
 
   private schedule(): void {

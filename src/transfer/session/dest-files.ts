@@ -129,6 +129,9 @@ export class FileTable {
     if (markers && kept.length === 0) {
       markers.begin({ taskId: ctx.spec.taskId, partialPath: init.partialPath, finalPath: init.finalPath, size: init.size, mtimeMs: init.mtimeMs });
     }
+    // A small file's partial has no record: its directory has, before the partial exists, so
+    // the task's cleanup finds it even if this agent is killed before any file there is done.
+    if (!large) ctx.markers?.writesIn(ctx.spec.taskId, dirname(init.partialPath));
     // Explicit fields, not a spread of init: this runs once per file and was the destination's
     // largest self time for small files (profiled; 2.5x faster in a micro-benchmark).
     const file: DestFile = {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mergeRanges, SqliteMarkerStore } from '../../../src/transfer/markers/store.js';
-import { removeStalePartials, removeTaskPartials } from '../../../src/agent/transfer/partials.js';
+import { removeLeftoverPartials, removeStalePartials, removeTaskPartials } from '../../../src/agent/transfer/partials.js';
 import { blocksOf, planBlocks } from '../../../src/transfer/markers/block-sums.js';
 import { Dir, rawFs } from '../../../src/fs/index.js';
 
@@ -77,6 +77,48 @@ describe('restart-marker store', () => {
     expect(existsSync(otherTask)).toBe(true);
     expect(store.ofTask(TASK)).toEqual([]);
     expect(store.taskHasDoneFiles(TASK)).toBe(false);
+    store.close();
+  });
+
+  it('after a successful destination session, removes what earlier attempts left but keeps the finished files', async () => {
+    const store = new SqliteMarkerStore(file);
+    mkdirSync(join(dir, 'small'));
+    store.fileDone(TASK, join(dir, 'small', 's-1.txt'), 3, 1);
+    // A commit group killed mid-way: its small files' partials, with no record.
+    const orphans = [1, 2, 3].map((k) => join(dir, 'small', `.ferry-part.6f1c1f0e.a1b2c3d4e5f${k}.s-${k}.txt`));
+    for (const o of orphans) writeFileSync(o, 'o');
+    const otherTask = join(dir, 'small', '.ferry-part.00000000.a1b2c3d4e5f6.s-1.txt');
+    writeFileSync(otherTask, 'p');
+    const stale = join(dir, '.ferry-part.6f1c1f0e.a1b2c3d4e5f6.big');
+    writeFileSync(stale, 'partial bytes');
+    store.begin({ taskId: TASK, partialPath: stale, finalPath: join(dir, 'big'), size: 100, mtimeMs: 1 });
+    expect(await removeLeftoverPartials(store, TASK, openAny)).toBe(4);
+    for (const p of [...orphans, stale]) expect(existsSync(p)).toBe(false);
+    expect(existsSync(otherTask)).toBe(true);
+    expect(store.ofTask(TASK)).toEqual([]);
+    // A retry after all (the source failed after the end) still skips what is done.
+    expect(store.isFileDone(TASK, join(dir, 'small', 's-1.txt'), 3, 1)).toBe(true);
+    store.close();
+  });
+
+  it('finds the partials of a commit group killed before any file of its directory was done', async () => {
+    const small = join(dir, 'small');
+    mkdirSync(small);
+    const store = new SqliteMarkerStore(file);
+    expect(store.knowsTask(TASK)).toBe(false);
+    store.writesIn(TASK, small);
+    store.writesIn(TASK, small);
+    expect(store.knowsTask(TASK)).toBe(true);
+    const orphan = join(small, '.ferry-part.6f1c1f0e.a1b2c3d4e5f6.s-1.txt');
+    writeFileSync(orphan, 'o');
+    // Written at once: an agent killed now (the store not closed, nothing flushed) still knows the directory.
+    const after = new SqliteMarkerStore(file);
+    expect(after.taskDirectories(TASK)).toEqual([small]);
+    expect(await removeTaskPartials(after, TASK, openAny)).toBe(1);
+    expect(existsSync(orphan)).toBe(false);
+    expect(after.taskDirectories(TASK)).toEqual([]);
+    expect(after.knowsTask(TASK)).toBe(false);
+    after.close();
     store.close();
   });
 

@@ -280,6 +280,38 @@ describe('transfer orchestration', () => {
     expect(w.hub.take('session.cancel').map((c) => [c.nodeId, c.message['sessionId']]).sort()).toEqual([[DST, sessionId], [SRC, sessionId]].sort());
   });
 
+  it('tells a destination that was away when its task ended to clean up once it is back, and one that left mid-cleanup again', async () => {
+    w.hub.connect(w.src, SRC);
+    w.hub.connect(w.dst, DST);
+    o.open();
+    const { t } = await running();
+    // Killed mid-transfer: the attempt waits for the agent; canceled meanwhile, nobody there to clean up.
+    w.hub.disconnect(DST);
+    w.hub.take('session.cancel');
+    expect(o.cancel(t.id)).toBe('Canceled');
+    expect(w.hub.take('task.cleanup')).toEqual([]);
+    // Back (a restarted agent): the cleanup goes first thing, after the cancels it missed.
+    w.hub.connect(w.dst, DST2);
+    await settle();
+    const [first] = w.hub.take('task.cleanup');
+    expect([first!.nodeId, first!.message['taskId']]).toEqual([DST2, t.id]);
+    // Gone again before it answered (as AgentConnection fails its pending calls): sent once more when an agent of the endpoint is back.
+    w.hub.disconnect(DST2);
+    first!.reject(new FerryError('ExternalError.GCDisconnected', 'the endpoint agent disconnected before answering'));
+    await settle();
+    w.hub.connect(w.dst, DST);
+    await settle();
+    const [again] = w.hub.take('task.cleanup');
+    expect([again!.nodeId, again!.message['taskId']]).toEqual([DST, t.id]);
+    again!.resolve({});
+    await settle();
+    // Answered: nothing more to send, however often the agent comes back.
+    w.hub.disconnect(DST);
+    w.hub.connect(w.dst, DST2);
+    await settle();
+    expect(w.hub.take('task.cleanup')).toEqual([]);
+  });
+
   it('cancels at once; a second cancel and late notices find the task complete', async () => {
     w.hub.connect(w.src, SRC);
     w.hub.connect(w.dst, DST);
