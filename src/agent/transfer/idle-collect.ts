@@ -65,7 +65,7 @@ export function fullCollection(): (() => void) | null {
   try {
     setFlagsFromString('--expose-gc');
     const gc: unknown = runInNewContext('gc');
-    return typeof gc === 'function' ? () => { (gc as () => void)(); } : null;
+    return typeof gc === 'function' ? (gc as () => void) : null;
   } catch {
     return null;
   }

@@ -3,7 +3,8 @@ import { openRefHandle, type FileRef } from '../../fs/index.js';
 import type { ByteRange } from '../../protocol/data-frames.js';
 import type { Checksummer, StreamingHash } from '../checksum/index.js';
 import { chunkChecksum } from '../checksum/index.js';
-import { transferError } from '../errors.js';
+import { canceledError, transferError } from '../errors.js';
+import { DEFAULT_TUNING } from '../tuning.js';
 import { IdleBuffers } from '../util/idle-buffers.js';
 import { Semaphore } from '../util/waiters.js';
 import { encodeChunkHead } from '../wire/session-frames.js';
@@ -24,6 +25,9 @@ import type { SendQueue } from './sender.js';
  */
 export class BufferPool {
   private readonly slots: Semaphore;
+  /** Buffers handed out and not put back yet: what close() gives back to the budget. */
+  private out = 0;
+  private closed = false;
 
   /**
    * @param count most buffers out at once: this bounds the source's chunk memory whatever
@@ -44,13 +48,34 @@ export class BufferPool {
       this.slots.release(1);
       throw err;
     }
+    if (this.closed) {
+      this.budget.release(this.size);
+      throw canceledError('the session is over');
+    }
+    this.out += 1;
     return spareBuffers.take(this.size) ?? Buffer.from(new SharedArrayBuffer(this.size));
   }
 
   put(buf: Buffer): void {
     spareBuffers.give(buf);
+    // After close() the budget already has this buffer's share back.
+    if (this.closed) return;
+    this.out -= 1;
     this.budget.release(this.size);
     this.slots.release(1);
+  }
+
+  /**
+   * The session is over: whatever it still has out (a unit left in the send queue, one whose
+   * push was aborted, a read cut short) is given back to the budget now. Without this each
+   * failed session kept its share, and after a few the agent's other sessions waited forever
+   * for buffers (a source that had failed eight attempts hung on the ninth).
+   */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.budget.release(this.out * this.size);
+    this.out = 0;
   }
 }
 
@@ -62,8 +87,8 @@ export class BufferPool {
 export const AGENT_SOURCE_BUFFER_BYTES = 96 * 1024 * 1024;
 const agentSourceBuffers = new Semaphore(AGENT_SOURCE_BUFFER_BYTES);
 
-/** Idle chunk buffers of every session of the process: as many as the budget holds of the default 4 MiB. */
-const spareBuffers = new IdleBuffers(AGENT_SOURCE_BUFFER_BYTES / (4 * 1024 * 1024), 2000);
+/** Idle chunk buffers of every session of the process: as many as the budget holds of the default chunk size. */
+const spareBuffers = new IdleBuffers(Math.floor(AGENT_SOURCE_BUFFER_BYTES / DEFAULT_TUNING.chunkSize), 2000);
 
 export interface ChunkJob {
   i: number;

@@ -51,7 +51,7 @@ export class DestinationSession {
   }
 
   /** The session is over: let go of the directories it held. */
-  releaseDirs(): void {
+  release(): void {
     this.dirs.close();
   }
 

@@ -82,7 +82,7 @@ export async function runSession(init: SessionInit): Promise<SessionStats> {
     throw failure;
   } finally {
     for (const s of streams) s.detach();
-    session.releaseDirs();
+    session.release();
   }
 }
 

@@ -85,9 +85,10 @@ export class SourceSession {
     this.batchReads = new Semaphore(Math.min(ctx.tuning.readConcurrency, ctx.tuning.fsWorkers + 1));
   }
 
-  /** The session is over: let go of the directories it held. */
-  releaseDirs(): void {
+  /** The session is over: let go of the directories and buffers it held. */
+  release(): void {
     this.dirs.close();
+    this.pool.close();
   }
 
   async run(): Promise<SessionStats> {
@@ -354,7 +355,13 @@ export class SourceSession {
       signal: this.ctx.guard.signal,
       corruptChunk: tuning.corruptChunk,
     });
-    for (const { file, error } of packed.failures) this.fileFailed(jobs.find((j) => j.i === file.i)!, error);
+    try {
+      for (const { file, error } of packed.failures) this.fileFailed(jobs.find((j) => j.i === file.i)!, error);
+    } catch (err) {
+      // A failure that ends the session: the batch is never sent, so its buffer comes back now.
+      packed.unit?.done?.();
+      throw err;
+    }
     if (packed.unit) await this.sender.push(packed.unit);
   }
 

@@ -72,4 +72,24 @@ describe('source buffer budget', () => {
     pool.put(big);
     expect(budget.inUse).toBe(0);
   });
+
+  it('a closed pool gives back what its session never put back, once, and lends nothing after', async () => {
+    const budget = new Semaphore(2 * 1024);
+    const failed = new BufferPool(1024, 4, budget);
+    const kept = await failed.get(signal);
+    await failed.get(signal); // lost with a unit the session never sent
+    const other = new BufferPool(1024, 4, budget);
+    const waiting = other.get(signal);
+    expect(await settled(waiting)).toBe(false);
+    failed.close();
+    const got = await waiting;
+    expect(budget.inUse).toBe(1024);
+    // A late put (a socket write finishing after the session) gives nothing back twice.
+    failed.put(kept);
+    expect(budget.inUse).toBe(1024);
+    other.put(got);
+    expect(budget.inUse).toBe(0);
+    await expect(failed.get(signal)).rejects.toMatchObject({ code: 'Transfer.Canceled' });
+    expect(budget.inUse).toBe(0);
+  });
 });
