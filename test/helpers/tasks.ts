@@ -67,6 +67,15 @@ export async function treeDigest(dir: string, ignore: RegExp = /^$/): Promise<Re
   return out;
 }
 
+/**
+ * The partials still under `dir` once a failed task's clean-up had its chance: they go when
+ * control's task.cleanup reaches the agent, a moment after the task ended (waits up to 5 s).
+ */
+export async function partialsLeft(dir: string): Promise<string[]> {
+  for (let k = 0; k < 100 && partialFiles(dir).length > 0; k++) await new Promise((r) => setTimeout(r, 50));
+  return partialFiles(dir);
+}
+
 /** Hidden partial files the engine writes next to targets. */
 export function partialFiles(dir: string): string[] {
   const found: string[] = [];

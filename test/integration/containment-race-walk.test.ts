@@ -8,7 +8,7 @@ import {
   startUserPairs, swapDirForLink, tick, writeTree, type Outcome, type UserPair,
 } from '../helpers/containment.js';
 import { seededRandom } from '../helpers/seeded-random.js';
-import { submitTransfer } from '../helpers/tasks.js';
+import { partialsLeft, submitTransfer } from '../helpers/tasks.js';
 
 /**
  * Containment, part 5: source directories swapped for links while a transfer walks and reads
@@ -122,6 +122,8 @@ describe('source walks racing directory-for-link swaps', () => {
         if (await tally.endRound() > 0) raced += 1;
         else console.log(`[containment-race-walk (${user.label})] no swap landed while the task ran: ${plan}`);
         if (o.task.status === 'SUCCEEDED') succeeded += 1;
+        // A failed task's partials are removed a moment after it ended.
+        if (o.task.status !== 'SUCCEEDED') await partialsLeft(out);
         const go = ledger.check(round, o, () => {
           outsideGuard.check(`${plan}; ${describeOutcome(o)}`);
           const leaked = filesContaining(out, secret);
@@ -129,7 +131,7 @@ describe('source walks racing directory-for-link swaps', () => {
           expectClearResult(o);
           // Whatever arrived is the source's own bytes.
           const arrived = filesUnder(out);
-          for (const [rel, bytes] of arrived) expect(bytes.equals(files[rel] ?? Buffer.alloc(0)), `${plan}: ${rel} arrived with other bytes than the source's`).toBe(true);
+          for (const [rel, bytes] of arrived) expect(bytes.equals(files[rel] ?? Buffer.alloc(0)), `${plan}: ${rel} arrived with other bytes than the source's; ${describeOutcome(o)}`).toBe(true);
           if (o.task.status === 'SUCCEEDED') {
             // What no swap touched cannot be missing.
             const untouched = Object.keys(files).filter((rel) => !order.some((d) => rel.startsWith(`${d}/`)));

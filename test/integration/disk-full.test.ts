@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiClient } from '../../src/cli/api-client.js';
 import { startAgent, startControl, tempDir, type AgentHandle, type ControlHandle } from '../helpers/cluster.js';
-import { events, getTask, partialFiles, submitTransfer, treeDigest, waitForTask } from '../helpers/tasks.js';
+import { events, getTask, partialFiles, partialsLeft, submitTransfer, treeDigest, waitForTask } from '../helpers/tasks.js';
 
 /**
  * A destination whose disk fills up (issue 4): a 40 MiB tmpfs mounted by the test (root only;
@@ -72,19 +72,13 @@ describe.skipIf(skipReason !== null)('a destination disk that fills up', () => {
     DATA: [{ DATA_TYPE: 'transfer_item', source_path: '/~/set/', destination_path: `/~/small-disk/${dest}/`, recursive: true }],
   });
 
-  async function noPartialsSoon(path: string): Promise<string[]> {
-    // Partials of a failed task go when control's task.cleanup reaches the agent.
-    for (let k = 0; k < 100 && partialFiles(path).length > 0; k++) await new Promise((r) => setTimeout(r, 50));
-    return partialFiles(path);
-  }
-
   it('fails with NO_SPACE_LEFT under fail_on_quota_errors, leaving no partial and nothing damaged', async () => {
     const taskId = await submit('keep', true);
     const task = await waitForTask(client, taskId);
     expect(task.status).toBe('FAILED');
     expect(task.fatal_error?.code).toBe('NO_SPACE_LEFT');
     expect((await events(client, taskId)).map((e) => e.code)).toContain('NO_SPACE_LEFT');
-    expect(await noPartialsSoon(mountPoint)).toEqual([]);
+    expect(await partialsLeft(mountPoint)).toEqual([]);
     // Whatever arrived is whole; what could not be written left the old file as it was.
     for (let i = 0; i < 3; i++) {
       let got: Buffer;
