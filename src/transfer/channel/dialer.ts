@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
 import { FerryError, isFerryError } from '../../common/errors.js';
-import { agentIdentityCheck } from '../../pki/index.js';
+import { agentIdentityCheck } from '../../pki/agent-identity.js';
 import { encodeJsonFrame } from '../wire/frame-codec.js';
 import { DATA_MAGIC, DATA_PROTOCOL_VERSION, HandshakeFrameType, type DataHello } from '../../protocol/frames.js';
 import { checkHelloReply, classifySocketError, readFirstFrame } from './handshake-io.js';

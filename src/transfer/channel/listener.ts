@@ -2,7 +2,7 @@ import net, { type AddressInfo, type Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
 import { FerryError, isFerryError, isProgrammerError } from '../../common/errors.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
-import { parseAgentIdentity } from '../../pki/index.js';
+import { parseAgentIdentity } from '../../pki/agent-identity.js';
 import { ClearHello, DATA_PROTOCOL_VERSION, HandshakeFrameType } from '../../protocol/frames.js';
 import { answerClearJoin } from './clear-join.js';
 import { clearSessionSecret } from './clear-keys.js';

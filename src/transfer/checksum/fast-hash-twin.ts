@@ -1,11 +1,19 @@
 import { Buffer } from 'node:buffer';
-import { createBLAKE3, createXXHash128, type IHasher } from 'hash-wasm';
+import type { IHasher } from 'hash-wasm';
 import { FastHashError, MAC_BYTES, checkInput, checkKey, checkOutBytes, guardedDigest, type Digest, type FastHash } from './fast-hash-contract.js';
 
 /**
  * The TypeScript twin of native/src/hash.c, on hash-wasm (WebAssembly: each instance reserves
  * address space, so instances are made when first asked for, never ahead).
  */
+
+/**
+ * hash-wasm, loaded when a twin hash is first made: it carries every algorithm's WebAssembly
+ * as text, a few MB of heap that an agent with the native addon (or one that never hashes)
+ * would otherwise hold for nothing.
+ */
+let hashWasm: Promise<typeof import('hash-wasm')> | null = null;
+const loadHashWasm = (): Promise<typeof import('hash-wasm')> => (hashWasm ??= import('hash-wasm'));
 
 /**
  * A hash-wasm instance, or FastHashError ERR_HASH_NO_MEMORY. V8 reports a memory it cannot
@@ -100,12 +108,12 @@ export const twinFastHash: FastHash = {
     if (key !== null) checkKey(key);
     checkOutBytes(outBytes);
     // A copy: hash-wasm keeps the key array and reads it again on every init() (reset).
-    return fromHasher(await instance(() => createBLAKE3(outBytes * 8, key === null ? undefined : Uint8Array.from(key))));
+    return fromHasher(await instance(async () => (await loadHashWasm()).createBLAKE3(outBytes * 8, key === null ? undefined : Uint8Array.from(key))));
   },
 
   async keyedMac(key) {
     checkKey(key);
-    const h = await instance(() => createBLAKE3(MAC_BYTES * 8, Uint8Array.from(key)));
+    const h = await instance(async () => (await loadHashWasm()).createBLAKE3(MAC_BYTES * 8, Uint8Array.from(key)));
     return {
       mac(...parts) {
         for (const p of parts) checkInput(p);
@@ -117,7 +125,7 @@ export const twinFastHash: FastHash = {
   },
 
   async xxh128() {
-    xxh128Instance ??= instance(() => createXXHash128()).catch((err: unknown) => {
+    xxh128Instance ??= instance(async () => (await loadHashWasm()).createXXHash128()).catch((err: unknown) => {
       xxh128Instance = null; // the next digest tries again (address space may have been freed)
       throw err;
     });

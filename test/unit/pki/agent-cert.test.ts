@@ -7,6 +7,8 @@ import {
   parseAgentIdentity, signAgentCsr, type CertAndKey, type KeyPairPem,
 } from '../../../src/pki/index.js';
 import { forgeSigner } from '../../../src/pki/signer.js';
+import { parseSubjectAltName } from '../../../src/pki/agent-identity.js';
+import { issueEndEntity, loadIssuer } from '../../../src/pki/issuer.js';
 
 const IDS = { nodeId: '0b7f6c1e-4a7e-4a55-9d6e-7d1f3b2c9a01', endpointId: 'c3a9e1f0-2d4b-4e6a-8b1c-9f0e1d2c3b4a' };
 const DAY = 86_400_000;
@@ -120,6 +122,52 @@ describe('agent certificates', () => {
     expect(parseAgentIdentity('not a cert')).toBeNull();
     expect(parseAgentIdentity(Buffer.from('not DER'))).toBeNull();
     expect(parseAgentIdentity(Buffer.alloc(0))).toBeNull();
+  });
+});
+
+describe('reading an agent certificate without node-forge', () => {
+  let ca: CertAndKey;
+  beforeAll(() => {
+    ca = createCa({ commonName: 'SAN Test CA', keyBits: 2048 });
+  });
+
+  /** A certificate from the CA with exactly these SAN entries (forge writes them as given). */
+  function withSan(altNames: Array<{ type: number; value: string }>): string {
+    const keys = generateKeyPair();
+    return issueEndEntity(loadIssuer(ca), {
+      publicKey: forge.pki.publicKeyFromPem(keys.publicKeyPem), subject: [{ name: 'commonName', value: 'x' }],
+      extensions: [{ name: 'subjectAltName', altNames }], validDays: 1,
+    }).certPem;
+  }
+
+  it('one URI holding a comma and a second URN is one name, not two: a forged identity is not read', () => {
+    const cert = withSan([
+      { type: 6, value: `urn:x, URI:urn:ferry:node:${IDS.nodeId}, URI:urn:ferry:endpoint:${IDS.endpointId}` },
+    ]);
+    expect(new X509Certificate(cert).subjectAltName).toMatch(/^URI:"/);
+    expect(parseAgentIdentity(cert)).toBeNull();
+  });
+
+  it('other SAN entries around the two URNs do not matter; two node URNs are ambiguous', () => {
+    const named = withSan([
+      { type: 2, value: 'host.example' }, { type: 6, value: `urn:ferry:node:${IDS.nodeId}` },
+      { type: 7, ip: '127.0.0.1' } as unknown as { type: number; value: string }, { type: 6, value: `urn:ferry:endpoint:${IDS.endpointId}` },
+    ]);
+    expect(parseAgentIdentity(named)).toEqual(IDS);
+    const twice = withSan([
+      { type: 6, value: `urn:ferry:node:${IDS.nodeId}` }, { type: 6, value: 'urn:ferry:node:other' }, { type: 6, value: `urn:ferry:endpoint:${IDS.endpointId}` },
+    ]);
+    expect(parseAgentIdentity(twice)).toBeNull();
+  });
+
+  it('parses Node\'s SAN text strictly', () => {
+    expect(parseSubjectAltName('URI:urn:a, DNS:b')).toEqual([{ type: 'URI', value: 'urn:a' }, { type: 'DNS', value: 'b' }]);
+    expect(parseSubjectAltName('URI:"urn:a, URI:urn:b"')).toEqual([{ type: 'URI', value: 'urn:a, URI:urn:b' }]);
+    expect(parseSubjectAltName('IP Address:127.0.0.1')).toEqual([{ type: 'IP Address', value: '127.0.0.1' }]);
+    expect(parseSubjectAltName('')).toEqual([]);
+    for (const bad of ['URI', 'URI:"unterminated', 'URI:"a"x', 'URI:a"b', 'URI:a,URI:b', 'U-RI:a', 'URI:"\\q"']) {
+      expect(parseSubjectAltName(bad), bad).toBeNull();
+    }
   });
 });
 
