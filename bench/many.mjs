@@ -16,13 +16,14 @@ const HELP = `usage: node bench/many.mjs [options]   (after npm run build)
   --files N         files per task (default 20)        --kib N   size of each file (default 64)
   --settle S        seconds an agent is left alone before its idle RSS is read (default 10)
   --heap-snapshot   after the idle wait, have the destination agent write a heap snapshot (into the current directory)
+  --node-args "A B" more node options for the agents (e.g. "--max-semi-space-size=2"), to compare
   --data DIR        data and results (default /tmp/ferry-bench-many)
 `;
 
 const { values } = parseArgs({
   options: {
     tasks: { type: 'string', default: '50' }, files: { type: 'string', default: '20' }, kib: { type: 'string', default: '64' },
-    settle: { type: 'string', default: '10' }, 'heap-snapshot': { type: 'boolean' }, data: { type: 'string', default: '/tmp/ferry-bench-many' }, help: { type: 'boolean' },
+    settle: { type: 'string', default: '10' }, 'heap-snapshot': { type: 'boolean' }, 'node-args': { type: 'string', default: '' }, data: { type: 'string', default: '/tmp/ferry-bench-many' }, help: { type: 'boolean' },
   },
 });
 if (values.help) {
@@ -48,7 +49,7 @@ async function main() {
   for (let t = 0; t < tasks; t++) smallTree(join(data, 'src', `t${t}`), files, kib, 1);
   const cluster = await startFerryCluster({ name: 'many', dir: join(data, 'ferry'), logDir, agents: [
     { key: 'src', root: join(data, 'src') }, { key: 'dst', root: join(data, 'dst') }],
-    ...(values['heap-snapshot'] ? { agentNodeArgs: ['--heapsnapshot-signal=SIGUSR2'] } : {}) });
+    agentNodeArgs: [...values['node-args'].split(' ').filter(Boolean), ...(values['heap-snapshot'] ? ['--heapsnapshot-signal=SIGUSR2'] : [])] });
   const dist = new URL('../dist/cli/api-client.js', import.meta.url);
   const { ApiClient } = await import(fileURLToPath(dist));
   const client = new ApiClient({ url: cluster.env.FB_URL, token: cluster.env.FB_TOKEN, ca: readFileSync(cluster.env.FB_CA, 'utf8') });
@@ -81,7 +82,7 @@ async function main() {
     const arrived = countFiles(join(data, 'dst'));
     await sleep(settleMs);
     const idleAfter = rssNow(cluster);
-    const result = { date: new Date().toISOString(), tasks, files, kib, succeeded: ok, filesArrived: arrived, seconds, peakMb: peak, idleBeforeMb: idleBefore, idleAfterMb: idleAfter };
+    const result = { date: new Date().toISOString(), tasks, files, kib, nodeArgs: values['node-args'], succeeded: ok, filesArrived: arrived, seconds, peakMb: peak, idleBeforeMb: idleBefore, idleAfterMb: idleAfter };
     if (values['heap-snapshot']) {
       // Writing a snapshot collects garbage first: what RSS falls to then was garbage, not live data.
       process.kill(cluster.agents.dst.proc.pid, 'SIGUSR2');

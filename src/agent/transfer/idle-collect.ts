@@ -1,4 +1,4 @@
-import { setFlagsFromString } from 'node:v8';
+import v8, { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Logger } from '../../common/logger.js';
 
@@ -34,7 +34,14 @@ export class IdleCollector {
       const before = process.memoryUsage.rss();
       const t0 = performance.now();
       collect();
-      this.log.info({ rssBeforeMb: mb(before), rssAfterMb: mb(process.memoryUsage.rss()), ms: Math.round(performance.now() - t0) }, 'no session running: garbage collected');
+      // Where the memory is, for whoever reads an idle agent's RSS: the JavaScript heap (of
+      // which the young generation, which V8 never shrinks) and what it holds outside (buffers).
+      const heap = v8.getHeapStatistics();
+      const young = v8.getHeapSpaceStatistics().find((sp) => sp.space_name === 'new_space');
+      this.log.info({
+        rssBeforeMb: mb(before), rssAfterMb: mb(process.memoryUsage.rss()), heapMb: mb(heap.total_physical_size),
+        youngMb: mb(young?.physical_space_size ?? 0), externalMb: mb(heap.external_memory), ms: Math.round(performance.now() - t0),
+      }, 'no session running: garbage collected');
     }, this.idleMs);
     // Never what keeps a stopping agent alive.
     this.timer.unref();

@@ -15,8 +15,9 @@ export type { CommitResult, StatResult } from './messages.js';
 /**
  * Worker threads for hashing and batched file-system work (io-worker.ts says why).
  * Pools are shared by every session of the process; workers start on first use and are
- * unref'd while idle, so they never keep the process alive. A streaming hash sticks to one
- * worker (its updates must stay in order); other calls go round-robin.
+ * unref'd while idle, so they never keep the process alive, and one left idle for
+ * WORKER_IDLE_MS is ended (below). A streaming hash sticks to one worker (its updates must
+ * stay in order); other calls go round-robin.
  */
 
 /** What an answered op's request carries besides op and id. */
@@ -58,12 +59,23 @@ let workerUrl: URL | null = null;
  */
 const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4 } as const;
 
+/**
+ * A worker with nothing to do for this long is ended: each holds its own isolate (about 10 MB
+ * of an idle agent's memory), and starting one again costs tens of milliseconds, nothing next
+ * to a task's round trips. Long enough that back-to-back tasks keep their workers.
+ */
+export const WORKER_IDLE_MS = 15_000;
+
 class PooledWorker {
   readonly worker: Worker;
   readonly pending = new Map<number, { resolve: (r: IoReplyMessage) => void; reject: (e: unknown) => void }>();
   dead = false;
+  /** Streaming hashes open on this worker: their state lives there until dropped. */
+  private streams = 0;
+  private idleSince = Date.now();
+  private idleTimer: NodeJS.Timeout | null = null;
 
-  constructor(url: URL, onDeath: (w: PooledWorker) => void) {
+  constructor(url: URL, onDeath: (w: PooledWorker) => void, private readonly idleMs: number, private readonly onIdle: (w: PooledWorker) => void) {
     this.worker = new Worker(url, { resourceLimits: WORKER_LIMITS });
     this.worker.unref();
     this.worker.on('message', (m: IoReplyMessage) => {
@@ -84,11 +96,52 @@ class PooledWorker {
     };
     this.worker.on('error', die);
     this.worker.on('exit', (code) => die(new Error(`exit code ${code}`)));
+    this.armIdleTimer(idleMs);
   }
 
-  /** Keep the process alive only while a reply is awaited. */
+  /** Keep the process alive only while a reply is awaited; watch for idleness otherwise. */
   private refresh(): void {
     if (this.pending.size > 0) this.worker.ref(); else this.worker.unref();
+    if (!this.busy) {
+      this.idleSince = Date.now();
+      this.armIdleTimer(this.idleMs);
+    }
+  }
+
+  private get busy(): boolean {
+    return this.pending.size > 0 || this.streams > 0;
+  }
+
+  /** One timer per worker, re-armed for what is left rather than made anew on every reply. */
+  private armIdleTimer(ms: number): void {
+    if (this.idleTimer !== null || this.dead) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      if (this.dead || this.busy) return;
+      const left = this.idleSince + this.idleMs - Date.now();
+      if (left > 0) this.armIdleTimer(left);
+      else this.onIdle(this);
+    }, ms);
+    this.idleTimer.unref();
+  }
+
+  openStream(stream: number, algorithm: ChecksumAlgorithm): void {
+    this.streams += 1;
+    this.post('open', { stream, algorithm });
+  }
+
+  /** The stream ends: dropped (told to the worker), or digested (the worker ends it itself). */
+  endStream(stream: number, drop: boolean): void {
+    if (drop) this.post('drop', { stream });
+    this.streams -= 1;
+    this.refresh();
+  }
+
+  /** Ended for idleness: nothing is pending, so nothing is lost. */
+  retire(): void {
+    this.dead = true;
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    void this.worker.terminate();
   }
 
   call<O extends AnsweredOp>(id: number, op: O, body: CallBody<O>, transfer?: ArrayBuffer[]): Promise<IoReplyOf<O>> {
@@ -150,7 +203,13 @@ export class IoPool {
   private nextId = 1;
   private turn = 0;
 
-  constructor(private size: number) {}
+  /** @param idleMs how long a worker may sit idle before it is ended (tests shorten it) */
+  constructor(private size: number, private readonly idleMs: number = WORKER_IDLE_MS) {}
+
+  /** Workers running now. */
+  get running(): number {
+    return this.workers.length;
+  }
 
   resize(size: number): void {
     this.size = Math.max(this.size, size, 1);
@@ -159,9 +218,13 @@ export class IoPool {
   private pick(): PooledWorker {
     if (this.workers.length < this.size) {
       workerUrl ??= ioWorkerUrl();
-      const w = new PooledWorker(workerUrl, (dead) => {
-        const at = this.workers.indexOf(dead);
+      const forget = (w: PooledWorker): void => {
+        const at = this.workers.indexOf(w);
         if (at >= 0) this.workers.splice(at, 1);
+      };
+      const w = new PooledWorker(workerUrl, forget, this.idleMs, (idle) => {
+        forget(idle);
+        idle.retire();
       });
       this.workers.push(w);
       return w;
@@ -181,7 +244,13 @@ export class IoPool {
   createHash(algorithm: ChecksumAlgorithm): StreamingHash {
     const worker = this.pick();
     const stream = this.nextId++;
-    worker.post('open', { stream, algorithm });
+    worker.openStream(stream, algorithm);
+    let ended = false;
+    const end = (drop: boolean): void => {
+      if (ended) return;
+      ended = true;
+      worker.endStream(stream, drop);
+    };
     return {
       update: (data: Uint8Array, release?: () => void) => {
         if (data.buffer instanceof SharedArrayBuffer && release) {
@@ -199,8 +268,13 @@ export class IoPool {
       updateFromFile: async (path: FileRef, offset: number, length: number, direct?: boolean) => {
         return (await worker.call(this.nextId++, 'updateFile', { stream, path, offset, length, direct: direct === true })).direct;
       },
-      digest: async () => (await worker.call(this.nextId++, 'digest', { stream })).checksum,
-      dispose: () => worker.post('drop', { stream }),
+      digest: async () => {
+        // Counted out before the call, which keeps the worker busy until its reply.
+        const reply = worker.call(this.nextId++, 'digest', { stream });
+        end(false);
+        return (await reply).checksum;
+      },
+      dispose: () => end(true),
     };
   }
 
