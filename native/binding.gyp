@@ -9,6 +9,7 @@
         "src/addon.c",
         "src/aligned.c",
         "src/args.c",
+        "src/crc32.c",
         "src/fsops.c",
         "src/hash.c",
         "src/readdir.c",

@@ -1,6 +1,6 @@
 /*
  * ferry_native: the descriptor-relative file calls Node lacks (openat and friends), the TCP
- * socket options it lacks (TCP_CONGESTION, TCP_INFO), fast hashes (BLAKE3, XXH3-128) and page-aligned
+ * socket options it lacks (TCP_CONGESTION, TCP_INFO), fast hashes (BLAKE3, XXH3-128, CRC-32) and page-aligned
  * memory for direct I/O.
  *
  * Registered with NAPI_MODULE_INIT, so the module is context-aware: each worker thread that
@@ -10,6 +10,7 @@
 #include <node_api.h>
 
 #include "aligned.h"
+#include "crc32.h"
 #include "fsops.h"
 #include "hash.h"
 #include "readdir.h"
@@ -19,7 +20,7 @@
 
 /* Bumped whenever an export's arguments or results change; src/fs/raw-native.ts refuses an
  * addon whose number differs from the one it was written for (a stale build). */
-#define FERRY_NATIVE_ABI 6
+#define FERRY_NATIVE_ABI 7
 
 typedef struct {
   const char *name;
@@ -39,6 +40,7 @@ static const export_t exports_table[] = {
   {"blake3Digest", hash_blake3_digest}, {"blake3Mac", hash_blake3_mac},
   {"xxh3Create", hash_xxh3_create},     {"xxh3Update", hash_xxh3_update},
   {"xxh3Digest", hash_xxh3_digest},     {"allocAligned", mem_alloc_aligned},
+  {"crc32", crc32_compute},             {"crc32Accelerated", crc32_accelerated},
 };
 
 #ifdef __GLIBC__
