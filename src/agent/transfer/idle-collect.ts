@@ -34,8 +34,8 @@ export class IdleCollector {
       const before = process.memoryUsage.rss();
       const t0 = performance.now();
       collect();
-      // Where the memory is, for whoever reads an idle agent's RSS: the JavaScript heap (of
-      // which the young generation, which V8 never shrinks) and what it holds outside (buffers).
+      // Where the memory is, for whoever reads an idle agent's RSS: the JavaScript heap, its young
+      // generation (which a collection does not shrink once grown) and what it holds outside (buffers).
       const heap = v8.getHeapStatistics();
       const young = v8.getHeapSpaceStatistics().find((sp) => sp.space_name === 'new_space');
       this.log.info({

@@ -355,13 +355,8 @@ export class SourceSession {
       signal: this.ctx.guard.signal,
       corruptChunk: tuning.corruptChunk,
     });
-    try {
-      for (const { file, error } of packed.failures) this.fileFailed(jobs.find((j) => j.i === file.i)!, error);
-    } catch (err) {
-      // A failure that ends the session: the batch is never sent, so its buffer comes back now.
-      packed.unit?.done?.();
-      throw err;
-    }
+    // A failure that ends the session leaves the batch unsent: the pool's close() gives its buffer back.
+    for (const { file, error } of packed.failures) this.fileFailed(jobs.find((j) => j.i === file.i)!, error);
     if (packed.unit) await this.sender.push(packed.unit);
   }
 
