@@ -9,7 +9,7 @@ import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { WAN, WAN_CASES, casePaths, defineCases, runOne } from './lib/cases.mjs';
-import { mixedTree, randomFile, smallTree } from './lib/data.mjs';
+import { Trash, mixedTree, randomFile, smallTree } from './lib/data.mjs';
 import { ferryBuilt, ferryTransfer, startFerryCluster, stopFerryCluster } from './lib/ferry.mjs';
 import { startGridftp, startIperf, startRsyncd, startSshd } from './lib/peers.mjs';
 import { ensurePrereqs } from './lib/prereq.mjs';
@@ -29,7 +29,8 @@ const HELP = `usage: npm run bench -- [options]   (builds, then runs node bench/
                       e = mixed tree (~1 GiB) on loopback, caches dropped before every run
   --tools LIST        only these tool ids (ferry, ferry-nofsync, ferry-lean, ferry-lean-plain, ferry-cubic, rsync-ssh, gridftp-p4, rsyncd, rsyncd-fsync, tls,
                       gridftp-cc4, gridftp-p8, iperf-P8, iperf-P8-bbr, gridftp-cc4p4)
-  --data DIR          test data and destinations (default /tmp/ferry-bench; needs ~8 GiB free)
+  --data DIR          test data and destinations (default /tmp/ferry-bench; needs ~8 GiB free, and
+                      earlier destinations wait in DATA/trash: up to half of what is left)
   --results DIR       logs, results.json and table.md (default DATA/results)
   --big-mib N         case a file size (default 2048)      --wan-mib N   case c size (default 1024)
   --small-files N     case b file count (default 20000)    --small-kib N (4)   --small-dirs N (100)
@@ -202,17 +203,20 @@ async function main() {
   const has = (cid) => opts.cases.includes(cid);
   // Case e's tree is made first: its title gives the exact composition.
   log('preparing data (kept between runs when the sizes match)');
+  const trash = new Trash(join(opts.data, 'trash'));
+  await trash.empty();   // an earlier run's
   if (has('e')) opts.mixed = mixedTree(join(opts.data, 'src', 'mixed'));
+  if (opts.mixed?.made) trash.freedNow();   // the tree it replaced
   const allCases = defineCases(opts).filter((c) => opts.cases.includes(c.id));
   const selected = (id) => !opts.tools || opts.tools.includes(id);
   const paths = casePaths(opts.data);
   const bytes = { a: opts.bigMib * 2 ** 20, b: opts.smallFiles * opts.smallKib * 1024, c: opts.wanMib * 2 ** 20, d: opts.wanMib * 2 ** 20, e: opts.mixed?.bytes };
   if (has('a')) randomFile(paths.a.src, bytes.a);
-  if (has('b')) smallTree(paths.b.src, opts.smallFiles, opts.smallKib, opts.smallDirs);
+  if (has('b') && smallTree(paths.b.src, opts.smallFiles, opts.smallKib, opts.smallDirs)) trash.freedNow();
   if (has('c') || has('d')) randomFile(paths.c.src, bytes.c);
 
   const records = [];
-  const env = { paths, bytes, files: opts.smallFiles, fileCounts: { e: opts.mixed?.files }, opts, logDir, workDir: join(opts.results, 'work'), servers: {}, sampler: new RssSampler(200), foreign: new ForeignCpu(), waitBudgetS: WAIT_BUDGET_S };
+  const env = { paths, bytes, files: opts.smallFiles, fileCounts: { e: opts.mixed?.files }, opts, trash, logDir, workDir: join(opts.results, 'work'), servers: {}, sampler: new RssSampler(200), foreign: new ForeignCpu(), waitBudgetS: WAIT_BUDGET_S };
   const stopServers = async () => { for (const s of Object.values(env.servers)) await s.stop(); env.servers = {}; };
   const loopCases = allCases.filter((c) => !WAN_CASES.includes(c.id));
   const wanCases = allCases.filter((c) => WAN_CASES.includes(c.id));
@@ -225,7 +229,14 @@ async function main() {
       await startFerry(env, { name: 'lo', dir: join(opts.data, 'ferry-lo'), logDir, agents: [
         { key: 'src', root: join(opts.data, 'src') }, { key: 'dst', root: join(opts.data, 'dst') }] });
     }
-    try { await runCases(loopCases, env, opts, records, selected); } finally { await stopFerry(env); await stopServers(); }
+    try {
+      await runCases(loopCases, env, opts, records, selected);
+    } finally {
+      await stopFerry(env);
+      await stopServers();
+      for (const c of ['b', 'e']) await trash.retire(paths[c].dstDir, 0);
+      await trash.empty();
+    }
   }
   if (wanCases.length > 0) {
     log('WAN phase: bench/wan.sh up');
@@ -314,7 +325,7 @@ async function main() {
   writeFileSync(join(opts.results, 'results.json'), `${JSON.stringify({ info, opts, records, rows, verdicts, maxAgentRssMb, agentRss: Object.fromEntries(env.sampler.max) }, null, 2)}\n`);
   log(`wrote ${join(opts.results, 'table.md')} and results.json (logs in ${logDir})`);
   rmSync(env.workDir, { recursive: true, force: true });   // throw-away keys
-  for (const d of ['dst', 'ferry-lo', 'ferry-wan', ...(opts.keepData ? [] : ['src'])]) rmSync(join(opts.data, d), { recursive: true, force: true });
+  for (const d of ['dst', 'trash', 'ferry-lo', 'ferry-wan', ...(opts.keepData ? [] : ['src'])]) rmSync(join(opts.data, d), { recursive: true, force: true });
 }
 
 main().catch((err) => {

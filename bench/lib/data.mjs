@@ -1,9 +1,9 @@
 // Test data: one large random file, a tree of small random files; warm caches, clean
 // destinations, and check what arrived.
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, statfsSync, writeFileSync, openSync, writeSync, closeSync, readdirSync } from 'node:fs';
 import { createCipheriv, createHash, randomBytes, randomFillSync } from 'node:crypto';
 import { join } from 'node:path';
-import { run, runOk } from './proc.mjs';
+import { log, run, runOk, sleep } from './proc.mjs';
 
 /** A file of BYTES random bytes, kept when it already has that size (world-readable for GridFTP's nobody). */
 export function randomFile(path, bytes) {
@@ -44,6 +44,67 @@ export async function warm(path) {
 export async function clean(path) {
   rmSync(path, { recursive: true, force: true });
   await runOk('sync', []);
+}
+
+/**
+ * Earlier runs' many-file destinations, moved aside instead of removed. On ext4 without a
+ * journal the inode allocator passes over every free inode that was freed in the last 60 s,
+ * or in the last 360 s once its inode-table block is dirty again (as soon as a new file takes
+ * a neighbour in the block), reading the block for each one on every file it creates: creating
+ * 20,000 files within minutes of removing 20,000 cost the creating process 2-5 CPU-s of kernel
+ * time, a different amount every run, whichever tool it was. A rename frees no inode. The trash
+ * is removed only when it would pass its cap (half the free space at the start, at most
+ * 48 GiB) and when the phase ends; a run that creates many files starts only once 361 s have
+ * passed since inodes were last freed (remembered in TRASH.freed across bench runs).
+ */
+export class Trash {
+  static QUIET_MS = 361_000;
+
+  constructor(dir) {
+    this.dir = dir;
+    this.stamp = `${dir}.freed`;
+    this.held = 0;
+    this.serial = 0;
+    mkdirSync(dir, { recursive: true });
+    const fs = statfsSync(dir);
+    this.cap = Math.min(48 * 2 ** 30, (fs.bavail * fs.bsize) / 2);
+  }
+
+  /** When inodes were last freed (0: not known to this or an earlier run). */
+  get freedAt() {
+    try { return Number(readFileSync(this.stamp, 'utf8')) || 0; } catch { return 0; }
+  }
+
+  /** Note that many inodes were freed just now (by the trash or something else). */
+  freedNow() {
+    writeFileSync(this.stamp, `${Date.now()}\n`);
+  }
+
+  /** Move PATH (about BYTES) into the trash, emptying the trash first when it would pass its cap. */
+  async retire(path, bytes) {
+    if (!existsSync(path)) return;
+    if (this.held > 0 && this.held + bytes > this.cap) await this.empty();
+    renameSync(path, join(this.dir, `${Date.now()}-${++this.serial}`));
+    this.held += bytes;
+  }
+
+  /** Remove everything in the trash and write the freed inodes back. */
+  async empty() {
+    const had = readdirSync(this.dir).length > 0;
+    rmSync(this.dir, { recursive: true, force: true });
+    mkdirSync(this.dir, { recursive: true });
+    await runOk('sync', []);
+    this.held = 0;
+    if (had) this.freedNow();
+  }
+
+  /** Wait until no inode was freed in the last 361 s. */
+  async quiet() {
+    const left = this.freedAt + Trash.QUIET_MS - Date.now();
+    if (left <= 0) return;
+    log(`  waiting ${Math.ceil(left / 1000)} s: inodes were freed less than 6 minutes ago (bench/README.md)`);
+    await sleep(left);
+  }
 }
 
 export function fileSize(path) {
@@ -115,8 +176,9 @@ export function mixedTree(root, shape = MIXED_DEFAULT) {
   const plan = mixedPlan(shape);
   const marker = `${root}.complete`;
   const tag = `${JSON.stringify(shape)} ${plan.files.length} ${plan.bytes}\n`;
-  const out = { files: plan.files.length, bytes: plan.bytes, dirs: plan.dirs.length };
+  const out = { files: plan.files.length, bytes: plan.bytes, dirs: plan.dirs.length, made: false };
   if (existsSync(marker) && readFileSync(marker, 'utf8') === tag) return out;
+  out.made = true;
   rmSync(root, { recursive: true, force: true });
   rmSync(marker, { force: true });
   for (const d of plan.dirs) mkdirSync(join(root, d), { recursive: true, mode: 0o755 });

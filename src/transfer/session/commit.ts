@@ -144,17 +144,20 @@ export class Committer {
   private async commitIn(group: DestFile[], open: ReadonlyMap<string, Dir>, verified: ReadonlySet<DestFile>, release: () => void): Promise<void> {
     const { spec, tuning, fs, checksummer } = this.deps.ctx;
     const { stats } = this.deps.clock;
-    const requests: CommitRequest[] = group.map((f) => ({
-      dirFd: open.get(dirname(f.finalPath))!.fd,
-      partial: basename(f.partial.path),
-      final: basename(f.finalPath),
-      ...(f.data || f.partial.identity === null ? {} : { identity: f.partial.identity }),
-      data: f.data,
-      mode: f.mode,
-      mtimeMs: spec.options.preserveTimestamp ? f.mtimeMs : null,
-      verify: spec.options.verifyChecksum && !verified.has(f) ? checksummer.algorithm : null,
-      expected: f.sourceChecksum ?? '',
-    }));
+    const requests = group.map((f): CommitRequest => {
+      const r: CommitRequest = {
+        dirFd: open.get(dirname(f.finalPath))!.fd,
+        partial: basename(f.partial.path),
+        final: basename(f.finalPath),
+        data: f.data,
+        mode: f.mode,
+        mtimeMs: spec.options.preserveTimestamp ? f.mtimeMs : null,
+        verify: spec.options.verifyChecksum && !verified.has(f) ? checksummer.algorithm : null,
+        expected: f.sourceChecksum ?? '',
+      };
+      if (!f.data && f.partial.identity !== null) r.identity = f.partial.identity;
+      return r;
+    });
     // fs.commit copies the bytes before its first await: they may be given back right away.
     const committing = fs.commit(requests, tuning.durable);
     release();

@@ -322,13 +322,20 @@ export class IoPool {
     const shared = total > 0 ? this.takeCommitBuffer(total) : null;
     const data = shared ? Buffer.from(shared) : null;
     let at = 0;
-    const wire = files.map(({ data: bytes, ...rest }): CommitWireFile => {
-      if (!bytes) return rest;
-      // A zero-byte file in a group with no other bytes still needs its partial created.
-      if (bytes.length === 0) return { ...rest, dataOffset: at, dataLength: 0 };
-      data!.set(bytes, at);
-      at += bytes.length;
-      return { ...rest, dataOffset: at - bytes.length, dataLength: bytes.length };
+    // Fields named one by one, no object rest or spread: this runs once per small file, and the
+    // spreads were 0.15 s of the destination's main thread per 20,000 files (profiled).
+    const wire = files.map((f): CommitWireFile => {
+      const w: CommitWireFile = { dirFd: f.dirFd, partial: f.partial, final: f.final, mode: f.mode, mtimeMs: f.mtimeMs, verify: f.verify, expected: f.expected };
+      if (f.identity !== undefined) w.identity = f.identity;
+      const bytes = f.data;
+      if (bytes) {
+        // A zero-byte file (even in a group with no other bytes) still needs its partial created.
+        if (bytes.length > 0) data!.set(bytes, at);
+        w.dataOffset = at;
+        w.dataLength = bytes.length;
+        at += bytes.length;
+      }
+      return w;
     });
     try {
       const r = await this.call('commit', { files: wire, durable, data: shared });

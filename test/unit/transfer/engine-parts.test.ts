@@ -131,6 +131,11 @@ describe('paths and frames', () => {
     const a = partialName(id, 'file.txt');
     expect(a).toMatch(/^\.ferry-part\.01234567\.[0-9a-f]{12}\.file\.txt$/);
     expect(partialName(id, 'file.txt')).not.toBe(a);
+    // The random parts come from a pool refilled every 682 names: across refills they stay
+    // 12 hex digits and none repeats.
+    const parts = Array.from({ length: 3000 }, () => partialName(id, 'f').split('.')[3]!);
+    for (const p of parts) expect(p).toMatch(/^[0-9a-f]{12}$/);
+    expect(new Set(parts).size).toBe(parts.length);
     const long = partialName(id, 'é'.repeat(127));
     expect(Buffer.byteLength(long)).toBeLessThanOrEqual(255);
     expect(long.startsWith('.ferry-part.01234567.')).toBe(true);
