@@ -282,7 +282,7 @@ async function main() {
   const rows = summarize(records, allCases);
   const agentRss = [...env.sampler.max.values()];
   const maxAgentRssMb = agentRss.length ? Math.max(...agentRss) : NaN;
-  const verdicts = judge(rows, { linkMBps: WAN.linkMBps, rssLimitMb: RSS_LIMIT_MB, maxAgentRssMb });
+  const verdicts = judge(rows, { rssLimitMb: RSS_LIMIT_MB, maxAgentRssMb });
   const minutes = (Date.now() - t0) / 60000;
   info.loadEnd = loadavg();
   info.foreignCpuS = env.foreign.stop();

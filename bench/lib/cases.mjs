@@ -7,7 +7,7 @@ import { ferryTransfer, setTransferConfig } from './ferry.mjs';
 import { iperfGoodput, timedAgainst, tlsCeiling } from './peers.mjs';
 import { runOk } from './proc.mjs';
 
-export const WAN = { nsA: 'bnA', nsB: 'bnB', ipA: '10.77.0.1', ipB: '10.77.0.2', linkMBps: 125 };
+export const WAN = { nsA: 'bnA', nsB: 'bnB', ipA: '10.77.0.1', ipB: '10.77.0.2' };
 
 export function defineCases(o) {
   return [
