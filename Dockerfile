@@ -58,6 +58,5 @@ EXPOSE 7750 50000-51000
 # itself (clean shutdown, exit 0).
 # No HEALTHCHECK: the same image runs agents, which serve no port to probe. For control, add
 #   --health-cmd 'node -e "require(\"https\").get({host:\"127.0.0.1\",port:7750,path:\"/ferry/v1/ca.pem\",ca:require(\"fs\").readFileSync(\"/var/lib/ferry/control/pki/ca.crt\")},r=>process.exit(r.statusCode===200?0:1)).on(\"error\",()=>process.exit(1))"'
-# The launcher itself, not `node …`: its first line gives node the daemons' memory options.
-ENTRYPOINT ["/app/bin/ferry.cjs"]
+ENTRYPOINT ["node", "/app/bin/ferry.cjs"]
 CMD ["control", "run", "--data-dir", "/var/lib/ferry/control", "--listen", "0.0.0.0:7750"]

@@ -10,18 +10,6 @@ const REPO = fileURLToPath(new URL('../../', import.meta.url));
 export const FERRY_BIN = join(REPO, 'bin', 'ferry.cjs');
 const API_CALL = fileURLToPath(new URL('./api-call.mjs', import.meta.url));
 
-/**
- * The node options of the launcher's first line (`#!/usr/bin/env -S node OPTIONS`): what node
- * runs with when a user or systemd runs `ferry`. The bench starts node itself (in network
- * namespaces, optionally with profiling options), so it passes them on to measure the same.
- */
-export function launcherNodeOptions() {
-  const first = readFileSync(FERRY_BIN, 'utf8').split('\n', 1)[0];
-  const m = /^#!\/usr\/bin\/env -S node((?: --[\w-]+(?:=\S+)?)*)$/.exec(first);
-  if (!m) throw new Error(`${FERRY_BIN}: unexpected first line ${JSON.stringify(first)}`);
-  return m[1].trim().split(' ').filter(Boolean);
-}
-
 export function ferryBuilt() {
   return existsSync(join(REPO, 'dist', 'cli', 'main.js')) && existsSync(join(REPO, 'dist', 'cli', 'api-client.js'));
 }
@@ -29,8 +17,8 @@ export function ferryBuilt() {
 /**
  * Start control (listening on CONTROL.host, inside CONTROL.ns when set) and one agent per entry
  * of AGENTS ({key, root, host, ns}): endpoint created over HTTPS, `agent setup` with its setup
- * key, agent.json's dataListen host set to the agent's address, `agent run` (with the launcher's
- * node options and AGENTNODEARGS, e.g. --cpu-prof, before the script). Optional CONTROLCONFIG is merged into a control config
+ * key, agent.json's dataListen host set to the agent's address, `agent run` (with AGENTNODEARGS,
+ * e.g. --cpu-prof, before the script). Optional CONTROLCONFIG is merged into a control config
  * file (e.g. {tasks: {retryInitialMs: 200}}) and AGENTCONFIG into every agent.json (one level
  * deep, e.g. {transfer: {flushMiB: 32}}); without them nothing changes.
  */
@@ -48,7 +36,7 @@ export async function startFerryCluster({ name, dir, logDir, control: ctl = {}, 
       writeFileSync(file, `${JSON.stringify({ version: 1, dataDir: controlDir, ...controlConfig }, null, 2)}\n`);
       configArgs.push('--config', file);
     }
-    cluster.control = startProc(`${name}-control`, process.execPath, [...launcherNodeOptions(), FERRY_BIN, 'control', 'run', ...configArgs, '--data-dir', controlDir, '--listen', `${host}:0`], { logDir, ns: ctl.ns });
+    cluster.control = startProc(`${name}-control`, process.execPath, [FERRY_BIN, 'control', 'run', ...configArgs, '--data-dir', controlDir, '--listen', `${host}:0`], { logDir, ns: ctl.ns });
     const [, url] = await cluster.control.waitFor(/listening on (https:\/\/\S+)/, 60_000);
     const username = 'bench@x';
     await runOk(process.execPath, [FERRY_BIN, 'control', 'identity', 'create', '--data-dir', controlDir, '--username', username]);
@@ -65,7 +53,7 @@ export async function startFerryCluster({ name, dir, logDir, control: ctl = {}, 
       }
       cfg.dataListen = { ...(cfg.dataListen ?? {}), host: a.host ?? '127.0.0.1' };
       writeFileSync(cfgFile, `${JSON.stringify(cfg, null, 2)}\n`);
-      const proc = startProc(`${name}-agent-${a.key}`, process.execPath, [...launcherNodeOptions(), ...agentNodeArgs, FERRY_BIN, 'agent', 'run', '--data-dir', agentDir], { logDir, ns: a.ns });
+      const proc = startProc(`${name}-agent-${a.key}`, process.execPath, [...agentNodeArgs, FERRY_BIN, 'agent', 'run', '--data-dir', agentDir], { logDir, ns: a.ns });
       await proc.waitFor(/connected to control/, 60_000);
       cluster.agents[a.key] = { proc, endpointId: ep.id, root: a.root, ns: a.ns, dir: agentDir };
     }

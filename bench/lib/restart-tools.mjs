@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FERRY_BIN, launcherNodeOptions } from './ferry.mjs';
+import { FERRY_BIN } from './ferry.mjs';
 import { startGridftp } from './peers.mjs';
 import { run, startProc } from './proc.mjs';
 
@@ -56,7 +56,7 @@ export function restartTools(env) {
     },
     async restart(h) {
       const c = env.cluster, a = c.agents.dst;
-      a.proc = startProc(`${c.name}-agent-dst`, process.execPath, [...launcherNodeOptions(), FERRY_BIN, 'agent', 'run', '--data-dir', a.dir], { logDir, ns });
+      a.proc = startProc(`${c.name}-agent-dst`, process.execPath, [FERRY_BIN, 'agent', 'run', '--data-dir', a.dir], { logDir, ns });
       a.proc.waitFor(/connected to control/, 120_000).then(() => { h.upAt = Number(process.hrtime.bigint()) / 1e9; }, () => undefined);
     },
     async finish(h) {

@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const FERRY_BIN = fileURLToPath(new URL('../../bin/ferry.cjs', import.meta.url));
@@ -21,18 +20,12 @@ export interface LaunchOptions {
   addressSpaceKiB?: number;
   /** More environment for the process (e.g. FERRY_TEST_FAULTS). */
   env?: Record<string, string>;
-  /**
-   * Execute the launcher itself, as a shell, systemd or the container do (its first line picks
-   * node and node's options), with this test's node first on PATH; otherwise `node bin/ferry.cjs`.
-   */
-  direct?: boolean;
 }
 
 /** Start `ferry ARGS` as a real child process. */
 export function startFerry(args: string[], env: Record<string, string> = {}, launch: LaunchOptions = {}): FerryProcess {
-  const command = launch.direct ? [FERRY_BIN, ...args] : [process.execPath, FERRY_BIN, ...args];
-  const path = launch.direct ? { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` } : {};
-  const options = { env: { ...process.env, ...path, FERRY_LOG_LEVEL: 'debug', ...env, ...launch.env }, stdio: ['ignore', 'pipe', 'pipe'] as Array<'ignore' | 'pipe'> };
+  const command = [process.execPath, FERRY_BIN, ...args];
+  const options = { env: { ...process.env, FERRY_LOG_LEVEL: 'debug', ...env, ...launch.env }, stdio: ['ignore', 'pipe', 'pipe'] as Array<'ignore' | 'pipe'> };
   // The shell sets the limit and execs node, so the child's pid stays the agent's own.
   const proc = launch.addressSpaceKiB === undefined
     ? spawn(command[0]!, command.slice(1), options)

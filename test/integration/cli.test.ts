@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControl, tempDir, type ControlHandle } from '../helpers/cluster.js';
@@ -57,21 +57,6 @@ describe('ferry CLI against a real control and agent', () => {
     // Secrets never reach the logs.
     expect(control.proc.stderr()).not.toContain(doc.globus_connect_setup_key.slice(7));
     expect(agent.stderr()).not.toContain(env['FERRY_TOKEN']!);
-  });
-
-  it('runs as an executable with the daemons\' node options from its first line', async () => {
-    // What a shell, systemd's ExecStart= and the container's entry point run: the launcher
-    // itself. Its first line must reach node (a smaller young generation keeps an agent under its
-    // memory target); an option node rejects would stop every daemon from starting.
-    const daemon = startFerry(['control', 'run', '--data-dir', join(dir.path, 'direct-control'), '--listen', '127.0.0.1:0'], {}, { direct: true });
-    try {
-      await daemon.waitForStdout(/listening on https:\/\/127\.0\.0\.1:\d+/);
-      const argv = readFileSync(`/proc/${daemon.proc.pid}/cmdline`, 'utf8').split('\0');
-      expect(argv).toContain('--max-semi-space-size=8');
-      expect(argv.some((a) => a.endsWith('bin/ferry.cjs'))).toBe(true);
-    } finally {
-      expect((await daemon.stop('SIGTERM')).code).toBe(0);
-    }
   });
 
   it('explains itself to a newcomer', async () => {
