@@ -8,7 +8,7 @@ import {
 import type { SessionStats } from '../../protocol/session.js';
 import { batchTarBytes, packBatch, type BatchFile } from '../batch/tar-pack.js';
 import { entryBytes } from '../batch/ustar.js';
-import { BufferPool, sendFileChunks } from '../chunks/file-reader.js';
+import { BufferPool, CHUNK_HEAD_BYTES, sendFileChunks } from '../chunks/file-reader.js';
 import { SendQueue } from '../chunks/sender.js';
 import { StreamGrowth } from './stream-growth.js';
 import { CheckedDirs } from './checked-dirs.js';
@@ -81,7 +81,7 @@ export class SourceSession {
     // Spare streams (spec.maxParallelism) wait until the running ones prove loss-limited.
     this.sender = new SendQueue(ctx.data, ctx.tuning.sendQueueBytes, ctx.guard, Math.min(ctx.spec.options.parallelism, ctx.data.length));
     // Enough buffers to fill the send queue, one per stream in its socket, one per reader.
-    this.pool = new BufferPool(ctx.tuning.chunkSize, Math.ceil(ctx.tuning.sendQueueBytes / ctx.tuning.chunkSize) + ctx.data.length + ctx.tuning.readConcurrency);
+    this.pool = new BufferPool(ctx.tuning.chunkSize + CHUNK_HEAD_BYTES, Math.ceil(ctx.tuning.sendQueueBytes / ctx.tuning.chunkSize) + ctx.data.length + ctx.tuning.readConcurrency);
     this.batchReads = new Semaphore(Math.min(ctx.tuning.readConcurrency, ctx.tuning.fsWorkers + 1));
   }
 
