@@ -1,14 +1,13 @@
 import { constants } from 'node:fs';
 import { openRefHandle, type FileRef } from '../../fs/index.js';
-import { CHUNK_HEADER_BYTES, type ByteRange } from '../../protocol/data-frames.js';
-import { FRAME_HEADER_BYTES } from '../../protocol/frames.js';
+import type { ByteRange } from '../../protocol/data-frames.js';
 import type { Checksummer, StreamingHash } from '../checksum/index.js';
 import { chunkChecksum } from '../checksum/index.js';
 import { canceledError, transferError } from '../errors.js';
 import { DEFAULT_TUNING } from '../tuning.js';
 import { IdleBuffers } from '../util/idle-buffers.js';
 import { Semaphore } from '../util/waiters.js';
-import { encodeChunkHead } from '../wire/session-frames.js';
+import { CHUNK_HEAD_BYTES, encodeChunkHead } from '../wire/session-frames.js';
 import type { SendQueue } from './sender.js';
 
 /**
@@ -100,9 +99,6 @@ export interface ChunkJob {
   ranges: ByteRange[];
 }
 
-/** Bytes before a chunk's data in its pooled buffer: room for the CHUNK frame's headers. */
-export const CHUNK_HEAD_BYTES = FRAME_HEADER_BYTES + CHUNK_HEADER_BYTES;
-
 export interface ChunkReaderDeps {
   queue: SendQueue;
   pool: BufferPool;
@@ -158,7 +154,7 @@ export async function sendFileChunks(job: ChunkJob, deps: ChunkReaderDeps): Prom
           // first copies them into a freshly allocated one (Node's TLSWrap), which cost the
           // source ~10 % of its CPU in page faults and copying (perf, case e); one buffer is
           // encrypted from where it lies. Clear-text streams still write it with its MAC.
-          encodeChunkHead(job.i, offset, crc, length).copy(buf, 0);
+          encodeChunkHead(job.i, offset, crc, length, buf);
           await deps.queue.push({ frames: [[buf.subarray(0, CHUNK_HEAD_BYTES + length)]], cost: length, done: release });
         }
         offset += length;

@@ -8,7 +8,7 @@ import {
 import type { SessionStats } from '../../protocol/session.js';
 import { batchTarBytes, packBatch, type BatchFile } from '../batch/tar-pack.js';
 import { entryBytes } from '../batch/ustar.js';
-import { BufferPool, CHUNK_HEAD_BYTES, sendFileChunks } from '../chunks/file-reader.js';
+import { BufferPool, sendFileChunks } from '../chunks/file-reader.js';
 import { SendQueue } from '../chunks/sender.js';
 import { StreamGrowth } from './stream-growth.js';
 import { CheckedDirs } from './checked-dirs.js';
@@ -18,7 +18,7 @@ import type { SessionContext } from './context.js';
 import { apiJoin, tarEntryName } from './paths.js';
 import { walkItems, type WalkEntry } from './walk.js';
 import { compileFilterRules } from './filters.js';
-import { decodeSessionJson, encodeSessionJson } from '../wire/session-frames.js';
+import { CHUNK_HEAD_BYTES, decodeSessionJson, encodeSessionJson } from '../wire/session-frames.js';
 import { Notifier, Semaphore } from '../util/waiters.js';
 import { blocksOf, hashBlocks } from '../markers/block-sums.js';
 

@@ -45,9 +45,14 @@ export interface ChunkFrame {
   data: Buffer;
 }
 
-/** Frame header + chunk header for a CHUNK of `dataLength` bytes; the data is written after it. */
-export function encodeChunkHead(fileIndex: number, offset: number, crc: number, dataLength: number): Buffer {
-  const head = Buffer.allocUnsafe(FRAME_HEADER_BYTES + CHUNK_HEADER_BYTES);
+/** Bytes of a CHUNK frame before its data: frame header + chunk header. */
+export const CHUNK_HEAD_BYTES = FRAME_HEADER_BYTES + CHUNK_HEADER_BYTES;
+
+/**
+ * Frame header + chunk header for a CHUNK of `dataLength` bytes; the data is written after it.
+ * Written into the first CHUNK_HEAD_BYTES of `head` when given (a buffer whose data follows).
+ */
+export function encodeChunkHead(fileIndex: number, offset: number, crc: number, dataLength: number, head: Buffer = Buffer.allocUnsafe(CHUNK_HEAD_BYTES)): Buffer {
   frameHeader(SessionFrameType.CHUNK, CHUNK_HEADER_BYTES + dataLength).copy(head, 0);
   head.writeUInt32BE(fileIndex, 5);
   head.writeUInt32BE(Math.floor(offset / 0x1_0000_0000), 9);
