@@ -12,6 +12,7 @@
         "src/crc32.c",
         "src/fsops.c",
         "src/hash.c",
+        "src/malloc-heap.c",
         "src/readdir.c",
         "src/rename.c",
         "src/sockopt.c",

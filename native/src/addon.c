@@ -1,7 +1,7 @@
 /*
  * ferry_native: the descriptor-relative file calls Node lacks (openat and friends), the TCP
- * socket options it lacks (TCP_CONGESTION, TCP_INFO), fast hashes (BLAKE3, XXH3-128, CRC-32) and page-aligned
- * memory for direct I/O.
+ * socket options it lacks (TCP_CONGESTION, TCP_INFO), fast hashes (BLAKE3, XXH3-128, CRC-32), page-aligned
+ * memory for direct I/O, and the malloc heap's tuning and trimming.
  *
  * Registered with NAPI_MODULE_INIT, so the module is context-aware: each worker thread that
  * loads it gets its own exports, and no state is shared between them (there is none of ours;
@@ -13,6 +13,7 @@
 #include "crc32.h"
 #include "fsops.h"
 #include "hash.h"
+#include "malloc-heap.h"
 #include "readdir.h"
 #include "sockopt.h"
 #include "syncfs-async.h"
@@ -41,30 +42,11 @@ static const export_t exports_table[] = {
   {"xxh3Create", hash_xxh3_create},     {"xxh3Update", hash_xxh3_update},
   {"xxh3Digest", hash_xxh3_digest},     {"allocAligned", mem_alloc_aligned},
   {"crc32", crc32_compute},             {"crc32Accelerated", crc32_accelerated},
+  {"mallocTrim", malloc_heap_trim},
 };
 
-#ifdef __GLIBC__
-#include <malloc.h>
-#include <pthread.h>
-#include <stdlib.h>
-
-/* glibc raises its mmap threshold each time an mmapped block is freed (up to 32 MiB), so after
- * the first few 4 MiB chunk buffers are let go, later ones come from the heap, whose freed
- * middle is never given back: an agent's RSS climbed with every transfer (bench case d, the
- * source agent: 180, 201, 202 MB over three; 174, 176, 176 with the threshold fixed). A fixed
- * threshold keeps large buffers mmapped and returned on free. Left alone when the
- * administrator set MALLOC_MMAP_THRESHOLD_. */
-static void fix_mmap_threshold(void) {
-  if (getenv("MALLOC_MMAP_THRESHOLD_") == NULL) mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-}
-static pthread_once_t malloc_tuned = PTHREAD_ONCE_INIT;
-#endif
-
 NAPI_MODULE_INIT() {
-#ifdef __GLIBC__
-  /* Process-wide, once, whichever thread loads the addon first. */
-  pthread_once(&malloc_tuned, fix_mmap_threshold);
-#endif
+  malloc_heap_tune_once();
   for (size_t i = 0; i < sizeof exports_table / sizeof exports_table[0]; i++) {
     napi_value fn;
     if (napi_create_function(env, exports_table[i].name, NAPI_AUTO_LENGTH, exports_table[i].fn, NULL, &fn) != napi_ok ||

@@ -12,11 +12,12 @@ import { createFileOps, createOwnerNames, LsEntryBudget, runFileOp, type FileOps
 import { AgentSharing, SharingReplica, SqliteReplicaStore } from './sharing/index.js';
 import { createPathPolicy, type PathPolicy } from './policy/index.js';
 import { inDataDir } from './paths.js';
-import { fullCollection, IDLE_COLLECT_MS, IdleCollector } from './transfer/idle-collect.js';
+import { fullCollection, IDLE_COLLECT_STAGES_MS, IdleCollector } from './transfer/idle-collect.js';
 import { SessionManager } from './transfer/session-manager.js';
 import { removeStalePartials } from './transfer/partials.js';
 import { SqliteMarkerStore } from '../transfer/markers/store.js';
 import { rawFsFallbackReason, rawFsKind } from '../fs/load.js';
+import { chooseMallocTrim } from '../fs/malloc-trim.js';
 import { CONGESTION_CAPABILITY_PREFIX, type RootInfo } from '../protocol/link.js';
 
 export interface AgentDaemonOptions {
@@ -109,7 +110,8 @@ export class AgentDaemon {
       onSessionCancel: (id, keepPartials) => this.sessions!.cancel(id, keepPartials),
       onTaskCleanup: (taskId) => this.sessions!.cleanupTask(taskId),
     }, this.log.child({ component: 'link' }));
-    const idle = new IdleCollector(fullCollection(), IDLE_COLLECT_MS, this.log.child({ component: 'memory' }));
+    const trim = chooseMallocTrim().impl;
+    const idle = new IdleCollector(fullCollection(), IDLE_COLLECT_STAGES_MS, this.log.child({ component: 'memory' }), trim.kind === 'native' ? trim.trim : null);
     this.sessions = new SessionManager({
       credentials: this.credentials,
       listener: this.listener,
