@@ -13,7 +13,7 @@ import { Trash, mixedTree, randomFile, smallTree } from './lib/data.mjs';
 import { ferryBuilt, ferryTransfer, startFerryCluster, stopFerryCluster } from './lib/ferry.mjs';
 import { startGridftp, startIperf, startRsyncd, startSshd } from './lib/peers.mjs';
 import { ensurePrereqs } from './lib/prereq.mjs';
-import { ForeignCpu, RssSampler, killOwned, loadavg, log, run } from './lib/proc.mjs';
+import { ForeignCpu, RssSampler, killOwned, loadavg, log, run, stealSeconds } from './lib/proc.mjs';
 import { judge, markdownTable, summarize, targetLines, textTable } from './lib/report.mjs';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -136,6 +136,7 @@ async function runCases(cases, env, opts, records, selected) {
         env.waitBudgetS -= waited;
         if (waited > 1) log(`  waited ${waited.toFixed(0)} s for other processes to calm down`);
         const f0 = env.foreign.total;
+        const steal0 = stealSeconds();
         let rec;
         try {
           rec = await runOne(c, tool, { ...env, verify: rep === opts.reps });
@@ -144,12 +145,14 @@ async function runCases(cases, env, opts, records, selected) {
         }
         env.foreign.sample(false);
         rec.foreignCpu = env.foreign.total - f0;
+        rec.stealCpu = stealSeconds() - steal0;
         rec.rep = rep;
         records.push(rec);
         const rate = c.metric === 'files' ? `${Math.round(rec.filesPerS)} files/s` : `${rec.MBps?.toFixed(1)} MB/s${c.countsFiles ? `, ${Math.round(rec.filesPerS)} files/s` : ''}`;
         rec.noisy = rec.foreignCpu > 0.1 * (rec.wall || 1) * cpus().length;
         log(`  (${c.id}) ${tool.id} rep ${rep}: ${rec.ok ? `${rec.wall?.toFixed(2)} s, ${rate}${Number.isFinite(rec.cpu) ? `, CPU ${rec.cpu.toFixed(2)} s, RSS ${rec.rssMb.toFixed(0)} MB` : ''}` : `FAILED: ${rec.error}`}` +
-          (rec.noisy ? ` (other processes used ${rec.foreignCpu.toFixed(1)} CPU s meanwhile)` : ''));
+          (rec.noisy ? ` (other processes used ${rec.foreignCpu.toFixed(1)} CPU s meanwhile)` : '') +
+          (rec.stealCpu >= 0.05 ? ` (hypervisor steal ${rec.stealCpu.toFixed(2)} CPU s)` : ''));
       }
     }
   }
@@ -197,6 +200,7 @@ async function main() {
   mkdirSync(join(opts.data, 'dst'), { recursive: true });
   const info = await machineInfo();
   info.loadStart = loadavg();
+  info.stealStart = stealSeconds();
   if (info.loadStart > 0.5) log(`WARNING: load average ${info.loadStart.toFixed(2)} before the start: something else is using the CPU, figures will be noisy`);
   log(`machine: ${info.nproc} cores, ${info.cpu}, ${info.memGiB} GiB, kernel ${info.kernel}, node ${info.node}, ${info.tcp}`);
 
@@ -286,10 +290,11 @@ async function main() {
   const minutes = (Date.now() - t0) / 60000;
   info.loadEnd = loadavg();
   info.foreignCpuS = env.foreign.stop();
+  info.stealCpuS = stealSeconds() - info.stealStart;
   const head = [
     `Ferry ${info.ferry} benchmark, ${info.date}, ${opts.reps} reps (medians), ${minutes.toFixed(1)} min`,
     `machine: ${info.nproc} cores (${info.cpu}), ${info.memGiB} GiB, kernel ${info.kernel}, node ${info.node}; ${info.tcp}`,
-    `other processes used ${info.foreignCpuS.toFixed(0)} CPU s during the run (load average ${info.loadStart.toFixed(2)} at the start, ${info.loadEnd.toFixed(2)} at the end)${info.foreignCpuS > 0.05 * minutes * 60 * info.nproc ? ' — NOISY, rerun on an idle machine' : ''}`,
+    `other processes used ${info.foreignCpuS.toFixed(0)} CPU s during the run (load average ${info.loadStart.toFixed(2)} at the start, ${info.loadEnd.toFixed(2)} at the end)${info.foreignCpuS > 0.05 * minutes * 60 * info.nproc ? ' — NOISY, rerun on an idle machine' : ''}; the hypervisor took ${info.stealCpuS.toFixed(1)} CPU s (steal)`,
     `peers: ${info.rsync.replace(/\s+/g, ' ')}; ${info.gridftp}; ${info.iperf3}; ${info.ssh}${info.wanRttMs ? `; WAN TCP RTT ${info.wanRttMs} ms` : ''}`,
     'Medians of the repetitions; "range" is min–max of the case\'s own rate (MB/s in a, c, d and e, files/s in b).',
     'MB = 10^6 bytes. CPU = user+sys seconds of every process of the tool (Ferry: both agents and control; peers: client and',

@@ -218,6 +218,20 @@ export async function waitPort(host, port, ns, timeoutMs = 15_000) {
   throw new Error(`nothing listens on ${host}:${port}${ns ? ` in ${ns}` : ''}`);
 }
 
+/**
+ * CPU seconds the hypervisor gave to other guests while this one wanted to run (the "steal"
+ * column of /proc/stat, all CPUs): on a shared host this, not other processes, can swing a run
+ * by tens of percent while the machine looks idle. 0 where the kernel does not count it.
+ */
+export function stealSeconds() {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+    return (Number(cpu[8]) || 0) / 100;   // USER_HZ: 100 on every Linux build that matters here
+  } catch {
+    return 0;
+  }
+}
+
 export function loadavg() {
   return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 }
