@@ -226,7 +226,7 @@ export async function waitPort(host, port, ns, timeoutMs = 15_000) {
 export function stealSeconds() {
   try {
     const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
-    return (Number(cpu[8]) || 0) / 100;   // USER_HZ: 100 on every Linux build that matters here
+    return (Number(cpu[8]) || 0) / HZ;
   } catch {
     return 0;
   }

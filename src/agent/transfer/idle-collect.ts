@@ -86,7 +86,7 @@ export class IdleCollector {
  * The pools keep their idle buffers through it (emptying them too cost the next task fresh
  * page faults, about 0.5 CPU-s more per run, for no lower peak), so only garbage goes.
  */
-export const IDLE_COLLECT_MS = 2000;
+const IDLE_COLLECT_MS = 2000;
 
 /**
  * The collections of a quiet spell: the garbage at IDLE_COLLECT_MS; then, at 20 s, what the
