@@ -12,7 +12,8 @@ import { createFileOps, createOwnerNames, LsEntryBudget, runFileOp, type FileOps
 import { AgentSharing, SharingReplica, SqliteReplicaStore } from './sharing/index.js';
 import { createPathPolicy, type PathPolicy } from './policy/index.js';
 import { inDataDir } from './paths.js';
-import { fullCollection, IDLE_COLLECT_STAGES_MS, IdleCollector } from './transfer/idle-collect.js';
+import { IDLE_COLLECT_STAGES_MS, IdleCollector } from './transfer/idle-collect.js';
+import { collectWorkerGarbage, fullCollection } from '../transfer/index.js';
 import { SessionManager } from './transfer/session-manager.js';
 import { removeStalePartials } from './transfer/partials.js';
 import { SqliteMarkerStore } from '../transfer/markers/store.js';
@@ -111,7 +112,13 @@ export class AgentDaemon {
       onTaskCleanup: (taskId) => this.sessions!.cleanupTask(taskId),
     }, this.log.child({ component: 'link' }));
     const trim = chooseMallocTrim().impl;
-    const idle = new IdleCollector(fullCollection(), IDLE_COLLECT_STAGES_MS, this.log.child({ component: 'memory' }), trim.kind === 'native' ? trim.trim : null);
+    const gc = fullCollection();
+    // The I/O workers collect too: shared buffers the pools let go stay wrapped there until then.
+    const collect = gc && ((): void => {
+      collectWorkerGarbage();
+      gc();
+    });
+    const idle = new IdleCollector(collect, IDLE_COLLECT_STAGES_MS, this.log.child({ component: 'memory' }), trim.kind === 'native' ? trim.trim : null);
     this.sessions = new SessionManager({
       credentials: this.credentials,
       listener: this.listener,

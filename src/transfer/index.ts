@@ -9,4 +9,5 @@ export { eventCodeOf } from './errors.js';
 export type { PathResolver, SessionReporter, SessionInit } from './session/types.js';
 export type { StreamGrowthInit } from './session/stream-growth.js';
 export { DEFAULT_TUNING, resolveTuning, type TransferTuning } from './tuning.js';
-export { IoPool, sharedIoPool } from './workers/io-pool.js';
+export { collectWorkerGarbage, IoPool, sharedIoPool } from './workers/io-pool.js';
+export { fullCollection } from './util/full-collection.js';

@@ -1,5 +1,4 @@
-import v8, { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import v8 from 'node:v8';
 import type { Logger } from '../../common/logger.js';
 
 /**
@@ -12,15 +11,18 @@ import type { Logger } from '../../common/logger.js';
  * once, the destination agent sat at 255 MB; one collection takes it to about 110. The first
  * stage takes the garbage; the pools keep their idle buffers through it and let them go over the
  * next seconds (util/idle-buffers.ts), idle I/O workers end after 15 s, and what those held is
- * garbage only then, hence the later stage. Freed memory outside V8 (OpenSSL, socket buffers,
- * small Buffers) goes back to malloc, whose arenas keep it resident until trimmed. Never during
- * a transfer; each costs a few tens of milliseconds on a heap of this size.
+ * garbage only then, hence the later stage. Workers still running collect at each stage too:
+ * they wrap shared buffers the pools let go (transfer/workers/shared-drops.ts). Freed memory
+ * outside V8 (OpenSSL, socket buffers, small Buffers) goes back to malloc, whose arenas keep it
+ * resident until trimmed. Never during a transfer; each costs a few tens of milliseconds on a
+ * heap of this size.
  */
 export class IdleCollector {
   private timer: NodeJS.Timeout | null = null;
 
   /**
-   * @param collect a full collection (fullCollection()), or null where none is available
+   * @param collect a full collection (transfer/util/full-collection.ts, with the I/O workers'),
+   *   or null where none is available
    * @param stagesMs quiet time before each collection, from the moment no session runs (ascending)
    * @param trimMalloc gives malloc's free pages back (src/fs/malloc-trim.ts); null where none is available
    */
@@ -94,22 +96,6 @@ const IDLE_COLLECT_MS = 2000;
  * (workers/io-pool.ts WORKER_IDLE_MS).
  */
 export const IDLE_COLLECT_STAGES_MS: readonly number[] = [IDLE_COLLECT_MS, 20_000];
-
-/**
- * V8's full collection, or null if this runtime will not give it. Node exposes `gc` only under
- * --expose-gc, which the agent's launcher would otherwise have to pass on every install
- * (systemd unit, npx, containers); the flag set here is seen by contexts created afterwards,
- * and a new context hands over its `gc` (the pattern Node's own tests use).
- */
-export function fullCollection(): (() => void) | null {
-  try {
-    setFlagsFromString('--expose-gc');
-    const gc: unknown = runInNewContext('gc');
-    return typeof gc === 'function' ? (gc as () => void) : null;
-  } catch {
-    return null;
-  }
-}
 
 function mb(bytes: number): number {
   return Math.round(bytes / (1024 * 1024));

@@ -7,6 +7,7 @@ import { canceledError, transferError } from '../errors.js';
 import { DEFAULT_TUNING } from '../tuning.js';
 import { IdleBuffers } from '../util/idle-buffers.js';
 import { Semaphore } from '../util/waiters.js';
+import { bufferDropped } from '../workers/shared-drops.js';
 import { CHUNK_HEAD_BYTES, encodeChunkHead } from '../wire/session-frames.js';
 import type { SendQueue } from './sender.js';
 
@@ -87,8 +88,11 @@ export class BufferPool {
 export const AGENT_SOURCE_BUFFER_BYTES = 96 * 1024 * 1024;
 const agentSourceBuffers = new Semaphore(AGENT_SOURCE_BUFFER_BYTES);
 
-/** Idle chunk buffers of every session of the process: as many as the budget holds of the default chunk size. */
-const spareBuffers = new IdleBuffers(Math.floor(AGENT_SOURCE_BUFFER_BYTES / DEFAULT_TUNING.chunkSize), 2000);
+/**
+ * Idle chunk buffers of every session of the process: as many as the budget holds of the default
+ * chunk size. Those let go may still be wrapped by an I/O worker that hashed or filled them.
+ */
+const spareBuffers = new IdleBuffers(Math.floor(AGENT_SOURCE_BUFFER_BYTES / DEFAULT_TUNING.chunkSize), 2000, bufferDropped);
 
 export interface ChunkJob {
   i: number;

@@ -15,8 +15,10 @@ export class IdleBuffers {
   /**
    * @param maxIdle most buffers kept
    * @param idleMs how often idle buffers that were not needed since the last look are let go
+   * @param onDrop told of each buffer let go (given while full, or trimmed): shared memory that
+   *   a worker may still wrap is reported so the workers collect (workers/shared-drops.ts)
    */
-  constructor(private readonly maxIdle: number, private readonly idleMs: number) {}
+  constructor(private readonly maxIdle: number, private readonly idleMs: number, private readonly onDrop?: (buf: Buffer) => void) {}
 
   get count(): number {
     return this.free.length;
@@ -34,7 +36,10 @@ export class IdleBuffers {
 
   /** Keep `buf` for reuse (dropped when `maxIdle` are kept already). */
   give(buf: Buffer): void {
-    if (this.free.length >= this.maxIdle) return;
+    if (this.free.length >= this.maxIdle) {
+      this.onDrop?.(buf);
+      return;
+    }
     this.free.push(buf);
     if (!this.timer) {
       this.lowWater = this.free.length;
@@ -44,7 +49,8 @@ export class IdleBuffers {
   }
 
   private trim(): void {
-    this.free.splice(0, this.lowWater);
+    const dropped = this.free.splice(0, this.lowWater);
+    if (this.onDrop) for (const buf of dropped) this.onDrop(buf);
     this.lowWater = this.free.length;
     if (this.free.length === 0 && this.timer) {
       clearInterval(this.timer);

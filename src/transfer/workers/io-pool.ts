@@ -9,6 +9,7 @@ import type { StreamingHash } from '../checksum/hash.js';
 import type { AnsweredOp, CommitResult, CommitWireFile, IoOp, IoOps, IoReplyMessage, IoReplyOf, ReadIntoResult, StatResult } from './messages.js';
 import type { FileIdentity } from '../../fs/index.js';
 import { IdleBuffers } from '../util/idle-buffers.js';
+import { bufferDropped, onSharedMemoryDropped, sharedMemoryDropped } from './shared-drops.js';
 
 export type { CommitResult, StatResult } from './messages.js';
 
@@ -215,6 +216,15 @@ export class IoPool {
     this.size = Math.max(this.size, size, 1);
   }
 
+  /**
+   * Have every running worker run a full collection of its own isolate (after the requests
+   * posted before): what it still wraps of shared buffers the main thread let go is then freed
+   * (shared-drops.ts). Idle workers too; none is started for it.
+   */
+  collectGarbage(): void {
+    for (const w of this.workers) w.post('collect', {});
+  }
+
   private pick(): PooledWorker {
     if (this.workers.length < this.size) {
       workerUrl ??= ioWorkerUrl();
@@ -346,7 +356,7 @@ export class IoPool {
   }
 
   /** Idle commit buffers (views of SharedArrayBuffers of power-of-two sizes). */
-  private readonly commitBuffers = new IdleBuffers(COMMIT_BUFFERS_KEPT, COMMIT_BUFFER_IDLE_MS);
+  private readonly commitBuffers = new IdleBuffers(COMMIT_BUFFERS_KEPT, COMMIT_BUFFER_IDLE_MS, bufferDropped);
 
   private takeCommitBuffer(bytes: number): SharedArrayBuffer {
     let size = 1024 * 1024;
@@ -362,6 +372,7 @@ export class IoPool {
   private giveCommitBuffer(b: SharedArrayBuffer): void {
     // A few are enough for the groups in flight; an unusually big one is not kept.
     if (b.byteLength <= COMMIT_BUFFER_KEPT_BYTES) this.commitBuffers.give(Buffer.from(b));
+    else sharedMemoryDropped(b.byteLength);
   }
 
   async close(): Promise<void> {
@@ -372,12 +383,18 @@ export class IoPool {
 
 const shared = new Map<string, IoPool>();
 
+/** Every shared pool's workers collect now (an idle agent's collections: agent/transfer/idle-collect.ts). */
+export function collectWorkerGarbage(): void {
+  for (const pool of shared.values()) pool.collectGarbage();
+}
+
 /** The process-wide pool for `purpose` ('hash' or 'fs'), grown to at least `size` workers. */
 export function sharedIoPool(purpose: 'hash' | 'fs', size: number): IoPool {
   let pool = shared.get(purpose);
   if (!pool) {
     pool = new IoPool(size);
     shared.set(purpose, pool);
+    onSharedMemoryDropped(pool.collectGarbage.bind(pool));
   } else {
     pool.resize(size);
   }

@@ -4,6 +4,7 @@ import { commit } from './durable-commit.js';
 import { hashFile, hashRange, makeHasher, needXxh, type Hasher } from './hashing.js';
 import { ioError, type AnsweredOp, type IoReplyMessage, type IoReplyOf, type IoRequest } from './messages.js';
 import { lstatMany } from './stat.js';
+import { fullCollection } from '../util/full-collection.js';
 
 /**
  * Entry of the I/O worker threads of io-pool.ts: takes the requests of messages.ts and hands
@@ -21,6 +22,9 @@ import { lstatMany } from './stat.js';
  */
 
 const port = parentPort!;
+
+/** This isolate's full collection, for the pool's 'collect' (null: the runtime has none; then a no-op). */
+const collectGarbage = fullCollection();
 
 /** Streaming hashes by stream number: each update chains on the one before, so they stay in order. */
 const streams = new Map<number, Promise<Hasher>>();
@@ -90,6 +94,9 @@ port.on('message', async (m: IoRequest) => {
       }
       case 'drop':
         streams.delete(m.stream);
+        return;
+      case 'collect':
+        collectGarbage?.();
         return;
       case 'file':
         reply('file', m.id, await hashFile(m.path, m.algorithm));

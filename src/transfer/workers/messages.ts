@@ -74,6 +74,8 @@ export interface IoOps {
   updateFile: { request: { id: number; stream: number; path: FileRef; offset: number; length: number; direct: boolean }; reply: { direct: number } };
   digest: { request: { id: number; stream: number }; reply: { checksum: string } };
   drop: { request: { stream: number }; reply: never };
+  /** Run a full collection of the worker's isolate (shared-drops.ts says why). */
+  collect: { request: Record<string, never>; reply: never };
   file: { request: { id: number; path: FileRef; algorithm: ChecksumAlgorithm }; reply: { checksum: string; bytes: number } };
   lstat: { request: { id: number; paths: readonly FileRef[] }; reply: { stats: StatResult[] } };
   /** `buffer` (transferred) holds the files' bytes, each at its result's offset. */

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import pino from 'pino';
-import { fullCollection, IdleCollector } from '../../../src/agent/transfer/idle-collect.js';
+import { IdleCollector } from '../../../src/agent/transfer/idle-collect.js';
+import { fullCollection } from '../../../src/transfer/util/full-collection.js';
 
 const silent = pino({ level: 'silent' });
 
