@@ -9,8 +9,8 @@
  * about 230 to 280-317 MB, and after the main thread's own full collection the destination
  * still held 260 MB, about 110 of it neither its heap, its buffers nor mapped files. The pools
  * report each shared buffer they drop here; every DROPPED_BYTES_PER_COLLECTION the workers are
- * told to collect: 5-9 ms of the worker's own thread each (measured), about twice per agent
- * per 1 GB mixed-tree run. With it the same runs peaked at 194-251 MB, no longer climbing.
+ * told to collect (two full collections of its isolate, 5-9 ms each on the worker's own thread,
+ * measured; about twice per agent per 1 GB mixed-tree run). With it the same runs peaked at 194-251 MB, no longer climbing.
  */
 export const DROPPED_BYTES_PER_COLLECTION = 32 * 1024 * 1024;
 
