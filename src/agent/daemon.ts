@@ -112,13 +112,8 @@ export class AgentDaemon {
       onTaskCleanup: (taskId) => this.sessions!.cleanupTask(taskId),
     }, this.log.child({ component: 'link' }));
     const trim = chooseMallocTrim().impl;
-    const gc = fullCollection();
     // The I/O workers collect too: shared buffers the pools let go stay wrapped there until then.
-    const collect = gc && ((): void => {
-      collectWorkerGarbage();
-      gc();
-    });
-    const idle = new IdleCollector(collect, IDLE_COLLECT_STAGES_MS, this.log.child({ component: 'memory' }), trim.kind === 'native' ? trim.trim : null);
+    const idle = new IdleCollector(fullCollection(), IDLE_COLLECT_STAGES_MS, this.log.child({ component: 'memory' }), trim.kind === 'native' ? trim.trim : null, collectWorkerGarbage);
     this.sessions = new SessionManager({
       credentials: this.credentials,
       listener: this.listener,

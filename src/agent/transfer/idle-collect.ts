@@ -21,16 +21,17 @@ export class IdleCollector {
   private timer: NodeJS.Timeout | null = null;
 
   /**
-   * @param collect a full collection (transfer/util/full-collection.ts, with the I/O workers'),
-   *   or null where none is available
+   * @param collect a full collection (transfer/util/full-collection.ts), or null where none is available
    * @param stagesMs quiet time before each collection, from the moment no session runs (ascending)
    * @param trimMalloc gives malloc's free pages back (src/fs/malloc-trim.ts); null where none is available
+   * @param collectWorkers has the I/O workers collect (once per stage: each runs its own two)
    */
   constructor(
     private readonly collect: (() => void) | null,
     private readonly stagesMs: readonly number[],
     private readonly log: Logger,
     private readonly trimMalloc: (() => boolean) | null = null,
+    private readonly collectWorkers: (() => void) | null = null,
   ) {}
 
   /** The number of sessions running changed to `count`. */
@@ -63,6 +64,7 @@ export class IdleCollector {
   private run(stage: number): void {
     const before = process.memoryUsage.rss();
     const t0 = performance.now();
+    this.collectWorkers?.();
     this.collect!();
     // V8 frees dead ArrayBuffers' memory on a background thread after a collection and finishes
     // that at the start of the next one; only then is it all back in malloc for the trim.

@@ -387,6 +387,7 @@ const shared = new Map<string, IoPool>();
 export function collectWorkerGarbage(): void {
   for (const pool of shared.values()) pool.collectGarbage();
 }
+onSharedMemoryDropped(collectWorkerGarbage);
 
 /** The process-wide pool for `purpose` ('hash' or 'fs'), grown to at least `size` workers. */
 export function sharedIoPool(purpose: 'hash' | 'fs', size: number): IoPool {
@@ -394,7 +395,6 @@ export function sharedIoPool(purpose: 'hash' | 'fs', size: number): IoPool {
   if (!pool) {
     pool = new IoPool(size);
     shared.set(purpose, pool);
-    onSharedMemoryDropped(pool.collectGarbage.bind(pool));
   } else {
     pool.resize(size);
   }
