@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FerryError } from '../../../src/common/errors.js';
 import { SessionFrameType } from '../../../src/protocol/data-frames.js';
 import { SqliteMarkerStore } from '../../../src/transfer/markers/store.js';
-import { ok, rejection, runPair, type PairOptions } from './session-fixture.js';
+import { ok, rejection, removeAll, runPair, tempDir, type PairOptions } from './session-fixture.js';
 import * as roots from './temp-roots.js';
 
 /**
@@ -17,12 +17,15 @@ import * as roots from './temp-roots.js';
 
 const MiB = 1024 * 1024;
 let markers: SqliteMarkerStore;
+let markersDir: string;
 
-beforeEach(() => {
-  markers = new SqliteMarkerStore(join(roots.dst, '..', `markers-${randomUUID()}.db`));
+beforeEach(async () => {
+  markersDir = await tempDir();
+  markers = new SqliteMarkerStore(join(markersDir, 'markers.db'));
 });
-afterEach(() => {
+afterEach(async () => {
   markers.close();
+  await removeAll(markersDir);
 });
 
 /** Stop the destination (keeping its partials, as when control ends an attempt) after `chunks` CHUNK frames arrived. */
