@@ -124,12 +124,12 @@ export async function setTransferConfig(cluster, patch) {
     const cfg = JSON.parse(readFileSync(cfgFile, 'utf8'));
     cfg.transfer = { ...(cfg.transfer ?? {}), ...patch };
     writeFileSync(cfgFile, `${JSON.stringify(cfg, null, 2)}\n`);
-    const before = a.proc.output().split('config reloaded').length;
+    const mark = a.proc.received();
     process.kill(a.proc.pid, 'SIGHUP');
-    const deadline = Date.now() + 10_000;
-    while (a.proc.output().split('config reloaded').length === before) {
-      if (Date.now() > deadline) throw new Error(`agent ${a.proc.name} did not reload its config`);
-      await new Promise((r) => setTimeout(r, 20));
+    try {
+      await a.proc.waitFor(/config reloaded/, 10_000, { after: mark });
+    } catch {
+      throw new Error(`agent ${a.proc.name} did not reload its config`);
     }
   }
 }

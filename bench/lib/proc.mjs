@@ -31,10 +31,14 @@ export function startProc(name, cmd, args, { logDir, env, ns } = {}) {
   const child = spawn(c, a, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const file = logDir ? createWriteStream(join(logDir, `${name}.log`), { flags: 'a' }) : undefined;
   let text = '';
+  // Characters received in all: a mark that keeps its meaning once older text left the window.
+  let received = 0;
   const watchers = new Set();
   const onData = (d) => {
     file?.write(d);
-    text = (text + d.toString()).slice(-65536);
+    const s = d.toString();
+    received += s.length;
+    text = (text + s).slice(-65536);
     for (const w of watchers) w();
   };
   child.stdout.on('data', onData);
@@ -52,12 +56,18 @@ export function startProc(name, cmd, args, { logDir, env, ns } = {}) {
   return {
     name, pid: child.pid, child, exited,
     output: () => text,
-    /** Resolve with the first match of `re` in the output; reject if the process exits or time runs out. */
-    waitFor(re, timeoutMs = 30_000) {
+    /** A mark for waitFor's `after`: how much output has arrived so far. */
+    received: () => received,
+    /**
+     * Resolve with the first match of `re` in the output (only in what arrived after the mark
+     * `after`, when given); reject if the process exits or time runs out. Counting matches in
+     * the 64 kB window instead does not work: an older one can leave it as a new one comes in.
+     */
+    waitFor(re, timeoutMs = 30_000, { after } = {}) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => { done(); reject(new Error(`${name}: timed out waiting for ${re}\n${text.slice(-2000)}`)); }, timeoutMs);
         const check = () => {
-          const m = text.match(re);
+          const m = (after === undefined ? text : text.slice(Math.max(0, text.length - (received - after)))).match(re);
           if (m) { done(); resolve(m); return; }
           if (exit) { done(); reject(new Error(`${name} exited (${exit.code ?? exit.signal}) while waiting for ${re}\n${text.slice(-2000)}`)); }
         };
