@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { fullCollection } from '../../../../src/transfer/util/full-collection.js';
 import { IoPool } from '../../../../src/transfer/workers/io-pool.js';
 import { DROPPED_BYTES_PER_COLLECTION, bufferDropped, onSharedMemoryDropped, sharedMemoryDropped } from '../../../../src/transfer/workers/shared-drops.js';
@@ -77,20 +77,12 @@ describe('an I/O worker that hashed shared buffers in place', () => {
       // may still be running when its next answer arrives: wait for it, up to a deadline that
       // only a worker that never collected reaches (without collectGarbage() it still holds
       // all 48 MiB after 15 s).
-      expect(await heldAfterCollecting(start, collectHere)).toBeLessThan(8 * MiB);
+      await vi.waitFor(() => {
+        collectHere();
+        expect(process.memoryUsage().arrayBuffers - start).toBeLessThan(8 * MiB);
+      }, { timeout: 10_000, interval: 20 });
     } finally {
       await pool.close();
     }
   });
 });
-
-/** Shared memory still held beyond `start`, polled until it drops below 8 MiB or 10 s pass. */
-async function heldAfterCollecting(start: number, collectHere: () => void): Promise<number> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    collectHere();
-    const held = process.memoryUsage().arrayBuffers - start;
-    if (held < 8 * MiB || Date.now() > deadline) return held;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
