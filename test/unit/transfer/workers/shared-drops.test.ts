@@ -48,41 +48,62 @@ describe('an I/O worker that hashed shared buffers in place', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('lets their memory go once told to collect, after the main thread dropped them', async () => {
+  // What the worker holds after hashing 48 MiB that the main thread dropped, or null when the
+  // worker freed them by itself before anyone asked (the premise did not hold).
+  async function hashAndDrop(pool: IoPool, collectHere: () => void): Promise<number | null> {
+    await pool.lstatMany([file]); // the worker is up before anything is measured
+    // Its start-up left young objects and may have queued a minor collection as a task; one of
+    // those running while the chunks' wrappers are young frees them (CI saw 0 of 48 MiB held).
+    // A full collection first leaves it nothing queued and an empty young generation.
+    pool.collectGarbage();
+    await pool.lstatMany([file]);
+    collectHere();
+    const start = process.memoryUsage().arrayBuffers;
+    // 12 chunks of 4 MiB, hashed in place on the worker (as the source hashes what it sends).
+    // 48 MiB stays below the 64 MiB of external memory at which V8 would start a collection
+    // in the worker by itself (with 96 MiB, CI once saw the worker free 56 of them unasked).
+    const hash = pool.createHash('sha256');
+    for (let i = 0; i < 12; i++) {
+      const chunk = Buffer.from(new SharedArrayBuffer(4 * MiB)).fill(i);
+      await new Promise<void>((release) => hash.update(chunk, release));
+    }
+    expect(await hash.digest()).toMatch(/^[0-9a-f]{64}$/);
+    // The main thread holds none of them any more and has collected.
+    collectHere();
+    const held = process.memoryUsage().arrayBuffers - start;
+    return held >= 40 * MiB ? start : null;
+  }
+
+  it('lets their memory go once told to collect, after the main thread dropped them', async (ctx) => {
     const gc = fullCollection();
     expect(gc).not.toBeNull();
     const collectHere = (): void => { gc!(); gc!(); };
-    const pool = new IoPool(1, 60_000);
-    try {
-      await pool.lstatMany([file]); // the worker is up before anything is measured
-      collectHere();
-      const start = process.memoryUsage().arrayBuffers;
-      // 12 chunks of 4 MiB, hashed in place on the worker (as the source hashes what it sends).
-      // 48 MiB stays below the 64 MiB of external memory at which V8 would start a collection
-      // in the worker by itself (with 96 MiB, CI once saw the worker free 56 of them unasked).
-      const hash = pool.createHash('sha256');
-      for (let i = 0; i < 12; i++) {
-        const chunk = Buffer.from(new SharedArrayBuffer(4 * MiB)).fill(i);
-        await new Promise<void>((release) => hash.update(chunk, release));
+    // The premise (the worker's wrappers still hold the chunks: its own collections come from
+    // how much it allocates, and it allocates next to nothing) is V8's heuristics, not a
+    // promise: a fresh worker gets up to three tries to show it.
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const pool = new IoPool(1, 60_000);
+      try {
+        const start = await hashAndDrop(pool, collectHere);
+        if (start === null) {
+          console.log(`[shared-drops] try ${attempt}: the worker freed the chunks before it was told to`);
+          continue;
+        }
+        pool.collectGarbage();
+        await pool.lstatMany([file]); // answered after the collection posted before it
+        // The worker's collection hands the freeing of dead ArrayBuffers to a background task
+        // that may still be running when its next answer arrives: wait for it, up to a deadline
+        // that only a worker that never collected reaches (without collectGarbage() it still
+        // holds all 48 MiB after 15 s).
+        await vi.waitFor(() => {
+          collectHere();
+          expect(process.memoryUsage().arrayBuffers - start).toBeLessThan(8 * MiB);
+        }, { timeout: 10_000, interval: 20 });
+        return;
+      } finally {
+        await pool.close();
       }
-      expect(await hash.digest()).toMatch(/^[0-9a-f]{64}$/);
-      // The main thread holds none of them any more and has collected.
-      collectHere();
-      // The premise: the worker's wrappers still hold them (its own collections come from how
-      // much it allocates, and it allocates next to nothing).
-      expect(process.memoryUsage().arrayBuffers - start).toBeGreaterThanOrEqual(40 * MiB);
-      pool.collectGarbage();
-      await pool.lstatMany([file]); // answered after the collection posted before it
-      // The worker's collection hands the freeing of dead ArrayBuffers to a background task that
-      // may still be running when its next answer arrives: wait for it, up to a deadline that
-      // only a worker that never collected reaches (without collectGarbage() it still holds
-      // all 48 MiB after 15 s).
-      await vi.waitFor(() => {
-        collectHere();
-        expect(process.memoryUsage().arrayBuffers - start).toBeLessThan(8 * MiB);
-      }, { timeout: 10_000, interval: 20 });
-    } finally {
-      await pool.close();
     }
+    ctx.skip('in three fresh workers V8 freed the chunks unasked: nothing left to show');
   });
 });
