@@ -69,10 +69,11 @@ export async function treeDigest(dir: string, ignore: RegExp = /^$/): Promise<Re
 
 /**
  * The partials still under `dir` once a failed task's clean-up had its chance: they go when
- * control's task.cleanup reaches the agent, a moment after the task ended (waits up to 5 s).
+ * control's task.cleanup reaches the agent, a moment after the task ended (waits up to 30 s: a
+ * loaded machine can take several seconds for that round trip).
  */
 export async function partialsLeft(dir: string): Promise<string[]> {
-  for (let k = 0; k < 100 && partialFiles(dir).length > 0; k++) await new Promise((r) => setTimeout(r, 50));
+  for (let k = 0; k < 600 && partialFiles(dir).length > 0; k++) await new Promise((r) => setTimeout(r, 50));
   return partialFiles(dir);
 }
 

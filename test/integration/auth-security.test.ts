@@ -14,7 +14,7 @@ describe('Ferry Auth security', () => {
   const ca = () => control.caPem;
 
   beforeAll(async () => {
-    control = await startAuthControl(join(dir.path, 'control'), { FERRY_AUTH_TUNING: JSON.stringify({ codeTtlSeconds: 1, loginRateLimit: { max: 10, windowMs: 60_000 } }) });
+    control = await startAuthControl(join(dir.path, 'control'), { FERRY_AUTH_TUNING: JSON.stringify({ codeTtlSeconds: 5, loginRateLimit: { max: 10, windowMs: 60_000 } }) });
     await ferryJson(['control', 'identity', 'create', '--data-dir', control.dataDir, '--username', 'carol@example.org', '--password-stdin'], 'carol-password-1');
     pubId = (await ferryJson<{ client: { id: string } }>(['control', 'client', 'create', '--data-dir', control.dataDir, '--name', 'app', '--public', '--redirect-uri', REDIRECT])).client.id;
   });
@@ -83,7 +83,9 @@ describe('Ferry Auth security', () => {
     expect((await exchange(code2, p2.verifier)).status).toBe(400);
     const p3 = pkce();
     const code3 = (await headlessAuthorize({ ...login, challenge: p3.challenge })).searchParams.get('code')!;
-    await new Promise((r) => setTimeout(r, 1500));
+    // Past the codes' 5 s lifetime (short for this test; long enough that a loaded machine's
+    // consent-to-exchange round trips elsewhere in this file never outlast it).
+    await new Promise((r) => setTimeout(r, 5500));
     expect(JSON.parse((await exchange(code3, p3.verifier)).body)).toMatchObject({ error: 'invalid_grant', error_description: expect.stringContaining('expired') });
   });
 

@@ -89,8 +89,10 @@ describe('sharing on control: guest collections, access rules, roles, publishing
     client.close();
     mapped = agent.endpointId;
     await control.proc.waitForLog(/"msg":"agent connected"/);
-    // Whether this agent speaks sharing yet decides only the ack checks below.
-    sharing = logLines(control, 'sharing snapshot sent').length > 0;
+    // The agent speaks sharing: control sends it a snapshot once it is connected (logged
+    // asynchronously, so waited for rather than read at once). It decides the ack checks below.
+    await control.proc.waitForLog(/"msg":"sharing snapshot sent"/);
+    sharing = true;
     db = openDatabase(join(controlDir, 'control.db'));
   }, 120_000);
 
@@ -197,6 +199,8 @@ describe('sharing on control: guest collections, access rules, roles, publishing
   });
 
   it('publishes every change with a bumped version of the host, and the agent acks it', async () => {
+    // The last change's line may still be on its way (control logs asynchronously).
+    await control.proc.waitForLog(/"msg":"sharing update published".*"change":"rule deleted"|"change":"rule deleted".*"msg":"sharing update published"/);
     const published = logLines(control, 'sharing update published').filter((l) => l['hostEndpointId'] === mapped);
     // 2 collections, 2 rules created, 1 update, 1 delete.
     expect(published.map((l) => l['change'])).toEqual(['collection created', 'collection created', 'rule created', 'rule created', 'rule updated', 'rule deleted']);
@@ -244,6 +248,7 @@ describe('sharing on control: guest collections, access rules, roles, publishing
     expect(gone.status).toBe(404);
     expect(gone.json['code']).toBe('RoleNotFound');
     expect((await as(carol, 'GET', `/v0.10/endpoint/${guest}/access_list`)).status).toBe(403);
+    await control.proc.waitForLog(/"msg":"sharing update published".*"change":"role deleted"|"change":"role deleted".*"msg":"sharing update published"/);
     const changes = logLines(control, 'sharing update published').map((l) => l['change']);
     expect(changes.filter((c) => c === 'role created')).toHaveLength(3);
     expect(changes.at(-1)).toBe('role deleted');

@@ -280,6 +280,8 @@ describe('sharing: per-directory rules in recursion, revocation during an upload
     await until(() => (logLines(host.proc, 'connected to control').length > connected ? true : undefined));
     expect(await refusal(ls(alice, '/c/'))).toMatchObject({ status: 403, code: 'EndpointPermissionDenied' });
     expect((await ls(alice, '/b/')).DATA.map((e) => e.name)).toEqual(['b1.txt']);
+    // The agent logs asynchronously: its line may follow the listing it already answered.
+    await until(() => (logLines(host.proc, 'sharing snapshot applied').length > snapshots ? true : undefined));
     expect(logLines(host.proc, 'sharing snapshot applied').length).toBe(snapshots + 1);
     expect(host.proc.proc.pid).toBe(pid);
   });

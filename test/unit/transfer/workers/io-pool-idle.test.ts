@@ -29,8 +29,11 @@ describe('I/O pool workers left idle', () => {
   it('are ended, and the next call starts one again', async () => {
     const pool = new IoPool(2, IDLE_MS);
     try {
-      await Promise.all([pool.lstatMany([file]), pool.lstatMany([file])]);
+      // Both workers are started at once (checked before awaiting: on a loaded machine the first
+      // can be idle for IDLE_MS, and ended, before the second's isolate is up).
+      const both = Promise.all([pool.lstatMany([file]), pool.lstatMany([file])]);
       expect(pool.running).toBe(2);
+      await both;
       await until(() => pool.running === 0);
       const [st] = await pool.lstatMany([file]);
       expect(st).toMatchObject({ size: 1000 });
