@@ -14,6 +14,7 @@ import { ferryBuilt, ferryTransfer, startFerryCluster, stopFerryCluster } from '
 import { startGridftp, startIperf, startRsyncd, startSshd } from './lib/peers.mjs';
 import { ensurePrereqs } from './lib/prereq.mjs';
 import { ForeignCpu, RssSampler, killOwned, loadavg, log, run, stealSeconds } from './lib/proc.mjs';
+import { diskBoundNote, diskLine, probeDisk } from './lib/disk.mjs';
 import { judge, markdownTable, summarize, targetLines, textTable } from './lib/report.mjs';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -219,6 +220,10 @@ async function main() {
   if (has('b') && smallTree(paths.b.src, opts.smallFiles, opts.smallKib, opts.smallDirs)) trash.freedNow();
   if (has('c') || has('d')) randomFile(paths.c.src, bytes.c);
 
+  // The device under the destinations, before the first case and after the last (it changes on
+  // a shared host; the durable rows follow it).
+  const disk = { start: await probeDisk(opts.data), end: null };
+  log(diskLine(disk.start, null));
   const records = [];
   const env = { paths, bytes, files: opts.smallFiles, fileCounts: { e: opts.mixed?.files }, opts, trash, logDir, workDir: join(opts.results, 'work'), servers: {}, sampler: new RssSampler(200), foreign: new ForeignCpu(), waitBudgetS: WAIT_BUDGET_S };
   const stopServers = async () => { for (const s of Object.values(env.servers)) await s.stop(); env.servers = {}; };
@@ -283,6 +288,9 @@ async function main() {
   }
   env.sampler.stop();
 
+  disk.end = await probeDisk(opts.data);
+  info.disk = disk;
+  log(diskLine(disk.start, disk.end));
   const rows = summarize(records, allCases);
   const agentRss = [...env.sampler.max.values()];
   const maxAgentRssMb = agentRss.length ? Math.max(...agentRss) : NaN;
@@ -295,6 +303,7 @@ async function main() {
     `Ferry ${info.ferry} benchmark, ${info.date}, ${opts.reps} reps (medians), ${minutes.toFixed(1)} min`,
     `machine: ${info.nproc} cores (${info.cpu}), ${info.memGiB} GiB, kernel ${info.kernel}, node ${info.node}; ${info.tcp}`,
     `other processes used ${info.foreignCpuS.toFixed(0)} CPU s during the run (load average ${info.loadStart.toFixed(2)} at the start, ${info.loadEnd.toFixed(2)} at the end)${info.foreignCpuS > 0.05 * minutes * 60 * info.nproc ? ' — NOISY, rerun on an idle machine' : ''}; the hypervisor took ${info.stealCpuS.toFixed(1)} CPU s (steal)`,
+    diskLine(disk.start, disk.end),
     `peers: ${info.rsync.replace(/\s+/g, ' ')}; ${info.gridftp}; ${info.iperf3}; ${info.ssh}${info.wanRttMs ? `; WAN TCP RTT ${info.wanRttMs} ms` : ''}`,
     'Medians of the repetitions; "range" is min–max of the case\'s own rate (MB/s in a, c, d and e, files/s in b).',
     'MB = 10^6 bytes. CPU = user+sys seconds of every process of the tool (Ferry: both agents and control; peers: client and',
@@ -317,6 +326,7 @@ async function main() {
       if (used.length) notes.push(`(${c}) ${tool}: the task documents' parallelism (streams that carried data) ${used.join(', ')}`);
     }
   }
+  notes.push(...diskBoundNote(rows, disk));
   const noisy = records.filter((r) => r.noisy).length;
   notes.push(`${noisy} of ${records.length} runs had other processes using more than 10 % of the CPU meanwhile`);
   if (Number.isFinite(maxAgentRssMb)) notes.push(`largest agent RSS sampled every 200 ms over the whole run, start-up included: ${maxAgentRssMb.toFixed(0)} MB`);
