@@ -222,7 +222,7 @@ async function main() {
 
   // The device under the destinations, before the first case and after the last (it changes on
   // a shared host; the durable rows follow it).
-  const disk = { start: await probeDisk(opts.data), end: null };
+  const disk = { start: await probeDisk(join(opts.data, 'dst')), end: null };
   log(diskLine(disk.start, null));
   const records = [];
   const env = { paths, bytes, files: opts.smallFiles, fileCounts: { e: opts.mixed?.files }, opts, trash, logDir, workDir: join(opts.results, 'work'), servers: {}, sampler: new RssSampler(200), foreign: new ForeignCpu(), waitBudgetS: WAIT_BUDGET_S };
@@ -288,7 +288,7 @@ async function main() {
   }
   env.sampler.stop();
 
-  disk.end = await probeDisk(opts.data);
+  disk.end = await probeDisk(join(opts.data, 'dst'));
   info.disk = disk;
   log(diskLine(disk.start, disk.end));
   const rows = summarize(records, allCases);

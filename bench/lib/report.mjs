@@ -53,7 +53,7 @@ export function summarize(records, cases) {
  * verify re-read; the rsync daemon and GridFTP move clear text, so Ferry's clear-text row
  * (encrypt_data false) is the one set against them where the issue says so.
  */
-const TARGETS = [
+export const TARGETS = [
   ['a', 'ferry', 'rsync-ssh', 1.5, 'Ferry default'],
   ['a', 'ferry-lean', 'tls', 0.8, 'Ferry with the peers\' guarantees, encrypted'],
   ['a', 'ferry-lean', 'rsync-ssh', 2.0, 'Ferry with the peers\' guarantees, encrypted'],

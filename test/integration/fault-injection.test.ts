@@ -138,8 +138,9 @@ describe('fault injection: nothing lost, nothing corrupted', () => {
     const wireBefore = proxy.bytesUp;
     const taskId = await submit('cuts');
     let cuts = 0;
-    // Cuts after which data flowed again: the cut broke a live attempt (a cut that lands after
-    // the last byte, as the session finishes, breaks nothing and needs no retry).
+    // Cuts after which bytes crossed the proxy again (at least a new attempt's handshake): the cut
+    // broke a live attempt, so a retry was made (a cut that lands after the last byte, as the
+    // session finishes, breaks nothing and needs no retry).
     let followedByData = 0;
     let atLastCut = -1;
     for (let k = 0; k < 5; k++) {
@@ -161,11 +162,13 @@ describe('fault injection: nothing lost, nothing corrupted', () => {
     }
     const task = await expectIntact(taskId, 'cuts');
     if (atLastCut >= 0 && proxy.bytesUp > atLastCut) followedByData += 1;
-    const codes = (await events(client, taskId)).map((e) => e.code);
     // A cut mid-data breaks the session's streams (CONNECTION_BROKEN); one that lands while a new
     // attempt is still connecting fails its handshake (CONNECT_FAILED).
-    const CUT_CODES = ['CONNECTION_BROKEN', 'CONNECTION_RESET', 'TIMEOUT', 'CONNECT_FAILED'];
-    if (followedByData > 0) expect(codes.filter((c) => CUT_CODES.includes(c)), `events: ${codes.join(', ')}`).not.toHaveLength(0);
+    // CONNECT_FAILED also stands for refusals (a rejected certificate, an unknown session): only
+    // one whose details name the proxy's reset counts.
+    const all = await events(client, taskId);
+    const byCut = all.filter((e) => ['CONNECTION_BROKEN', 'CONNECTION_RESET', 'TIMEOUT'].includes(e.code) || (e.code === 'CONNECT_FAILED' && /ECONNRESET|EPIPE/.test(e.details)));
+    if (followedByData > 0) expect(byCut, `events: ${all.map((e) => `${e.code} ${e.details.slice(0, 160)}`).join('\n')}`).not.toHaveLength(0);
     rows.push({ fault: `connection cut x${cuts}`, task: taskId, faults: task.faults, bytesTree: treeBytes, bytesSent: proxy.bytesUp - wireBefore, verified: 'byte-identical, no partials' });
     expect(cuts).toBeGreaterThan(0);
   }, 120_000);
@@ -222,14 +225,15 @@ describe('fault injection: nothing lost, nothing corrupted', () => {
     if (before === 'ACTIVE') {
       // While the agent is away the task stays ACTIVE and says why.
       let t = await getTask(client, taskId);
-      // No fixed count: the source's report, a retry's backoff and control's tick come first, and on
-      // a loaded machine they can take longer than a few seconds (the test's timeout bounds it).
+      // The source's report, a retry's backoff and control's tick come first: on a loaded machine
+      // they can take more than a few seconds, so the deadline is generous.
+      const deadline = Date.now() + 30_000;
       while (t.status === 'ACTIVE' && t.nice_status !== 'GC_NOT_CONNECTED') {
+        if (Date.now() > deadline) await stuck(taskId, `still ${t.nice_status} 30 s after the destination agent stopped`);
         await pause(50);
         t = await getTask(client, taskId);
       }
       if (t.status === 'ACTIVE') {
-        expect(t.nice_status).toBe('GC_NOT_CONNECTED');
         const pause = await client.get<{ destination_pause_message: string | null; source_pause_message: string | null }>(`/v0.10/task/${taskId}/pause_info`);
         expect(pause.destination_pause_message).toMatch(/no connected agent/);
         expect(pause.source_pause_message).toBeNull();
