@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
+import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { fullCollection } from '../../../../src/transfer/util/full-collection.js';
 import { IoPool } from '../../../../src/transfer/workers/io-pool.js';
@@ -65,9 +66,18 @@ describe('an I/O worker that hashed shared buffers in place', () => {
     // 48 MiB stays below the 64 MiB of external memory at which V8 would start a collection
     // in the worker by itself (with 96 MiB, CI once saw the worker free 56 of them unasked).
     const hash = pool.createHash('sha256');
-    for (let i = 0; i < 12; i++) {
-      const chunk = Buffer.from(new SharedArrayBuffer(4 * MiB)).fill(i);
-      await new Promise<void>((release) => hash.update(chunk, release));
+    // Watched on their way to the worker: the chunks must go as shared memory, not copies (a
+    // copy would leave the worker nothing to hold, and the test would skip instead of failing).
+    const posts = vi.spyOn(Worker.prototype, 'postMessage');
+    try {
+      for (let i = 0; i < 12; i++) {
+        const chunk = Buffer.from(new SharedArrayBuffer(4 * MiB)).fill(i);
+        await new Promise<void>((release) => hash.update(chunk, release));
+      }
+      const updates = posts.mock.calls.map(([m]) => m as { op?: string; data?: Uint8Array }).filter((m) => m.op === 'update');
+      expect(updates.map((m) => m.data?.buffer instanceof SharedArrayBuffer)).toEqual(Array<boolean>(12).fill(true));
+    } finally {
+      posts.mockRestore();
     }
     expect(await hash.digest()).toMatch(/^[0-9a-f]{64}$/);
     // The main thread holds none of them any more and has collected.
