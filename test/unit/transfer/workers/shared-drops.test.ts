@@ -51,8 +51,9 @@ describe('an I/O worker that hashed shared buffers in place', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  // What the worker holds after hashing 48 MiB that the main thread dropped, or null when the
-  // worker freed them by itself before anyone asked (the premise did not hold).
+  // Hash 48 MiB on the worker and drop them here; gives the baseline of process.memoryUsage()
+  // .arrayBuffers taken before, or null when the worker freed them by itself before anyone
+  // asked (the premise did not hold).
   async function hashAndDrop(pool: IoPool, collectHere: () => void): Promise<number | null> {
     await pool.lstatMany([file]); // the worker is up before anything is measured
     // Its start-up left young objects and may have queued a minor collection as a task; one of
