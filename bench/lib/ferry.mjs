@@ -128,8 +128,9 @@ export async function setTransferConfig(cluster, patch) {
     process.kill(a.proc.pid, 'SIGHUP');
     try {
       await a.proc.waitFor(/config reloaded/, 10_000, { after: mark });
-    } catch {
-      throw new Error(`agent ${a.proc.name} did not reload its config`);
+    } catch (err) {
+      // waitFor's message ends with the agent's last output (a refused config says why there).
+      throw new Error(`agent ${a.proc.name} did not reload its config: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
   }
 }
