@@ -119,13 +119,33 @@ async function machineInfo() {
   };
 }
 
-/** Runs every selected tool of the given cases REPS times, interleaved (rep 1 of each tool, then rep 2 …). */
+const gcd = (a, b) => (b === 0 ? a : gcd(b, a % b));
+
+/**
+ * The order of a case's tools in repetition REP (1-based). A run can leave work behind that
+ * slows the next one (after rsync daemon --fsync wrote 2 GiB, the next durable 2 GiB write on the
+ * bench machine ran 18-35 % slower, though the guest saw nothing left to write), so with one
+ * fixed order a tool would pay for the same neighbour every time. Each repetition walks the list
+ * with another stride coprime to its length (1, n-1, 2, n-2, …), starting one further down:
+ * rotations alone would keep every tool's predecessor, these give it a different one in each of
+ * the first three repetitions.
+ */
+function runOrder(tools, rep) {
+  const n = tools.length;
+  if (n <= 1) return [...tools];
+  const strides = [];
+  for (let k = 1; k < n; k++) for (const s of [k, n - k]) if (gcd(s, n) === 1 && !strides.includes(s)) strides.push(s);
+  const stride = strides[(rep - 1) % strides.length];
+  return tools.map((_, j) => tools[(rep - 1 + j * stride) % n]);
+}
+
+/** Runs every selected tool of the given cases REPS times, interleaved (rep 1 of each tool, then rep 2 …), each repetition in its own order (runOrder). */
 async function runCases(cases, env, opts, records, selected) {
   for (const c of cases) {
     const tools = c.tools.filter((t) => selected(t.id));
     log(`case (${c.id}): ${c.title}; tools: ${tools.map((t) => t.id).join(', ')}`);
     for (let rep = 1; rep <= opts.reps; rep++) {
-      for (const tool of tools) {
+      for (const tool of runOrder(tools, rep)) {
         if (tool.pending) continue;   // a row for a Ferry option that does not exist yet
         if (tool.id.startsWith('ferry') && !env.ferry) {
           records.push({ case: c.id, tool: tool.id, rep, ok: false, error: env.ferryError });
