@@ -7,7 +7,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from './proc.mjs';
-import { TARGETS } from './report.mjs';
+import { rowOf, TARGETS } from './report.mjs';
 
 const MiB = 2 ** 20;
 
@@ -52,8 +52,8 @@ export function diskLine(start, end) {
  */
 export function diskBoundNote(rows, disk) {
   const target = TARGETS.find(([c, f, p]) => c === 'a' && f === 'ferry' && p === 'rsync-ssh')?.[3];
-  const rsyncSsh = rows.find((r) => r.case === 'a' && r.tool === 'rsync-ssh')?.MBps;
-  const ferry = rows.find((r) => r.case === 'a' && r.tool === 'ferry')?.MBps;
+  const rsyncSsh = rowOf(rows, 'a', 'rsync-ssh')?.rate;
+  const ferry = rowOf(rows, 'a', 'ferry')?.rate;
   const probes = [['start', disk.start?.writeMBs], ['end', disk.end?.writeMBs]].filter(([, w]) => Number.isFinite(w));
   if (!target || !Number.isFinite(rsyncSsh) || probes.length === 0) return [];
   const need = target * rsyncSsh;

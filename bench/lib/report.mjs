@@ -82,8 +82,13 @@ const COMPARISONS = [
 ];
 
 /** The targets and the comparisons, each judged on same-run medians. */
+/** The summarized row of tool T in case C that has a result (none for a pending or failed one). */
+export function rowOf(rows, c, t) {
+  return rows.find((r) => r.case === c && r.tool === t && !r.pending && r.ok > 0);
+}
+
 export function judge(rows, { rssLimitMb, maxAgentRssMb }) {
-  const get = (c, t) => rows.find((r) => r.case === c && r.tool === t && !r.pending && r.ok > 0);
+  const get = (c, t) => rowOf(rows, c, t);
   const out = [];
   const pair = (c, ferryId, peerId, min, who) => {
     const f = get(c, ferryId);
