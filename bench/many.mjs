@@ -14,6 +14,7 @@ import { killOwned, log, procMem, resetPeak, sleep } from './lib/proc.mjs';
 const HELP = `usage: node bench/many.mjs [options]   (after npm run build)
   --tasks N         tasks submitted at once (default 50)
   --files N         files per task (default 20)        --kib N   size of each file (default 64)
+  --dirs N          directories per task the files are spread over (default 1)
   --settle S        seconds an agent is left alone before its idle RSS is read (default 10)
   --heap-snapshot   after the idle wait, have the destination agent write a heap snapshot (into the current directory)
   --node-args "A B" more node options for the agents (e.g. "--max-semi-space-size=2"), to compare
@@ -22,7 +23,7 @@ const HELP = `usage: node bench/many.mjs [options]   (after npm run build)
 
 const { values } = parseArgs({
   options: {
-    tasks: { type: 'string', default: '50' }, files: { type: 'string', default: '20' }, kib: { type: 'string', default: '64' },
+    tasks: { type: 'string', default: '50' }, files: { type: 'string', default: '20' }, kib: { type: 'string', default: '64' }, dirs: { type: 'string', default: '1' },
     settle: { type: 'string', default: '10' }, 'heap-snapshot': { type: 'boolean' }, 'node-args': { type: 'string', default: '' }, data: { type: 'string', default: '/tmp/ferry-bench-many' }, help: { type: 'boolean' },
   },
 });
@@ -33,6 +34,7 @@ if (values.help) {
 const tasks = Number(values.tasks);
 const files = Number(values.files);
 const kib = Number(values.kib);
+const dirs = Number(values.dirs);
 const settleMs = Number(values.settle) * 1000;
 const data = values.data;
 
@@ -46,7 +48,7 @@ async function main() {
   const logDir = join(data, 'logs');
   mkdirSync(logDir, { recursive: true });
   // Kept between runs while the shape is unchanged (smallTree's marker).
-  for (let t = 0; t < tasks; t++) smallTree(join(data, 'src', `t${t}`), files, kib, 1);
+  for (let t = 0; t < tasks; t++) smallTree(join(data, 'src', `t${t}`), files, kib, dirs);
   const cluster = await startFerryCluster({ name: 'many', dir: join(data, 'ferry'), logDir, agents: [
     { key: 'src', root: join(data, 'src') }, { key: 'dst', root: join(data, 'dst') }],
     agentNodeArgs: [...values['node-args'].split(' ').filter(Boolean), ...(values['heap-snapshot'] ? ['--heapsnapshot-signal=SIGUSR2'] : [])] });

@@ -5,7 +5,8 @@ import { getEnvironmentData, setEnvironmentData } from 'node:worker_threads';
 import { RawFsError } from './raw.js';
 
 /**
- * The data-path calls for partial files (write, fdatasync, fsync, close), each with a seam
+ * The data-path calls for partial files (write, fdatasync, fsync, close, and the syncfs that
+ * may stand in for many fsyncs), each with a seam
  * where tests inject failures. Every failure, injected or real, surfaces as a RawFsError
  * (rejection or throw) with the errno's code and the call's syscall: a write error is never
  * lost, and a short write is continued until all bytes are written or an error says why not.
@@ -17,12 +18,13 @@ import { RawFsError } from './raw.js';
  *   fails the first fdatasync with EIO (N omitted: every time), "write:EIO:1:40" lets 40
  *   writes pass and fails the 41st (so a file can fail after some of it was made durable,
  *   and its retry shows what was kept). Parsed once at load; hits
- *   only fds open on a file whose name starts with `.ferry-part` (partial files). The N
+ *   only fds open on a file whose name starts with `.ferry-part` (partial files), except
+ *   "syncfs", which hits the I/O worker's syncfs of a commit group's file system (any fd). The N
  *   counts are shared by every worker thread created after the main thread loaded this
  *   module (through worker_threads environment data), so "first" means first in the process.
  */
 
-export type FaultCall = 'write' | 'fdatasync' | 'fsync' | 'close';
+export type FaultCall = 'write' | 'fdatasync' | 'fsync' | 'close' | 'syncfs';
 
 export interface FaultRule {
   call: FaultCall;
@@ -48,7 +50,7 @@ interface ActiveRule {
   budget: Budget;
 }
 
-const FAULT_CALLS: readonly FaultCall[] = ['write', 'fdatasync', 'fsync', 'close'];
+const FAULT_CALLS: readonly FaultCall[] = ['write', 'fdatasync', 'fsync', 'close', 'syncfs'];
 const UNLIMITED = -1;
 
 function localBudget(times: number | undefined, after: number | undefined): Budget {
@@ -140,7 +142,8 @@ function rulesFromEnv(spec: string | undefined): ActiveRule[] {
     });
     setEnvironmentData(key, sab);
   }
-  return parsed.map((r, i) => ({ call: r.call, errno: r.errno, match: isPartialFileFd, budget: sharedBudget(cells, i) }));
+  // A syncfs is asked for on a directory's descriptor: it matches any.
+  return parsed.map((r, i) => ({ call: r.call, errno: r.errno, match: r.call === 'syncfs' ? undefined : isPartialFileFd, budget: sharedBudget(cells, i) }));
 }
 
 const envRules = rulesFromEnv(process.env.FERRY_TEST_FAULTS);

@@ -2,16 +2,18 @@ import fs from 'node:fs';
 import { faultPoint, fsync, pwriteSync } from '../../fs/faults.js';
 import { rawFs } from '../../fs/load.js';
 import { hashFd } from './hashing.js';
-import { fileFailure, type CommitResult, type CommitWireFile } from './messages.js';
+import { fileFailure, type CommitReply, type CommitResult, type CommitWireFile } from './messages.js';
 import { SYNCFS_MAX_OPEN, SYNCFS_MIN_FILES, syncfsHint, syncfsWanted } from './syncfs.js';
+import { syncfsCoverage } from './syncfs-trust.js';
 import type { FileIdentity } from '../../fs/index.js';
 
 // Op 'commit' of the I/O worker (io-worker.ts). Make files durable at their final paths; see
 // Committer in ../session/commit.ts. Each file is created, written (small files),
 // verified and given its mode and mtime here, with plain syscalls on this one thread; its fsync
 // then goes to libuv's pool while the next files are prepared (in a group of many files: once
-// all are prepared and the syncfs hint of syncfs.ts has written them back), and once that fsync
-// is done the file is closed and renamed, again here. Up to WINDOW fsyncs are in flight at
+// all are prepared and the syncfs hint of syncfs.ts has written them back; where that syncfs
+// stands in for the fsyncs, syncfs-trust.ts, there are none), and once that fsync is done the
+// file is closed and renamed, again here. Up to WINDOW fsyncs are in flight at
 // once: the file system merges concurrent flushes into shared journal commits (measured 2x
 // faster than one after the other with libuv's 4 threads, 9x with 16). Creating and renaming
 // stay on this thread on purpose: done from several pool threads at once they contend for the
@@ -121,14 +123,14 @@ function prepare(f: CommitWireFile, bytes: Buffer | null, now: number): { fd: nu
   }
 }
 
-export async function commit(files: readonly CommitWireFile[], durable: boolean, data: SharedArrayBuffer | ArrayBuffer | null): Promise<{ results: CommitResult[]; dirError: CommitResult | null }> {
+export async function commit(files: readonly CommitWireFile[], durable: boolean, data: SharedArrayBuffer | ArrayBuffer | null): Promise<CommitReply> {
   const bytes = data ? Buffer.from(data) : null;
   const results = new Array<CommitResult>(files.length);
   const dirs = new Set<number>();
   const now = Date.now() / 1000;
-  const place = (k: number, fd: number): void => {
+  const place = (k: number, fd: number, known?: FileIdentity): void => {
     try {
-      const mine = rawFs.fstat(fd);
+      const mine = known ?? rawFs.fstat(fd);
       // A failed close fails the file before its rename (NFS reports write-back errors there);
       // the fs layer's seam first, where tests inject one (the descriptor is closed regardless).
       try {
@@ -158,8 +160,36 @@ export async function commit(files: readonly CommitWireFile[], durable: boolean,
       if (wake) { const w = wake; wake = null; w(); }
     }));
   };
+  // Files the group's syncfs made durable, without a flush of their own.
+  let synced = 0;
+  /**
+   * The syncfs of `dev` started after this file was written and reported no error: that stands
+   * in for its fsync (syncfs-trust.ts), unless the file is on another file system. The fs
+   * layer's fsync seam still sees the file, so an injected flush failure fails it as before.
+   */
+  const settleSynced = async (k: number, fd: number, dev: bigint): Promise<void> => {
+    let mine: FileIdentity;
+    try {
+      mine = rawFs.fstat(fd);
+    } catch (err) {
+      results[k] = fileFailure(err);
+      try { rawFs.close(fd); } catch { /* reported above */ }
+      return;
+    }
+    if (mine.dev !== dev) return flush(k, fd);
+    try {
+      faultPoint('fsync', fd);
+    } catch (err) {
+      results[k] = fileFailure(err);
+      try { rawFs.close(fd); } catch { /* the injected error is the one to report */ }
+      return;
+    }
+    synced += 1;
+    place(k, fd, mine);
+  };
   // Many files: all prepared (descriptors kept open), one write-back of the file system, then
-  // the per-file fsyncs. Few files: each one's fsync starts as soon as it is prepared.
+  // the per-file fsyncs, or none where that syncfs stands in for them. Few files: each one's
+  // fsync starts as soon as it is prepared.
   const hinted = durable && syncfsWanted(files.length);
   // [index, fd] pairs prepared and waiting for the hint; at most SYNCFS_MAX_OPEN files are held
   // open at once (a commit group may be larger), so a low RLIMIT_NOFILE is not exhausted.
@@ -167,8 +197,18 @@ export async function commit(files: readonly CommitWireFile[], durable: boolean,
   const flushReady = async (): Promise<void> => {
     const batch = ready;
     ready = [];
-    if (batch.length >= 2 * SYNCFS_MIN_FILES) await syncfsHint(files[batch[0]!]!.dirFd);
-    for (let j = 0; j < batch.length; j += 2) await flush(batch[j]!, batch[j + 1]!);
+    let covered: bigint | null = null;
+    if (batch.length >= 2 * SYNCFS_MIN_FILES) {
+      // The directory descriptor was opened before these files were written (by the caller,
+      // for this group): its syncfs reports a write-back error of any of them.
+      const dirFd = files[batch[0]!]!.dirFd;
+      const dev = syncfsCoverage(dirFd);
+      if (await syncfsHint(dirFd)) covered = dev;
+    }
+    for (let j = 0; j < batch.length; j += 2) {
+      if (covered !== null) await settleSynced(batch[j]!, batch[j + 1]!, covered);
+      else await flush(batch[j]!, batch[j + 1]!);
+    }
   };
   for (let k = 0; k < files.length; k++) {
     const p = prepare(files[k]!, bytes, now);
@@ -190,5 +230,5 @@ export async function commit(files: readonly CommitWireFile[], durable: boolean,
     const flushed = await Promise.allSettled([...dirs].map((fd) => fsyncAsync(fd)));
     for (const r of flushed) if (r.status === 'rejected') dirError = dirError || fileFailure(r.reason);
   }
-  return { results, dirError };
+  return { results, dirError, synced };
 }

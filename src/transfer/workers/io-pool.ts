@@ -6,12 +6,12 @@ import { FerryError } from '../../common/errors.js';
 import type { FileRef } from '../../fs/file-ref.js';
 import type { ChecksumAlgorithm } from '../../protocol/session.js';
 import type { StreamingHash } from '../checksum/hash.js';
-import type { AnsweredOp, CommitResult, CommitWireFile, IoOp, IoOps, IoReplyMessage, IoReplyOf, ReadIntoResult, StatResult } from './messages.js';
+import type { AnsweredOp, CommitReply, CommitResult, CommitWireFile, IoOp, IoOps, IoReplyMessage, IoReplyOf, ReadIntoResult, StatResult } from './messages.js';
 import type { FileIdentity } from '../../fs/index.js';
 import { IdleBuffers } from '../util/idle-buffers.js';
 import { bufferDropped, onSharedMemoryDropped, sharedMemoryDropped } from './shared-drops.js';
 
-export type { CommitResult, StatResult } from './messages.js';
+export type { CommitReply, CommitResult, StatResult } from './messages.js';
 
 /**
  * Worker threads for hashing and batched file-system work (io-worker.ts says why).
@@ -323,8 +323,8 @@ export class IoPool {
     return r.results satisfies ReadIntoResult[];
   }
 
-  /** Verify, set mode and mtime, fsync, rename a group of files; then fsync their directories once. */
-  async commit(files: readonly CommitRequest[], durable: boolean): Promise<{ results: CommitResult[]; dirError: CommitResult | null }> {
+  /** Verify, set mode and mtime, fsync (or one syncfs for many), rename a group of files; then fsync their directories once. */
+  async commit(files: readonly CommitRequest[], durable: boolean): Promise<CommitReply> {
     // The group's bytes travel in one shared buffer, reused from group to group: no clone per
     // file, and no fresh (page-faulting) allocation per group. They are copied before the first
     // await, so callers may reuse their buffers as soon as this returns its promise.
@@ -349,7 +349,7 @@ export class IoPool {
     });
     try {
       const r = await this.call('commit', { files: wire, durable, data: shared });
-      return { results: r.results, dirError: r.dirError ?? null };
+      return { results: r.results, dirError: r.dirError ?? null, synced: r.synced };
     } finally {
       if (shared) this.giveCommitBuffer(shared);
     }

@@ -65,6 +65,13 @@ export interface CommitResult {
   message?: string;
 }
 
+/** A commit group's outcome: per file, the directories' flush, and how many files the group's syncfs made durable (durable-commit.ts). */
+export interface CommitReply {
+  results: CommitResult[];
+  dirError: CommitResult | null;
+  synced: number;
+}
+
 /** Every op: its request (without op and id) and its reply (without id); `reply: never`: none. */
 export interface IoOps {
   open: { request: { stream: number; algorithm: ChecksumAlgorithm }; reply: never };
@@ -83,7 +90,7 @@ export interface IoOps {
   /** `at`: where each file goes in `target`, from the start of the SharedArrayBuffer. */
   readInto: { request: { id: number; files: ReadonlyArray<{ path: FileRef; size: number; at: number }>; target: SharedArrayBuffer; algorithm: ChecksumAlgorithm }; reply: { results: ReadIntoResult[] } };
   /** `data`: the small files' bytes (a SharedArrayBuffer from the pool, or an ArrayBuffer), or null. */
-  commit: { request: { id: number; files: readonly CommitWireFile[]; durable: boolean; data: SharedArrayBuffer | ArrayBuffer | null }; reply: { results: CommitResult[]; dirError: CommitResult | null } };
+  commit: { request: { id: number; files: readonly CommitWireFile[]; durable: boolean; data: SharedArrayBuffer | ArrayBuffer | null }; reply: CommitReply };
 }
 
 export type IoOp = keyof IoOps;

@@ -28,6 +28,7 @@ const EXCEPTIONS: Record<string, { names: string[]; why: string }> = {
   'src/transfer/session/walk.ts': { names: ['realpath', 'stat', 'type Stats'], why: "the item's top, after the resolver checked it; adoptContained then pins it by descriptor inside the root" },
   'src/transfer/chunks/partial-file.ts': { names: ['open', 'unlink', 'type FileHandle'], why: 'open: /proc/self/fd/N of a descriptor the raw layer opened (same inode, O_DIRECT); unlink: the default that destination.ts replaces with a descriptor-relative one' },
   'src/transfer/workers/io-pool.ts': { names: ['existsSync'], why: "finds the worker's own script" },
+  'src/transfer/workers/syncfs-trust.ts': { names: ['statfsSync'], why: "the file system type of /proc/self/fd/N, a directory descriptor the raw layer opened (Node has no fstatfs)" },
   'src/transfer/util/aligned-buffers.ts': { names: ['readFileSync'], why: 'reads /proc/self/limits (the address-space limit), not user data' },
 };
 
