@@ -21,7 +21,7 @@
 
 /* Bumped whenever an export's arguments or results change; src/fs/raw-native.ts refuses an
  * addon whose number differs from the one it was written for (a stale build). */
-#define FERRY_NATIVE_ABI 7
+#define FERRY_NATIVE_ABI 8
 
 typedef struct {
   const char *name;
@@ -35,7 +35,7 @@ static const export_t exports_table[] = {
   {"readlinkat", fs_readlinkat}, {"readdir", fs_readdir},  {"fchmod", fs_fchmod},
   {"futimens", fs_futimens}, {"syncfs", fs_syncfs},        {"close", fs_close},
   {"tcpCongestion", sock_get_congestion}, {"setTcpCongestion", sock_set_congestion},
-  {"tcpInfo", sock_tcp_info},
+  {"tcpInfo", sock_tcp_info},           {"statatIfAny", fs_statat_if_any},
   {"syncfsAsync", fs_syncfs_async},
   {"blake3Create", hash_blake3_create}, {"blake3Update", hash_blake3_update},
   {"blake3Digest", hash_blake3_digest}, {"blake3Mac", hash_blake3_mac},

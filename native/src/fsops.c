@@ -103,6 +103,25 @@ napi_value fs_statat(napi_env env, napi_callback_info info) {
   return fill_stat(env, argv[2], &st) ? make_undefined(env) : NULL;
 }
 
+/* statatIfAny(dirFd, name, out) -> boolean: false where nothing is at the name (ENOENT), no
+ * exception built; a destination looks up the name of every file it is about to create. */
+napi_value fs_statat_if_any(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int dirfd;
+  char name[FERRY_NAME_BUF];
+  struct stat st;
+  napi_value result;
+  if (!get_args(env, info, 3, argv) || !arg_fd(env, argv[0], "fstatat", &dirfd) ||
+      !arg_name(env, argv[1], "fstatat", name))
+    return NULL;
+  if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno != ENOENT) return throw_errno(env, errno, "fstatat");
+    return napi_get_boolean(env, false, &result) == napi_ok ? result : NULL;
+  }
+  if (!fill_stat(env, argv[2], &st)) return NULL;
+  return napi_get_boolean(env, true, &result) == napi_ok ? result : NULL;
+}
+
 napi_value fs_fstat(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int fd;

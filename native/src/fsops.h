@@ -7,6 +7,7 @@
 napi_value fs_openat(napi_env env, napi_callback_info info);
 napi_value fs_open_root(napi_env env, napi_callback_info info);
 napi_value fs_statat(napi_env env, napi_callback_info info);
+napi_value fs_statat_if_any(napi_env env, napi_callback_info info);
 napi_value fs_fstat(napi_env env, napi_callback_info info);
 napi_value fs_mkdirat(napi_env env, napi_callback_info info);
 napi_value fs_unlinkat(napi_env env, napi_callback_info info);

@@ -59,12 +59,7 @@ export class Dir {
 
   /** stat of `name`, or null when nothing is there. */
   statOrNull(name: string): RawStat | null {
-    try {
-      return this.raw.statat(this.fd, name);
-    } catch (err) {
-      if (errnoOf(err) === 'ENOENT') return null;
-      throw err;
-    }
+    return this.raw.statatIfAny(this.fd, name) ?? null;
   }
 
   /** Open the sub-directory `name`; a link there gives ELOOP, a non-directory ENOTDIR. */

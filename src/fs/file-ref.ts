@@ -79,12 +79,7 @@ export function lstatRef(ref: FileRef): RawStat | undefined {
     if (big === undefined || st === undefined) return undefined;
     return { dev: big.dev, ino: big.ino, mode: st.mode, nlink: st.nlink, uid: st.uid, gid: st.gid, size: st.size, mtimeMs: st.mtimeMs, atimeMs: st.atimeMs, kind: kindOfMode(st.mode) };
   }
-  try {
-    return rawFs.statat(ref.dirFd, ref.name);
-  } catch (err) {
-    if ((err as { code?: unknown }).code === 'ENOENT') return undefined;
-    throw err;
-  }
+  return rawFs.statatIfAny(ref.dirFd, ref.name);
 }
 
 /** unlink `ref` (never what a link there points to). */

@@ -18,7 +18,7 @@ import {
 } from './raw.js';
 
 /** The FERRY_NATIVE_ABI this wrapper was written for (native/src/addon.c). */
-export const NATIVE_ABI_VERSION = 7;
+export const NATIVE_ABI_VERSION = 8;
 
 /** What native/src/*.c exports: arguments already checked here, errors carry errno and syscall. */
 export interface NativeBinding {
@@ -26,6 +26,8 @@ export interface NativeBinding {
   openat(dirFd: number, name: string, flags: number, mode: number): number;
   openRoot(path: string): number;
   statat(dirFd: number, name: string, out: Float64Array): void;
+  /** false (nothing written to out) where nothing is at the name. */
+  statatIfAny(dirFd: number, name: string, out: Float64Array): boolean;
   fstat(fd: number, out: Float64Array): void;
   mkdirat(dirFd: number, name: string, mode: number): void;
   unlinkat(dirFd: number, name: string, dir: boolean): void;
@@ -131,6 +133,18 @@ export function createNativeRawFs(n: NativeBinding): RawFs {
         rethrow(err, 'fstatat', name);
       }
       return toStat();
+    },
+
+    statatIfAny(dirFd, name) {
+      checkFd(dirFd, 'fstatat');
+      checkName(name, 'fstatat');
+      let found: boolean;
+      try {
+        found = n.statatIfAny(dirFd, name, scratch);
+      } catch (err) {
+        rethrow(err, 'fstatat', name);
+      }
+      return found ? toStat() : undefined;
     },
 
     fstat(fd) {

@@ -185,6 +185,21 @@ export const twinRawFs: RawFs = {
     }
   },
 
+  statatIfAny(dirFd, name) {
+    checkFd(dirFd, 'fstatat');
+    checkName(name, 'fstatat');
+    let st: fs.BigIntStats | undefined;
+    try {
+      st = fs.lstatSync(at(dirFd, name), { bigint: true, throwIfNoEntry: false });
+    } catch (err) {
+      convert(err, 'fstatat', name, [dirFd]);
+    }
+    if (st !== undefined) return toStat(st);
+    // Through /proc, a descriptor that is not open also looks like a missing name.
+    if (!isOpen(dirFd)) throw new RawFsError('EBADF', 'fstatat', name);
+    return undefined;
+  },
+
   fstat(fd) {
     checkFd(fd, 'fstat');
     try {

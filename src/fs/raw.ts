@@ -71,6 +71,11 @@ export interface RawFs {
   openRoot(path: string): number;
   /** fstatat(dirFd, name, AT_SYMLINK_NOFOLLOW). */
   statat(dirFd: number, name: string): RawStat;
+  /**
+   * statat, or undefined where nothing is at `name` (ENOENT) without building an exception: a
+   * destination looks up the name of every file it is about to create. Other errors as statat.
+   */
+  statatIfAny(dirFd: number, name: string): RawStat | undefined;
   fstat(fd: number): RawStat;
   mkdirat(dirFd: number, name: string, mode: number): void;
   /** unlinkat; dir true = AT_REMOVEDIR. */

@@ -195,6 +195,15 @@ describe.each(impls)('RawFs conformance: %s', (label, maybeRaw) => {
       expect(failure(() => raw.statat(root, 'missing'))).toEqual({ code: 'ENOENT', syscall: 'fstatat' });
       expect(failure(() => raw.statat(f, 'x'))).toEqual({ code: 'ENOTDIR', syscall: 'fstatat' });
     });
+
+    it('statatIfAny: the same answer as statat, undefined for a missing name, other errors as statat', () => {
+      fs.writeFileSync(p('f'), 'twelve bytes');
+      fs.symlinkSync('missing', p('dangling'));
+      for (const name of ['f', 'dangling']) expect(raw.statatIfAny(root, name)).toEqual(raw.statat(root, name));
+      expect(raw.statatIfAny(root, 'missing')).toBeUndefined();
+      const f = track(raw.openat(root, 'f', O_RDONLY));
+      expect(failure(() => raw.statatIfAny(f, 'x'))).toEqual({ code: 'ENOTDIR', syscall: 'fstatat' });
+    });
   });
 
   describe('mkdirat and unlinkat', () => {
@@ -437,6 +446,7 @@ describe.each(impls)('RawFs conformance: %s', (label, maybeRaw) => {
     const calls: Array<[string, (name: string) => unknown]> = [
       ['openat', (n) => raw.openat(root, n, O_RDONLY)],
       ['fstatat', (n) => raw.statat(root, n)],
+      ['fstatat', (n) => raw.statatIfAny(root, n)],
       ['mkdirat', (n) => raw.mkdirat(root, n, 0o755)],
       ['unlinkat', (n) => raw.unlinkat(root, n, false)],
       ['renameat', (n) => raw.renameat(root, n, root, 'ok', false)],
@@ -469,6 +479,8 @@ describe.each(impls)('RawFs conformance: %s', (label, maybeRaw) => {
       const fdCalls: Array<[string, (fd: number) => unknown]> = [
         ['openat', (fd) => raw.openat(fd, 'f', O_RDONLY)],
         ['fstatat', (fd) => raw.statat(fd, 'f')],
+        ['fstatat', (fd) => raw.statatIfAny(fd, 'f')],
+        ['fstatat', (fd) => raw.statatIfAny(fd, 'missing')],
         ['fstat', (fd) => raw.fstat(fd)],
         ['mkdirat', (fd) => raw.mkdirat(fd, 'n', 0o755)],
         ['unlinkat', (fd) => raw.unlinkat(fd, 'f', false)],

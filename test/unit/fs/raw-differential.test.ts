@@ -127,6 +127,13 @@ function randomStep(rand: () => number, handleCount: number): Step {
       },
     }],
     [3, {
+      label: `statatIfAny ${h}/${n}`,
+      run: (s) => {
+        const st = s.raw.statatIfAny(s.handles[h]!, n);
+        return st === undefined ? 'none' : { kind: st.kind, mode: st.mode, nlink: st.nlink, size: st.kind === 'file' ? st.size : -1 };
+      },
+    }],
+    [3, {
       label: `readdir ${h}`,
       run: (s) => s.raw.readdir(s.handles[h]!).map((e) => `${e.name}:${e.kind}`).sort(),
     }],
