@@ -163,9 +163,10 @@ export async function commit(files: readonly CommitWireFile[], durable: boolean,
   // Files the group's syncfs made durable, without a flush of their own.
   let synced = 0;
   /**
-   * The syncfs of `dev` started after this file was written and reported no error: that stands
-   * in for its fsync (syncfs-trust.ts), unless the file is on another file system. The fs
-   * layer's fsync seam still sees the file, so an injected flush failure fails it as before.
+   * The syncfs of `dev` started after this file was written (by this commit, through a
+   * descriptor opened after the group's directory) and reported no error: that stands in for
+   * its fsync (syncfs-trust.ts), unless the file is on another file system. The fs layer's
+   * fsync seam still sees the file, so an injected flush failure fails it as before.
    */
   const settleSynced = async (k: number, fd: number, dev: bigint): Promise<void> => {
     let mine: FileIdentity;
@@ -206,8 +207,13 @@ export async function commit(files: readonly CommitWireFile[], durable: boolean,
       if (await syncfsHint(dirFd)) covered = dev;
     }
     for (let j = 0; j < batch.length; j += 2) {
-      if (covered !== null) await settleSynced(batch[j]!, batch[j + 1]!, covered);
-      else await flush(batch[j]!, batch[j + 1]!);
+      const k = batch[j]!;
+      // Only files whose bytes this commit wrote: a chunked file's were written before the
+      // group's directory was opened, so a write-back error of theirs may predate what its
+      // syncfs reports (and another program's syncfs may have taken it); its fsync, on a
+      // descriptor of its own, still reports it.
+      if (covered !== null && files[k]!.dataOffset !== undefined) await settleSynced(k, batch[j + 1]!, covered);
+      else await flush(k, batch[j + 1]!);
     }
   };
   for (let k = 0; k < files.length; k++) {

@@ -15,7 +15,10 @@ import { rawFs } from '../../fs/load.js';
  * - the file system's syncfs is as strong as its fsync: ext2/3/4, XFS and Btrfs. Not NFS, FUSE,
  *   Lustre, GPFS or ZFS, whose servers or intent logs are not all reached by a syncfs;
  * - the file lives on that file system (same device as the synced directory: a mount inside the
- *   destination tree is not covered).
+ *   destination tree is not covered);
+ * - the file was written after the directory descriptor the syncfs runs on was opened (the
+ *   commit's own small files): an error from before that open may already have been reported
+ *   to another program's syncfs, and a file written earlier (chunked) keeps its own fsync.
  * Anything else, and any syncfs that fails, is late or is shared with an older call, leaves
  * every file to its own fsync, which names the file that failed.
  */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { rawFs } from '../../../src/fs/index.js';
@@ -79,6 +79,30 @@ describe('durable commit of many small files', () => {
     const dir = await tempDir();
     try {
       await commitTwoGroups(dir);
+    } finally {
+      await removeAll(dir);
+    }
+  });
+
+  // A chunked file's partial was written before the commit opened its directory: a write-back
+  // error of it may predate what the group's syncfs reports, so it keeps its own fsync.
+  it('counts only the files this commit wrote as covered by the syncfs; a partial written before keeps its fsync', async () => {
+    const dir = await tempDir();
+    try {
+      await mkdir(join(dir, 'even'));
+      await mkdir(join(dir, 'odd'));
+      const a = group(dir, 'a', 80);
+      const chunked = Buffer.from('written chunk by chunk before the commit');
+      const partial = join(dir, 'even', '.ferry-part-chunked');
+      await writeFile(partial, chunked);
+      const st = await stat(partial, { bigint: true });
+      const requests: PathCommitRequest[] = [...a.requests, {
+        partial, final: join(dir, 'even', 'chunked'), identity: { dev: st.dev, ino: st.ino }, mode: 0o600, mtimeMs: 2_000_000, verify: 'sha256', expected: sha(chunked),
+      }];
+      const r = await commitByPath(pool, requests, true);
+      expect(r.synced).toBe(coveredBySyncfs(dir) ? 79 : 0);
+      expect(r.results[80]).toEqual({ ok: true });
+      expect(await readFile(join(dir, 'even', 'chunked'))).toEqual(chunked);
     } finally {
       await removeAll(dir);
     }
