@@ -81,12 +81,12 @@ const COMPARISONS = [
   ['e', 'ferry-lean-plain', 'gridftp-cc4p4', 'Ferry with the peers\' guarantees, encrypt_data false'],
 ];
 
-/** The issue's targets and the comparisons, each judged on same-run medians. */
 /** The summarized row of tool T in case C that has a result (none for a pending or failed one). */
 export function rowOf(rows, c, t) {
   return rows.find((r) => r.case === c && r.tool === t && !r.pending && r.ok > 0);
 }
 
+/** The issue's targets and the comparisons, each judged on same-run medians. */
 export function judge(rows, { rssLimitMb, maxAgentRssMb }) {
   const get = (c, t) => rowOf(rows, c, t);
   const out = [];

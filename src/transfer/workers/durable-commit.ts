@@ -203,8 +203,8 @@ export async function commit(files: readonly CommitWireFile[], durable: boolean,
       // The directory descriptor was opened before these files were written (by the caller,
       // for this group): its syncfs reports a write-back error of any of them.
       const dirFd = files[batch[0]!]!.dirFd;
-      const dev = syncfsCoverage(dirFd);
-      if (await syncfsHint(dirFd)) covered = dev;
+      // Only a syncfs of our own that ended well may stand in: the file system is asked after it.
+      if (await syncfsHint(dirFd)) covered = syncfsCoverage(dirFd);
     }
     for (let j = 0; j < batch.length; j += 2) {
       const k = batch[j]!;
