@@ -18,7 +18,7 @@ import { SessionStats } from './session.js';
  * streams 1..N (on stream 0 too when a session has no other stream). The three frames of one
  * batch always travel on one stream, in order.
  * Clear-text sessions (encrypt_data false): stream 0 stays TLS; on the plain-TCP data streams
- * every frame ends with a 32-byte keyed BLAKE3 MAC, counted in its length (wire/frame-auth.ts).
+ * every frame ends with a 16-byte AES-256-GMAC tag, counted in its length (wire/frame-auth.ts).
  */
 export const SessionFrameType = {
   /** D->S, first frame of the session: the initial manifest window. */

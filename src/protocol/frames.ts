@@ -15,8 +15,9 @@ export const DATA_MAGIC = 'ferry-data';
  * Bumped whenever a session frame's schema changes in a way the other version would refuse
  * (schemas are closed): mixed agents then fail with Channel.VersionMismatch, not a protocol
  * error mid-session. 2: directory entries carry mtimeMs, INVALID_PATH_NAME is skippable.
+ * 3: clear-text streams' frame MAC is AES-256-GMAC (16 bytes) instead of keyed BLAKE3 (32).
  */
-export const DATA_PROTOCOL_VERSION = 2;
+export const DATA_PROTOCOL_VERSION = 3;
 
 export const HandshakeFrameType = {
   HELLO: 0x01,

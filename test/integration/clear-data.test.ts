@@ -13,7 +13,7 @@ import { events, partialFiles, submitTransfer, waitForTask } from '../helpers/ta
  * The destination's data port sits behind a proxy that reads the bytes crossing it, so the
  * tests see what an eavesdropper sees, and can alter a chunk the way a man in the middle would.
  * The destination agent runs with FERRY_NO_NATIVE=1 and the source with the native addon: every
- * clear transfer here also shows the hash-wasm twin and the native BLAKE3 agree on every MAC.
+ * clear transfer here also shows the twins (chunk CRCs, file checksums) and the native code agree.
  */
 const MiB = 1024 * 1024;
 const MARKER = Buffer.from('<<FERRY-CLEAR-TEXT-MARKER-0123456789>>');

@@ -1,4 +1,4 @@
-import { fastHash } from '../checksum/fast-hash.js';
+import { Gmac } from '../checksum/frame-gmac.js';
 import { FrameOpener, FrameSealer } from '../wire/frame-auth.js';
 
 /** A clear stream's frame-MAC keys (channel/clear-keys.ts), by direction. */
@@ -7,12 +7,8 @@ export interface FrameMacKeys {
   receive: Uint8Array;
 }
 
-/**
- * The wire layer's sealer and opener for one clear stream, over keyed BLAKE3 (native, or its
- * hash-wasm twin under FERRY_NO_NATIVE=1: the same tags either way). null for a TLS stream.
- */
-export async function streamAuth(keys: FrameMacKeys | null | undefined): Promise<{ sealer: FrameSealer; opener: FrameOpener } | null> {
+/** The wire layer's sealer and opener for one clear stream, over AES-256-GMAC. null for a TLS stream. */
+export function streamAuth(keys: FrameMacKeys | null | undefined): { sealer: FrameSealer; opener: FrameOpener } | null {
   if (!keys) return null;
-  const [send, receive] = await Promise.all([fastHash.keyedMac(keys.send), fastHash.keyedMac(keys.receive)]);
-  return { sealer: new FrameSealer(send), opener: new FrameOpener(receive) };
+  return { sealer: new FrameSealer(new Gmac(keys.send)), opener: new FrameOpener(new Gmac(keys.receive)) };
 }

@@ -33,9 +33,9 @@ export async function runSession(init: SessionInit): Promise<SessionStats> {
     for (const s of init.streams) s.destroy();
     throw asTransferError(err);
   }
-  let auths: Awaited<ReturnType<typeof streamAuth>>[];
+  let auths: Array<ReturnType<typeof streamAuth>>;
   try {
-    auths = await Promise.all(init.streams.map((_, k) => streamAuth(init.frameKeys?.[k])));
+    auths = init.streams.map((_, k) => streamAuth(init.frameKeys?.[k]));
   } catch (err) {
     for (const s of init.streams) s.destroy();
     throw asTransferError(err);

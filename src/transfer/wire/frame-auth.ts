@@ -5,28 +5,23 @@ import { InFrame } from './scatter-decoder.js';
 
 /**
  * Integrity of the frames of a clear-text stream (encrypt_data false), where TLS no longer
- * guards them. Every frame gets a trailer: a keyed MAC over the frame's sequence number on its
- * stream, its header (with the trailer counted in its length) and its payload, so a frame
- * altered, moved to another position, replayed or cut short fails the check. The key is the
- * stream's and direction's (channel/clear-keys.ts), which binds each frame to its session,
+ * guards them. Every frame gets a trailer: a MAC over its header (with the trailer counted in
+ * its length) and its payload, under the frame's sequence number on its stream as the nonce, so
+ * a frame altered, moved to another position, replayed or cut short fails the check. The key is
+ * the stream's and direction's (channel/clear-keys.ts), which binds each frame to its session,
  * stream and sender too. CHUNK frames thus carry a MAC over session, file, offset, length,
  * sequence number and data. A failed check is reported on the frame (`mac: 'bad'`), not
  * thrown: the session layer decides what a damaged frame costs (a CHUNK is asked for again).
- * The MAC itself is injected (keyed BLAKE3 from checksum/): the wire layer computes no hashes.
+ * The MAC itself is injected (AES-GMAC from checksum/): the wire layer computes no hashes.
  */
-export const FRAME_MAC_BYTES = 32;
+export const FRAME_MAC_BYTES = 16;
 
 export interface FrameMac {
-  /** The tag of the parts' concatenation, FRAME_MAC_BYTES long. */
-  mac(...parts: Uint8Array[]): Buffer;
-}
-
-/** Sequence numbers are 8 bytes on the wire; a stream never carries 2^53 frames. */
-function seqBytes(seq: number): Buffer {
-  const b = Buffer.allocUnsafe(8);
-  b.writeUInt32BE(Math.floor(seq / 0x1_0000_0000), 0);
-  b.writeUInt32BE(seq % 0x1_0000_0000, 4);
-  return b;
+  /**
+   * The FRAME_MAC_BYTES tag of the parts' concatenation under nonce `seq`. One key tags each
+   * sequence number once (the sealer counts them), which a nonce-based MAC such as GMAC needs.
+   */
+  tag(seq: number, parts: readonly Uint8Array[]): Buffer;
 }
 
 /** Sending side: whole frames (header first) in, the same frame with its length grown and its MAC appended out. */
@@ -42,7 +37,7 @@ export class FrameSealer {
     header.writeUInt32BE(first.readUInt32BE(0) + FRAME_MAC_BYTES, 0);
     header[4] = first[4]!;
     const body = first.length > FRAME_HEADER_BYTES ? [first.subarray(FRAME_HEADER_BYTES), ...parts.slice(1)] : parts.slice(1);
-    const tag = this.key.mac(seqBytes(this.seq), header, ...body);
+    const tag = this.key.tag(this.seq, [header, ...body]);
     this.seq += 1;
     return [header, ...body, tag];
   }
@@ -65,7 +60,7 @@ export class FrameOpener {
     const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
     header.writeUInt32BE(frame.length, 0);
     header[4] = frame.type;
-    const tag = this.key.mac(seqBytes(seq), header, body);
+    const tag = this.key.tag(seq, [header, body]);
     const ok = timingSafeEqual(tag, payload.subarray(bodyLength));
     return new InFrame(frame.type, bodyLength === 0 ? [] : [body], bodyLength, frame.release, ok ? 'ok' : 'bad');
   }

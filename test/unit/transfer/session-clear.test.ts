@@ -7,7 +7,7 @@ import { dst, src } from './temp-roots.js';
 
 /**
  * A session over clear-text data streams (encrypt_data false): every frame on streams 1..N
- * sealed and checked with keyed BLAKE3 (wire/frame-auth.ts); the control stream unchanged.
+ * sealed and checked with AES-256-GMAC (wire/frame-auth.ts); the control stream unchanged.
  */
 describe('transfer session: clear-text data streams', () => {
   it('copies large files (CHUNKs) and small ones (tar batches) byte for byte', async () => {
