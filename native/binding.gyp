@@ -13,6 +13,7 @@
         "src/fsops.c",
         "src/hash.c",
         "src/malloc-heap.c",
+        "src/read-chunk.c",
         "src/readdir.c",
         "src/rename.c",
         "src/sockopt.c",

@@ -14,6 +14,7 @@
 #include "fsops.h"
 #include "hash.h"
 #include "malloc-heap.h"
+#include "read-chunk.h"
 #include "readdir.h"
 #include "sockopt.h"
 #include "syncfs-async.h"
@@ -21,7 +22,7 @@
 
 /* Bumped whenever an export's arguments or results change; src/fs/raw-native.ts refuses an
  * addon whose number differs from the one it was written for (a stale build). */
-#define FERRY_NATIVE_ABI 8
+#define FERRY_NATIVE_ABI 9
 
 typedef struct {
   const char *name;
@@ -42,7 +43,7 @@ static const export_t exports_table[] = {
   {"xxh3Create", hash_xxh3_create},     {"xxh3Update", hash_xxh3_update},
   {"xxh3Digest", hash_xxh3_digest},     {"allocAligned", mem_alloc_aligned},
   {"crc32", crc32_compute},             {"crc32Accelerated", crc32_accelerated},
-  {"mallocTrim", malloc_heap_trim},
+  {"mallocTrim", malloc_heap_trim},    {"readChunk", fs_read_chunk},
 };
 
 NAPI_MODULE_INIT() {

@@ -120,6 +120,11 @@ static uint32_t crc32_update(uint32_t previous, const uint8_t *p, size_t len) {
   return ~crc_bytes(crc, p, len);
 }
 
+uint32_t crc32_of(uint32_t previous, const uint8_t *p, size_t len) {
+  pthread_once(&table_once, init);
+  return crc32_update(previous, p, len);
+}
+
 /* crc32(data: Uint8Array, previous: uint32) -> uint32 */
 napi_value crc32_compute(napi_env env, napi_callback_info info) {
   pthread_once(&table_once, init);

@@ -198,3 +198,12 @@ napi_value hash_xxh3_digest(napi_env env, napi_callback_info info) {
   XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(s));
   return make_bytes(env, canon.digest, sizeof canon.digest);
 }
+
+void *xxh3_state_arg(napi_env env, napi_value handle, const char *what) {
+  return get_handle(env, handle, &XXH3_TAG, what);
+}
+
+void xxh3_state_update(void *state, const uint8_t *data, size_t len) {
+  /* XXH3_128bits_update fails only for a NULL state (never here). */
+  (void)XXH3_128bits_update(state, data, len);
+}

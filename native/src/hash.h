@@ -3,6 +3,8 @@
 #define FERRY_NATIVE_HASH_H
 
 #include <node_api.h>
+#include <stddef.h>
+#include <stdint.h>
 
 /* BLAKE3: blake3Create(key: Uint8Array(32) | null) -> handle; blake3Update(handle, bytes);
  * blake3Digest(handle, outLen) -> Buffer; blake3Mac(key, ...parts) -> Buffer(32). */
@@ -16,5 +18,10 @@ napi_value hash_blake3_mac(napi_env env, napi_callback_info info);
 napi_value hash_xxh3_create(napi_env env, napi_callback_info info);
 napi_value hash_xxh3_update(napi_env env, napi_callback_info info);
 napi_value hash_xxh3_digest(napi_env env, napi_callback_info info);
+
+/* For entry points that feed an XXH3-128 handle off the main thread (read-chunk.c): its state,
+ * or NULL with EINVAL thrown for anything else; and an update of that state. */
+void *xxh3_state_arg(napi_env env, napi_value handle, const char *what);
+void xxh3_state_update(void *state, const uint8_t *data, size_t len);
 
 #endif

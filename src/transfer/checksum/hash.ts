@@ -2,7 +2,8 @@ import { constants } from 'node:fs';
 import { createHash as createNodeHash } from 'node:crypto';
 import { openRefHandle, type FileRef } from '../../fs/index.js';
 import { chunkCrc } from './chunk-crc.js';
-import { fastHash } from './fast-hash.js';
+import { fastHash, fastHashKind } from './fast-hash.js';
+import { nativeExports } from '../../fs/load.js';
 import type { ChecksumAlgorithm } from '../../protocol/session.js';
 
 /**
@@ -28,15 +29,39 @@ export interface StreamingHash {
   digest(): Promise<string>;
   /** Forget an unfinished hash (the session failed). */
   dispose(): void;
+  /**
+   * The addon's XXH3-128 state behind a native in-place xxh128: a native read may feed it on
+   * its own thread (summed-read.ts) instead of update(). Absent for every other hash.
+   */
+  readonly nativeXxh3?: object;
 }
 
 export async function createInlineHash(algorithm: ChecksumAlgorithm): Promise<StreamingHash> {
+  if (algorithm === 'xxh128' && fastHashKind === 'native') return nativeXxh128();
   if (algorithm === 'xxh128') {
     const h = await fastHash.xxh128();
     return { update: (d, release) => { h.update(d); release?.(); }, digest: async () => h.digest().toString('hex'), dispose: () => undefined };
   }
   const h = createNodeHash(algorithm);
   return { update: (d, release) => { h.update(d); release?.(); }, digest: async () => h.digest('hex'), dispose: () => undefined };
+}
+
+interface NativeXxh3Binding {
+  xxh3Create(): object;
+  xxh3Update(handle: object, data: Uint8Array): void;
+  xxh3Digest(handle: object): Buffer;
+}
+
+/** The native xxh128 with its state handed out (nativeXxh3), so native reads can feed it. */
+function nativeXxh128(): StreamingHash {
+  const n = nativeExports<NativeXxh3Binding>(['xxh3Create', 'xxh3Update', 'xxh3Digest']);
+  const state = n.xxh3Create();
+  return {
+    nativeXxh3: state,
+    update: (d, release) => { n.xxh3Update(state, d); release?.(); },
+    digest: async () => n.xxh3Digest(state).toString('hex'),
+    dispose: () => undefined,
+  };
 }
 
 /** Checksum of bytes already in memory (small files). */

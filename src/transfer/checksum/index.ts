@@ -6,6 +6,7 @@ import { fastHashKind } from './fast-hash.js';
 import type { FileRef } from '../../fs/index.js';
 
 export { chunkChecksum, chunkChecksumParts, hashBuffer, createInlineHash, type StreamingHash } from './hash.js';
+export { summedReads } from './summed-read.js';
 
 // The main thread's aligned buffers (the frame pool's) come from the addon when it loads:
 // util/aligned-buffers.ts cannot load it itself (aligned-memory.ts).

@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { openRefHandle, type FileRef } from '../../fs/index.js';
 import type { ByteRange } from '../../protocol/data-frames.js';
 import type { Checksummer, StreamingHash } from '../checksum/index.js';
-import { chunkChecksum } from '../checksum/index.js';
+import { summedReads } from '../checksum/index.js';
 import { canceledError, transferError } from '../errors.js';
 import { DEFAULT_TUNING } from '../tuning.js';
 import { IdleBuffers } from '../util/idle-buffers.js';
@@ -135,19 +135,26 @@ export async function sendFileChunks(job: ChunkJob, deps: ChunkReaderDeps): Prom
         deps.signal.throwIfAborted();
         const length = Math.min(deps.chunkSize, end - offset);
         const buf = await deps.pool.get(deps.signal);
-        const { bytesRead } = await fh.read(buf, CHUNK_HEAD_BYTES, length, offset);
-        if (bytesRead !== length) {
-          deps.pool.put(buf);
-          throw changed(job);
-        }
-        const data = buf.subarray(CHUNK_HEAD_BYTES, CHUNK_HEAD_BYTES + length);
         // Back to the pool once both the socket and the hash are done with it.
-        let holders = hash ? 2 : 1;
+        let holders = 2;
         const release = (): void => {
           if (--holders === 0) deps.pool.put(buf);
         };
-        const crc = chunkChecksum(data);
-        hash?.update(data, release);
+        let read: { bytesRead: number; crc: number };
+        try {
+          // The read, its CRC and the whole-file hash in one step (natively off this thread).
+          read = await summedReads.read(fh, buf, CHUNK_HEAD_BYTES, length, offset, hash, release);
+        } catch (err) {
+          // A failed read fed no hash: the buffer is ours alone.
+          deps.pool.put(buf);
+          throw err;
+        }
+        const { bytesRead, crc } = read;
+        if (bytesRead !== length) {
+          release();
+          throw changed(job);
+        }
+        const data = buf.subarray(CHUNK_HEAD_BYTES, CHUNK_HEAD_BYTES + length);
         if (deps.corruptChunk?.(job.i, offset) && length > 0) {
           // Damage a copy: the hash may still be reading the original.
           const bad = Buffer.from(data);
