@@ -52,7 +52,7 @@ function main() {
   const nodeGyp = findNodeGyp();
   if (nodeGyp === undefined) fallback('node-gyp not found');
   const nodeDir = findNodeDir();
-  // --jobs max: make compiles the files in parallel (the vendored BLAKE3 kernels are most of them).
+  // --jobs max: make compiles the files in parallel.
   const args = [nodeGyp, 'rebuild', '-C', sourceDir, '--jobs', 'max', ...(nodeDir ? [`--nodedir=${nodeDir}`] : [])];
   const r = spawnSync(process.execPath, args, {
     encoding: 'utf8',

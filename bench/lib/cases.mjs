@@ -128,7 +128,7 @@ export async function runOne(c, tool, env) {
       // Shows what the CPU spent on Ferry's default guarantees costs in rate (rsync checks a
       // whole-file checksum as it receives, but neither re-reads nor fsyncs).
       if (tool.id === 'ferry-lean' || tool.id === 'ferry-lean-plain') options.verify_checksum = false;
-      // The peers move data in clear text; so does this row (keyed BLAKE3 per chunk instead of TLS).
+      // The peers move data in clear text; so does this row (AES-GMAC per frame instead of TLS).
       if (tool.id === 'ferry-lean-plain') options.encrypt_data = false;
       if (env.opts.checksum) options.checksum_algorithm = env.opts.checksum;
       // The same running agents: agent.json's transfer section changed and reloaded with SIGHUP.

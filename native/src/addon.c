@@ -1,11 +1,12 @@
 /*
  * ferry_native: the descriptor-relative file calls Node lacks (openat and friends), the TCP
- * socket options it lacks (TCP_CONGESTION, TCP_INFO), fast hashes (BLAKE3, XXH3-128, CRC-32), page-aligned
+ * socket options it lacks (TCP_CONGESTION, TCP_INFO), fast hashes (XXH3-128, CRC-32), page-aligned
  * memory for direct I/O, and the malloc heap's tuning and trimming.
  *
  * Registered with NAPI_MODULE_INIT, so the module is context-aware: each worker thread that
- * loads it gets its own exports, and no state is shared between them (there is none of ours;
- * the vendored BLAKE3 caches the CPU's features once per process, the same value whoever asks).
+ * loads it gets its own exports. The only process-wide state is set once (pthread_once), by
+ * whichever thread gets there first, to the same value for all: CRC-32's table and whether the
+ * CPU can fold it (crc32.c), and the malloc heap's tuning (malloc-heap.c).
  */
 #include <node_api.h>
 
@@ -22,7 +23,7 @@
 
 /* Bumped whenever an export's arguments or results change; src/fs/raw-native.ts refuses an
  * addon whose number differs from the one it was written for (a stale build). */
-#define FERRY_NATIVE_ABI 9
+#define FERRY_NATIVE_ABI 10
 
 typedef struct {
   const char *name;
@@ -38,8 +39,6 @@ static const export_t exports_table[] = {
   {"tcpCongestion", sock_get_congestion}, {"setTcpCongestion", sock_set_congestion},
   {"tcpInfo", sock_tcp_info},           {"statatIfAny", fs_statat_if_any},
   {"syncfsAsync", fs_syncfs_async},
-  {"blake3Create", hash_blake3_create}, {"blake3Update", hash_blake3_update},
-  {"blake3Digest", hash_blake3_digest}, {"blake3Mac", hash_blake3_mac},
   {"xxh3Create", hash_xxh3_create},     {"xxh3Update", hash_xxh3_update},
   {"xxh3Digest", hash_xxh3_digest},     {"allocAligned", mem_alloc_aligned},
   {"crc32", crc32_compute},             {"crc32Accelerated", crc32_accelerated},

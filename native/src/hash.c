@@ -1,10 +1,10 @@
 /*
- * Streaming hashes for the TypeScript side (src/transfer/checksum/fast-hash-native.ts).
+ * Streaming XXH3-128 for the TypeScript side (src/transfer/checksum/fast-hash-native.ts).
  *
  * A handle is an external holding the hash state, freed by its finalizer when the handle is
  * collected; nothing is kept between calls but the handle, so any number of worker threads can
- * hash at once. Each kind of handle carries a type tag, so a BLAKE3 handle given where an XXH3
- * one is expected (or any other external) is refused instead of misread.
+ * hash at once. A handle carries a type tag, so any other external (or any other value) given
+ * where an XXH3 handle is expected is refused instead of misread.
  *
  * Hashing runs on the calling thread: callers already choose where hashing runs (worker
  * threads for big files), and a chunk-sized update is shorter than a hop to libuv's pool.
@@ -12,29 +12,14 @@
 #include "hash.h"
 
 #include <errno.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "args.h"
-#include "blake3.h"
 
 /* Header-only build of XXH3: every function static in this file, no symbols exported. */
 #define XXH_INLINE_ALL
 #include "xxhash.h"
 
-/* The longest BLAKE3 output asked of the addon (the twin, hash-wasm, stops at 16 KiB). */
-#define MAX_DIGEST_LEN 1024
-/* blake3Mac's parts beyond this many are refused: MACs cover a header and a payload or two. */
-#define MAX_MAC_PARTS 16
-
-static const napi_type_tag BLAKE3_TAG = {0x8d0c6f1e2a4b4e51ULL, 0x9b3e1c7a5d2f4b60ULL};
 static const napi_type_tag XXH3_TAG = {0x3f6a2c9d1b7e4d82ULL, 0xa41c5e8b7d2f6093ULL};
-
-static void free_blake3(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)hint;
-  free(data);
-}
 
 static void free_xxh3(napi_env env, void *data, void *hint) {
   (void)env;
@@ -84,16 +69,6 @@ static bool arg_bytes(napi_env env, napi_value v, const char *what, const uint8_
   return true;
 }
 
-static bool arg_key(napi_env env, napi_value v, const char *what, const uint8_t **key) {
-  size_t len = 0;
-  if (!arg_bytes(env, v, what, key, &len)) return false;
-  if (len != BLAKE3_KEY_LEN) {
-    throw_errno(env, EINVAL, what);
-    return false;
-  }
-  return true;
-}
-
 static napi_value make_bytes(napi_env env, const uint8_t *data, size_t len) {
   napi_value out;
   if (napi_create_buffer_copy(env, len, data, NULL, &out) != napi_ok) return NULL;
@@ -111,65 +86,6 @@ static void *update_args(napi_env env, napi_callback_info info, const napi_type_
   void *state = get_handle(env, argv[0], tag, what);
   if (state == NULL || !arg_bytes(env, argv[1], what, data, len)) return NULL;
   return state;
-}
-
-napi_value hash_blake3_create(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) return NULL;
-  napi_valuetype kind;
-  if (napi_typeof(env, argv[0], &kind) != napi_ok) return NULL;
-  const uint8_t *key = NULL;
-  if (kind != napi_null && kind != napi_undefined && !arg_key(env, argv[0], "blake3", &key)) return NULL;
-  blake3_hasher *h = malloc(sizeof *h);
-  if (h == NULL) return throw_errno(env, ENOMEM, "blake3");
-  if (key != NULL)
-    blake3_hasher_init_keyed(h, key);
-  else
-    blake3_hasher_init(h);
-  return make_handle(env, h, free_blake3, &BLAKE3_TAG);
-}
-
-napi_value hash_blake3_update(napi_env env, napi_callback_info info) {
-  const uint8_t *data;
-  size_t len;
-  blake3_hasher *h = update_args(env, info, &BLAKE3_TAG, "blake3", &data, &len);
-  if (h == NULL) return NULL;
-  blake3_hasher_update(h, data, len);
-  return make_undefined(env);
-}
-
-napi_value hash_blake3_digest(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  uint32_t out_len;
-  if (!get_args(env, info, 2, argv)) return NULL;
-  blake3_hasher *h = get_handle(env, argv[0], &BLAKE3_TAG, "blake3");
-  if (h == NULL || !arg_uint(env, argv[1], "blake3", &out_len)) return NULL;
-  if (out_len == 0 || out_len > MAX_DIGEST_LEN) return throw_errno(env, EINVAL, "blake3");
-  uint8_t out[MAX_DIGEST_LEN];
-  /* Finalizing leaves the state as it was: more updates may follow. */
-  blake3_hasher_finalize(h, out, out_len);
-  return make_bytes(env, out, out_len);
-}
-
-napi_value hash_blake3_mac(napi_env env, napi_callback_info info) {
-  napi_value argv[1 + MAX_MAC_PARTS];
-  size_t argc = 1 + MAX_MAC_PARTS;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  /* argc is the number passed, which may exceed the room given. */
-  if (argc < 1 || argc > 1 + MAX_MAC_PARTS) return throw_errno(env, EINVAL, "blake3");
-  const uint8_t *key;
-  if (!arg_key(env, argv[0], "blake3", &key)) return NULL;
-  blake3_hasher h;
-  blake3_hasher_init_keyed(&h, key);
-  for (size_t i = 1; i < argc; i++) {
-    const uint8_t *data;
-    size_t len;
-    if (!arg_bytes(env, argv[i], "blake3", &data, &len)) return NULL;
-    blake3_hasher_update(&h, data, len);
-  }
-  uint8_t out[BLAKE3_OUT_LEN];
-  blake3_hasher_finalize(&h, out, sizeof out);
-  return make_bytes(env, out, sizeof out);
 }
 
 napi_value hash_xxh3_create(napi_env env, napi_callback_info info) {

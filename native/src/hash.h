@@ -1,17 +1,10 @@
-/* Fast hashes: BLAKE3 (plain and keyed, the per-chunk MAC) and XXH3-128 (whole-file checks). */
+/* Fast hashes: XXH3-128, the `xxh128` whole-file checksum. */
 #ifndef FERRY_NATIVE_HASH_H
 #define FERRY_NATIVE_HASH_H
 
 #include <node_api.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/* BLAKE3: blake3Create(key: Uint8Array(32) | null) -> handle; blake3Update(handle, bytes);
- * blake3Digest(handle, outLen) -> Buffer; blake3Mac(key, ...parts) -> Buffer(32). */
-napi_value hash_blake3_create(napi_env env, napi_callback_info info);
-napi_value hash_blake3_update(napi_env env, napi_callback_info info);
-napi_value hash_blake3_digest(napi_env env, napi_callback_info info);
-napi_value hash_blake3_mac(napi_env env, napi_callback_info info);
 
 /* XXH3-128: xxh3Create() -> handle; xxh3Update(handle, bytes); xxh3Digest(handle) -> Buffer(16),
  * the canonical (big-endian) form, whose hex is what hash-wasm's xxhash128 prints. */

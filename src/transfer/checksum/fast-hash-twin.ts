@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import type { IHasher } from 'hash-wasm';
-import { FastHashError, MAC_BYTES, checkInput, checkKey, checkOutBytes, guardedDigest, type Digest, type FastHash } from './fast-hash-contract.js';
+import { FastHashError, guardedDigest, type Digest, type FastHash } from './fast-hash-contract.js';
 
 /**
  * The TypeScript twin of native/src/hash.c, on hash-wasm (WebAssembly: each instance reserves
@@ -29,19 +29,6 @@ async function instance(make: () => Promise<IHasher>): Promise<IHasher> {
     if (err instanceof RangeError) throw new FastHashError('ERR_HASH_NO_MEMORY', `no memory for a WebAssembly hash instance: ${err.message}`);
     throw err;
   }
-}
-
-function fromHasher(h: IHasher): Digest {
-  h.init();
-  return guardedDigest({
-    update: (d) => {
-      h.update(d);
-    },
-    digest: () => Buffer.from(h.digest('binary')),
-    reset: () => {
-      h.init();
-    },
-  });
 }
 
 /**
@@ -101,28 +88,6 @@ function sharedDigest(h: IHasher): Digest {
 
 export const twinFastHash: FastHash = {
   kind: 'twin',
-
-  async blake3(options = {}) {
-    const key = options.key ?? null;
-    const outBytes = options.outBytes ?? MAC_BYTES;
-    if (key !== null) checkKey(key);
-    checkOutBytes(outBytes);
-    // A copy: hash-wasm keeps the key array and reads it again on every init() (reset).
-    return fromHasher(await instance(async () => (await loadHashWasm()).createBLAKE3(outBytes * 8, key === null ? undefined : Uint8Array.from(key))));
-  },
-
-  async keyedMac(key) {
-    checkKey(key);
-    const h = await instance(async () => (await loadHashWasm()).createBLAKE3(MAC_BYTES * 8, Uint8Array.from(key)));
-    return {
-      mac(...parts) {
-        for (const p of parts) checkInput(p);
-        h.init();
-        for (const p of parts) h.update(p);
-        return Buffer.from(h.digest('binary'));
-      },
-    };
-  },
 
   async xxh128() {
     xxh128Instance ??= instance(async () => (await loadHashWasm()).createXXHash128()).catch((err: unknown) => {

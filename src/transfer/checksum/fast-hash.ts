@@ -3,7 +3,7 @@ import type { FastHash } from './fast-hash-contract.js';
 import { loadNativeFastHash } from './fast-hash-native.js';
 import { twinFastHash } from './fast-hash-twin.js';
 
-export { BLAKE3_KEY_BYTES, MAC_BYTES, MAX_DIGEST_BYTES, FastHashError, type Digest, type FastHash, type FastHashErrorCode, type KeyedMac } from './fast-hash-contract.js';
+export { FastHashError, type Digest, type FastHash, type FastHashErrorCode } from './fast-hash-contract.js';
 
 /**
  * Which FastHash this thread uses: native unless FERRY_NO_NATIVE=1 or the addon cannot load
