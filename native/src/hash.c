@@ -6,8 +6,10 @@
  * hash at once. A handle carries a type tag, so any other external (or any other value) given
  * where an XXH3 handle is expected is refused instead of misread.
  *
- * Hashing runs on the calling thread: callers already choose where hashing runs (worker
- * threads for big files), and a chunk-sized update is shorter than a hop to libuv's pool.
+ * xxh3Update hashes on the calling thread: callers already choose where hashing runs (worker
+ * threads for big files), and a chunk-sized update is shorter than a hop to libuv's pool. The
+ * one exception is read-chunk.c, which feeds a handle's state on the pool thread that has just
+ * read the bytes (xxh3_state_arg / xxh3_state_update below).
  */
 #include "hash.h"
 

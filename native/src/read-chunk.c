@@ -4,13 +4,14 @@
  * then, on the same thread while the bytes are still in its cache, their CRC-32 (the chunk's
  * checksum on the wire) and, given a handle, the whole file's XXH3-128 fed with them. The
  * source's main thread, which also seals and writes every frame to the sockets, otherwise spent
- * ~0.33 s per 2 GiB on those two sums (src/transfer/chunks/summed-read.ts).
+ * ~0.33 s per 2 GiB on those two sums (src/transfer/checksum/summed-read.ts).
  *
  * Reads until `length` bytes or end of file (a short count then says the file shrank). The
  * descriptor is duplicated before the call returns, so a caller that closes its own meanwhile
  * cannot make the read land in whatever file reuses the number. The buffer and the handle are
  * held (references) until the promise settles; the caller must not touch either meanwhile
- * (the TypeScript side feeds one file's hash one chunk at a time).
+ * (the TypeScript side feeds one file's hash one chunk at a time) nor detach the buffer (its
+ * memory is written from the pool thread: the source's chunk buffers are never transferred).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -68,6 +69,8 @@ static void free_job(napi_env env, read_job *job) {
 
 static void read_complete(napi_env env, napi_status status, void *data) {
   read_job *job = data;
+  /* Cancelled before it ran: the copy of the descriptor was never closed by read_execute. */
+  if (status == napi_cancelled) close(job->fd);
   napi_value result = NULL, bytes, crc;
   if (status == napi_ok && job->err == 0 &&
       napi_create_object(env, &result) == napi_ok &&

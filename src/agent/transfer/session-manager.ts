@@ -142,7 +142,7 @@ export class SessionManager {
         spec,
         streams,
         // Keys of the clear streams, from the TLS control stream's exported keying material (never logged).
-        ...(clear ? { frameKeys: clearStreamKeys(streams[0] as TLSSocket, spec.sessionId, !spec.listen, streams.length) } : {}),
+        ...(clear ? { frameKeys: clearStreamKeys(spec.sessionId, !spec.listen, [streams[0] as TLSSocket, ...streams.slice(1)]) } : {}),
         resolver,
         signal: abort.signal,
         markers: this.init.markers,

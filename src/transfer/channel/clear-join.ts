@@ -4,7 +4,7 @@ import {
   ClearChallenge, ClearHello, ClearProof, DATA_MAGIC, DATA_PROTOCOL_VERSION, HandshakeFrameType,
 } from '../../protocol/frames.js';
 import { encodeJsonFrame } from '../wire/frame-codec.js';
-import { joinProof, newNonce } from './clear-keys.js';
+import { joinProof, newNonce, recordJoin } from './clear-keys.js';
 import { hexProofsMatch } from './proof.js';
 import { checkHelloReply, classifySocketError, readFirstFrame, parseHandshakeJson } from './handshake-io.js';
 import { tuneSocket, type ChannelExpectation } from './options.js';
@@ -49,9 +49,11 @@ export function dialClearStream(
       };
       socket.write(encodeJsonFrame(HandshakeFrameType.CLEAR_HELLO, hello));
       const what = `clear stream ${index}`;
+      let challengeNonce = '';
       readFirstFrame(socket, { what: `CLEAR_CHALLENGE for ${what}`, signal })
         .then((frame) => {
           const challenge = parseHandshakeJson(frame, HandshakeFrameType.CLEAR_CHALLENGE, ClearChallenge, 'CLEAR_CHALLENGE');
+          challengeNonce = challenge.nonce;
           const expected = joinProof(secret, 'listener', exp.sessionId, index, dialerNonce, challenge.nonce);
           if (!hexProofsMatch(expected, challenge.proof)) {
             throw new FerryError('Channel.PeerRejected', `the listener of ${what} did not prove the session's clear-stream key`);
@@ -62,6 +64,7 @@ export function dialClearStream(
         })
         .then((frame) => {
           checkHelloReply(frame);
+          recordJoin(socket, dialerNonce, challengeNonce);
           resolve(socket);
         })
         .catch(fail);
@@ -87,4 +90,5 @@ export async function answerClearJoin(socket: Socket, hello: ClearHello, secret:
   if (!hexProofsMatch(expected, proof)) {
     throw new FerryError('Channel.PeerRejected', `wrong clear-stream proof for stream ${hello.streamIndex} of session ${hello.sessionId}`);
   }
+  recordJoin(socket, hello.nonce, listenerNonce);
 }

@@ -9,7 +9,11 @@ import type { TLSSocket } from 'node:tls';
  * the exporter context, so the material is also bound to this session by name. From it, by
  * HKDF-SHA256 with distinct labels: the join key (a clear stream proves it belongs to the
  * session, challenge-response over both sides' nonces) and one frame-MAC key per stream and
- * direction (a frame cannot be moved to another stream, or reflected back to its sender).
+ * direction (a frame cannot be moved to another stream, or reflected back to its sender). The
+ * frame-MAC keys are bound to the stream's connection too, through both nonces of its join:
+ * the MAC (AES-GMAC) takes the frame's sequence number as its nonce, which must never repeat
+ * under one key, and a connection's keys are then its own by construction, whatever the rest
+ * of the channel does (the listener also refuses a second connection for a stream index).
  * Nothing here is ever logged.
  */
 export const CLEAR_EXPORTER_LABEL = 'EXPORTER-ferry-clear-data';
@@ -42,6 +46,14 @@ export function joinProof(secret: Buffer, side: JoinSide, sessionId: string, ind
     .digest('hex');
 }
 
+/** Both nonces of each clear stream's join (clear-join.ts), by its socket. */
+const joins = new WeakMap<object, { dialerNonce: string; listenerNonce: string }>();
+
+/** A clear stream's join succeeded with these nonces (both ends record the same two). */
+export function recordJoin(socket: object, dialerNonce: string, listenerNonce: string): void {
+  joins.set(socket, { dialerNonce, listenerNonce });
+}
+
 /** A clear stream's frame-MAC keys: `send` for frames this side writes, `receive` for frames it reads. */
 export interface StreamMacKeys {
   send: Buffer;
@@ -50,14 +62,18 @@ export interface StreamMacKeys {
 
 /**
  * The frame-MAC keys of every stream of a clear session, by stream index: null for stream 0
- * (the control stream stays on TLS). `dialed`: this side dialed the session.
+ * (the control stream stays on TLS, `streams[0]`). `dialed`: this side dialed the session.
+ * Every other stream must have joined through clear-join.ts (its nonces recorded).
  */
-export function clearStreamKeys(control: TLSSocket, sessionId: string, dialed: boolean, streams: number): Array<StreamMacKeys | null> {
-  const secret = clearSessionSecret(control, sessionId);
+export function clearStreamKeys(sessionId: string, dialed: boolean, streams: readonly [TLSSocket, ...object[]]): Array<StreamMacKeys | null> {
+  const secret = clearSessionSecret(streams[0], sessionId);
   const keys: Array<StreamMacKeys | null> = [null];
-  for (let index = 1; index < streams; index += 1) {
-    const fromDialer = derive(secret, `ferry clear frames dialer->listener ${index}`);
-    const fromListener = derive(secret, `ferry clear frames listener->dialer ${index}`);
+  for (let index = 1; index < streams.length; index += 1) {
+    const join = joins.get(streams[index]!);
+    if (join === undefined) throw new Error(`clear stream ${index} of session ${sessionId} did not join through the clear-stream handshake`);
+    const connection = `${index} ${join.dialerNonce} ${join.listenerNonce}`;
+    const fromDialer = derive(secret, `ferry clear frames dialer->listener ${connection}`);
+    const fromListener = derive(secret, `ferry clear frames listener->dialer ${connection}`);
     keys.push(dialed ? { send: fromDialer, receive: fromListener } : { send: fromListener, receive: fromDialer });
   }
   return keys;

@@ -3,6 +3,7 @@ import { createHash as createNodeHash } from 'node:crypto';
 import { openRefHandle, type FileRef } from '../../fs/index.js';
 import { chunkCrc } from './chunk-crc.js';
 import { fastHash, fastHashKind } from './fast-hash.js';
+import { FastHashError } from './fast-hash-contract.js';
 import { nativeExports } from '../../fs/load.js';
 import type { ChecksumAlgorithm } from '../../protocol/session.js';
 
@@ -52,15 +53,24 @@ interface NativeXxh3Binding {
   xxh3Digest(handle: object): Buffer;
 }
 
-/** The native xxh128 with its state handed out (nativeXxh3), so native reads can feed it. */
+/**
+ * The native xxh128 with its state handed out (nativeXxh3), so native reads can feed it on
+ * their own thread. Its one user (chunks/file-reader.ts) feeds it one read at a time and asks
+ * for the digest after the last one; update() and digest() refuse to run after the digest, as
+ * the shared Digest does.
+ */
 function nativeXxh128(): StreamingHash {
   const n = nativeExports<NativeXxh3Binding>(['xxh3Create', 'xxh3Update', 'xxh3Digest']);
   const state = n.xxh3Create();
+  let finished = false;
+  const live = (): void => {
+    if (finished) throw new FastHashError('ERR_HASH_FINISHED', 'hash already digested');
+  };
   return {
     nativeXxh3: state,
-    update: (d, release) => { n.xxh3Update(state, d); release?.(); },
-    digest: async () => n.xxh3Digest(state).toString('hex'),
-    dispose: () => undefined,
+    update: (d, release) => { live(); n.xxh3Update(state, d); release?.(); },
+    digest: async () => { live(); finished = true; return n.xxh3Digest(state).toString('hex'); },
+    dispose: () => { finished = true; },
   };
 }
 

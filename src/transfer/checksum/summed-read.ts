@@ -1,4 +1,5 @@
 import { chooseNative, nativeExports } from '../../fs/load.js';
+import { RawFsError } from '../../fs/raw.js';
 import { chunkCrc, nativeCrcAccelerated } from './chunk-crc.js';
 import type { StreamingHash } from './hash.js';
 
@@ -24,7 +25,9 @@ export interface SummedReads {
    * Read `length` bytes at file `position` into buf[at, at + length): resolves with the bytes
    * read (fewer only at end of file) and their CRC-32. `hash`, when given, is fed exactly those
    * bytes, in call order (one read at a time per hash); `hashDone` runs once it no longer needs
-   * them (at once if no hash). A read that fails rejects with the errno error and feeds nothing.
+   * them (at once if no hash). A read that fails rejects with the errno error (`code` EBADF,
+   * EIO, ...) and feeds nothing. `buf` must stay attached until the promise settles (the pool's
+   * buffers are never transferred).
    */
   read(fh: ReadableFile, buf: Buffer, at: number, length: number, position: number, hash: StreamingHash | null, hashDone: () => void): Promise<{ bytesRead: number; crc: number }>;
 }
@@ -44,7 +47,14 @@ export const twinSummedReads: SummedReads = {
   kind: 'twin',
   async read(fh, buf, at, length, position, hash, hashDone) {
     checkRange(buf, at, length, position);
-    const { bytesRead } = await fh.read(buf, at, length, position);
+    // Until the chunk is whole or the file ends, as the native read does (a network file
+    // system may answer in pieces).
+    let bytesRead = 0;
+    while (bytesRead < length) {
+      const r = await fh.read(buf, at + bytesRead, length - bytesRead, position + bytesRead);
+      if (r.bytesRead === 0) break;
+      bytesRead += r.bytesRead;
+    }
     const data = buf.subarray(at, at + bytesRead);
     const crc = chunkCrc.crc32(data, 0);
     if (hash) hash.update(data, hashDone);
@@ -61,7 +71,14 @@ export function nativeSummedReads(): SummedReads {
       checkRange(buf, at, length, position);
       // The addon feeds only its own XXH3 state; any other hash (sha256, md5, a worker's) is fed here.
       const state = hash?.nativeXxh3 ?? null;
-      const r = await n.readChunk(fh.fd, buf, at, length, position, state);
+      let r: { bytesRead: number; crc: number };
+      try {
+        r = await n.readChunk(fh.fd, buf, at, length, position, state);
+      } catch (err) {
+        // The addon's errors carry errno and syscall; the twin's (Node's) a code: give both.
+        const errno = (err as { errno?: unknown } | null)?.errno;
+        throw typeof errno === 'number' ? RawFsError.fromErrno(errno, 'read') : err;
+      }
       if (hash && state === null) hash.update(buf.subarray(at, at + r.bytesRead), hashDone);
       else hashDone();
       return r;

@@ -98,7 +98,7 @@ describe.each(impls)('summed reads (%s)', (_name, impl) => {
       await expect(impl!.read(fh, buf, at, length, position, hash, done)).rejects.toThrow(RangeError);
     }
     await fh.close();
-    await expect(impl!.read(fh, buf, 0, 4, 0, hash, done)).rejects.toMatchObject(_name === 'native' ? { errno: -9, syscall: 'read' } : { code: 'EBADF' });
+    await expect(impl!.read(fh, buf, 0, 4, 0, hash, done)).rejects.toMatchObject({ code: 'EBADF', syscall: 'read' });
     expect(released).toBe(0);
     expect(await hash.digest()).toBe(await hashBuffer('xxh128', Buffer.alloc(0)));
   });

@@ -6,6 +6,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ClearChallenge, DATA_MAGIC, DATA_PROTOCOL_VERSION, DataError, type ClearHello } from '../../../../src/protocol/frames.js';
 import { checkSchema } from '../../../../src/common/validate.js';
 import { clearStreamKeys, dialSession } from '../../../../src/transfer/channel/index.js';
+import { recordJoin } from '../../../../src/transfer/channel/clear-keys.js';
 import { readFirstFrame } from '../../../../src/transfer/channel/handshake-io.js';
 import { encodeJsonFrame } from '../../../../src/transfer/wire/frame-codec.js';
 import { answer, captureLog, expectation, HandshakeFrameType, hello, Listeners, makePki, rawConnect, sendHello, type Pki } from './fixture.js';
@@ -63,8 +64,8 @@ describe('clear-text data streams', () => {
     for (const s of [...dialed.slice(1), ...accepted.slice(1)]) expect(s).not.toBeInstanceOf(TLSSocket);
     // Each accepted socket is the peer of the dialed one of the same index.
     for (let k = 0; k < 4; k++) expect(accepted[k]!.remotePort).toBe(dialed[k]!.localPort);
-    const mine = clearStreamKeys(dialed[0] as TLSSocket, exp.sessionId, true, 4);
-    const theirs = clearStreamKeys(accepted[0] as TLSSocket, exp.sessionId, false, 4);
+    const mine = clearStreamKeys(exp.sessionId, true, [dialed[0] as TLSSocket, ...dialed.slice(1)]);
+    const theirs = clearStreamKeys(exp.sessionId, false, [accepted[0] as TLSSocket, ...accepted.slice(1)]);
     expect(mine[0]).toBeNull();
     for (let k = 1; k < 4; k++) {
       expect(mine[k]!.send.equals(theirs[k]!.receive)).toBe(true);
@@ -73,6 +74,16 @@ describe('clear-text data streams', () => {
       expect(mine[k]!.send.equals(mine[k]!.receive)).toBe(false);
       if (k > 1) expect(mine[k]!.send.equals(mine[k - 1]!.send)).toBe(false);
     }
+    // Keys belong to the connection (both nonces of its join), not just to the stream's index.
+    const control = dialed[0] as TLSSocket;
+    const again = clearStreamKeys(exp.sessionId, true, [control, dialed[1]!])[1]!;
+    expect(again.send.equals(mine[1]!.send)).toBe(true);
+    const other = new net.Socket();
+    recordJoin(other, randomBytes(32).toString('hex'), randomBytes(32).toString('hex'));
+    const otherKeys = clearStreamKeys(exp.sessionId, true, [control, other])[1]!;
+    expect(otherKeys.send.equals(mine[1]!.send)).toBe(false);
+    expect(otherKeys.receive.equals(mine[1]!.receive)).toBe(false);
+    expect(() => clearStreamKeys(exp.sessionId, true, [control, new net.Socket()])).toThrow(/did not join/);
     // Bytes really travel in clear on a data stream.
     const got = once(accepted[2]!, 'data');
     dialed[2]!.write('plain bytes');
