@@ -7,6 +7,7 @@
         "src/aligned.c",
         "src/args.c",
         "src/crc32.c",
+        "src/crc32-async.c",
         "src/fsops.c",
         "src/hash.c",
         "src/malloc-heap.c",

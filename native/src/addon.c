@@ -12,6 +12,7 @@
 
 #include "aligned.h"
 #include "crc32.h"
+#include "crc32-async.h"
 #include "fsops.h"
 #include "hash.h"
 #include "malloc-heap.h"
@@ -23,7 +24,7 @@
 
 /* Bumped whenever an export's arguments or results change; src/fs/raw-native.ts refuses an
  * addon whose number differs from the one it was written for (a stale build). */
-#define FERRY_NATIVE_ABI 10
+#define FERRY_NATIVE_ABI 11
 
 typedef struct {
   const char *name;
@@ -42,6 +43,7 @@ static const export_t exports_table[] = {
   {"xxh3Create", hash_xxh3_create},     {"xxh3Update", hash_xxh3_update},
   {"xxh3Digest", hash_xxh3_digest},     {"allocAligned", mem_alloc_aligned},
   {"crc32", crc32_compute},             {"crc32Accelerated", crc32_accelerated},
+  {"crc32Async", crc32_async},
   {"mallocTrim", malloc_heap_trim},    {"readChunk", fs_read_chunk},
 };
 

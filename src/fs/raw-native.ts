@@ -18,7 +18,7 @@ import {
 } from './raw.js';
 
 /** The FERRY_NATIVE_ABI this wrapper was written for (native/src/addon.c). */
-export const NATIVE_ABI_VERSION = 10;
+export const NATIVE_ABI_VERSION = 11;
 
 /** What native/src/*.c exports: arguments already checked here, errors carry errno and syscall. */
 export interface NativeBinding {

@@ -12,11 +12,18 @@ export interface ChunkCrc {
   readonly kind: 'native' | 'twin';
   /** The CRC-32 of `data` continuing from `previous` (0 to start), as zlib.crc32(data, previous). */
   crc32(data: Uint8Array, previous: number): number;
+  /**
+   * crc32(data, 0), computed off this thread where the implementation can (the native one, on
+   * libuv's pool: the destination checks each big chunk this way, its main thread being the one
+   * that decrypts every stream). `data` must not change until the promise settles.
+   */
+  crc32Off(data: Uint8Array): Promise<number>;
 }
 
 interface NativeCrcBinding {
   crc32(data: Uint8Array, previous: number): number;
   crc32Accelerated(): boolean;
+  crc32Async(data: Uint8Array): Promise<number>;
 }
 
 const zlibCrc = (zlib as unknown as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
@@ -43,12 +50,15 @@ export const twinChunkCrc: ChunkCrc = {
   // value (zlib is handed a null pointer); the CRC of nothing more is the running value, as the
   // native CRC and the table give it, and as a peer on the other implementation must agree.
   crc32: zlibCrc ? (data, previous) => (data.length === 0 ? previous >>> 0 : zlibCrc(data, previous) >>> 0) : tableCrc32,
+  async crc32Off(data) {
+    return twinChunkCrc.crc32(data, 0);
+  },
 };
 
 /** The addon's CRC, whether or not the CPU folds (for the conformance suite). */
 export function nativeChunkCrc(): ChunkCrc {
-  const n = nativeExports<NativeCrcBinding>(['crc32', 'crc32Accelerated']);
-  return { kind: 'native', crc32: (data, previous) => n.crc32(data, previous) };
+  const n = nativeExports<NativeCrcBinding>(['crc32', 'crc32Accelerated', 'crc32Async']);
+  return { kind: 'native', crc32: (data, previous) => n.crc32(data, previous), crc32Off: (data) => n.crc32Async(data) };
 }
 
 /** Whether the addon's CRC folds on this CPU; false when it cannot load. */

@@ -108,6 +108,18 @@ export function chunkChecksum(data: Uint8Array, previous = 0): number {
   return chunkCrc.crc32(data, previous);
 }
 
+/** Payloads at least this big are checked off the main thread (chunkChecksumOff): smaller ones cost less than the hop. */
+const OFF_THREAD_CRC_BYTES = 256 * 1024;
+
+/**
+ * CRC-32 of the concatenation of `parts`, for a receiver that can wait: one big part is summed
+ * off this thread where the implementation can (chunk-crc.ts crc32Off), anything else here.
+ */
+export async function chunkChecksumOff(parts: readonly Uint8Array[]): Promise<number> {
+  if (parts.length === 1 && parts[0]!.length >= OFF_THREAD_CRC_BYTES) return chunkCrc.crc32Off(parts[0]!);
+  return chunkChecksumParts(parts);
+}
+
 /** CRC-32 of the concatenation of `parts`. */
 export function chunkChecksumParts(parts: readonly Uint8Array[]): number {
   let crc = 0;

@@ -5,7 +5,7 @@ import { installAlignedMemory } from './aligned-memory.js';
 import { fastHashKind } from './fast-hash.js';
 import type { FileRef } from '../../fs/index.js';
 
-export { chunkChecksum, chunkChecksumParts, hashBuffer, createInlineHash, type StreamingHash } from './hash.js';
+export { chunkChecksum, chunkChecksumOff, chunkChecksumParts, hashBuffer, createInlineHash, type StreamingHash } from './hash.js';
 export { summedReads } from './summed-read.js';
 
 // The main thread's aligned buffers (the frame pool's) come from the addon when it loads:

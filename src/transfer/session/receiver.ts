@@ -3,7 +3,7 @@ import { splitParts, type InFrame } from '../wire/scatter-decoder.js';
 import { decodeSessionJson, parseBatchData, parseChunkParts, frameName } from '../wire/session-frames.js';
 import { dropView, holdViews } from '../batch/held.js';
 import { extractBatch, tarBound } from '../batch/tar-extract.js';
-import { chunkChecksumParts } from '../checksum/index.js';
+import { chunkChecksumOff, chunkChecksumParts } from '../checksum/index.js';
 import type { SessionContext } from './context.js';
 import type { DestFile, FileTable } from './dest-files.js';
 import { fsError, peerProtocolError, transferError } from '../errors.js';
@@ -82,8 +82,15 @@ export class DataReceiver {
       throw peerProtocolError(`CHUNK ${c.offset}+${c.length} of file ${c.fileIndex} was not requested`);
     }
     // Checked on clear streams too: the CRC is taken where the source read the bytes, before the
-    // frame is sealed, so it still covers the source's own memory on the way to the wire.
-    if (chunkChecksumParts(c.parts) !== c.crc) {
+    // frame is sealed, so it still covers the source's own memory on the way to the wire. A big
+    // chunk is summed off this thread (which decrypts every stream's records); meanwhile the
+    // stream reads no further, and a file given up in between takes nothing more.
+    const crc = await chunkChecksumOff(c.parts);
+    if (file.abandoned) {
+      frame.release();
+      return;
+    }
+    if (crc !== c.crc) {
       frame.release();
       this.files.resend(file, [{ offset: c.offset, length: c.length }], { reason: 'chunk checksum mismatch', offset: c.offset, length: c.length });
       return;

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { chunkCrc, nativeChunkCrc, nativeCrcAccelerated, tableCrc32, twinChunkCrc, type ChunkCrc } from '../../../src/transfer/checksum/chunk-crc.js';
-import { chunkChecksum, chunkChecksumParts } from '../../../src/transfer/checksum/hash.js';
+import { chunkChecksum, chunkChecksumOff, chunkChecksumParts } from '../../../src/transfer/checksum/hash.js';
 import { nativeReason } from './impls.js';
 
 // The chunk CRC-32, native (PCLMULQDQ folding) and twin (zlib.crc32), against zlib and a plain
@@ -59,6 +59,17 @@ describe.each(impls)('chunk CRC-32 (%s)', (_name, impl) => {
       expect(crc(data, previous), `${data.length} bytes from ${previous}`).toBe(expected);
     }
   });
+
+  it.skipIf(impl === undefined)('crc32Off gives crc32(data, 0), for many buffers summed at once too', async () => {
+    expect(await impl!.crc32Off(Buffer.from('123456789'))).toBe(0xcbf43926);
+    expect(await impl!.crc32Off(Buffer.alloc(0))).toBe(0);
+    expect(await impl!.crc32Off(new Uint8Array(new ArrayBuffer(0)))).toBe(0);
+    const inputs = Array.from({ length: 40 }, () => randomBytes(Math.floor(Math.random() ** 2 * 5_000_000)));
+    // From an odd offset too, as a frame's data sits after its header.
+    const views = inputs.map((b) => b.subarray(Math.min(3, b.length)));
+    const sums = await Promise.all(views.map((v) => impl!.crc32Off(v)));
+    expect(sums).toEqual(views.map((v) => (v.length === 0 ? 0 : zlibCrc(v) >>> 0)));
+  });
 });
 
 describe('chunk CRC-32 choice', () => {
@@ -89,5 +100,16 @@ describe('chunk CRC-32 choice', () => {
     expect(() => native.crc32(Buffer.alloc(4), -1)).toThrow();
     expect(() => native.crc32(Buffer.alloc(4), 2 ** 32)).toThrow();
     expect(() => native.crc32(Buffer.alloc(4), 1.5)).toThrow();
+    expect(() => native.crc32Off('abc' as unknown as Uint8Array)).toThrow(expect.objectContaining({ syscall: 'crc32' }));
+    expect(() => native.crc32Off(new Uint16Array(4) as unknown as Uint8Array)).toThrow(expect.objectContaining({ syscall: 'crc32' }));
+  });
+
+  it('chunkChecksumOff sums one big part off the thread and anything else here, with the same values', async () => {
+    const big = randomBytes(1024 * 1024 + 7);
+    const small = [randomBytes(1000), randomBytes(77)];
+    expect(await chunkChecksumOff([big])).toBe(zlibCrc(big) >>> 0);
+    expect(await chunkChecksumOff(small)).toBe(zlibCrc(Buffer.concat(small)) >>> 0);
+    expect(await chunkChecksumOff([big, big])).toBe(zlibCrc(Buffer.concat([big, big])) >>> 0);
+    expect(await chunkChecksumOff([])).toBe(0);
   });
 });
