@@ -1,5 +1,6 @@
 import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
+import { FerryError } from '../../common/errors.js';
 
 /**
  * Keys of a clear-text session (encrypt_data false). Everything hangs off 32 bytes exported
@@ -70,7 +71,7 @@ export function clearStreamKeys(sessionId: string, dialed: boolean, streams: rea
   const keys: Array<StreamMacKeys | null> = [null];
   for (let index = 1; index < streams.length; index += 1) {
     const join = joins.get(streams[index]!);
-    if (join === undefined) throw new Error(`clear stream ${index} of session ${sessionId} did not join through the clear-stream handshake`);
+    if (join === undefined) throw new FerryError('Channel.BadHandshake', `clear stream ${index} of session ${sessionId} did not join through the clear-stream handshake`);
     const connection = `${index} ${join.dialerNonce} ${join.listenerNonce}`;
     const fromDialer = derive(secret, `ferry clear frames dialer->listener ${connection}`);
     const fromListener = derive(secret, `ferry clear frames listener->dialer ${connection}`);

@@ -67,8 +67,18 @@ function nativeXxh128(): StreamingHash {
     if (finished) throw new FastHashError('ERR_HASH_FINISHED', 'hash already digested');
   };
   return {
-    nativeXxh3: state,
-    update: (d, release) => { live(); n.xxh3Update(state, d); release?.(); },
+    get nativeXxh3() {
+      live();
+      return state;
+    },
+    update: (d, release) => {
+      try {
+        live();
+        n.xxh3Update(state, d);
+      } finally {
+        release?.();
+      }
+    },
     digest: async () => { live(); finished = true; return n.xxh3Digest(state).toString('hex'); },
     dispose: () => { finished = true; },
   };

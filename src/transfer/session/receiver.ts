@@ -84,7 +84,7 @@ export class DataReceiver {
     // Checked on clear streams too: the CRC is taken where the source read the bytes, before the
     // frame is sealed, so it still covers the source's own memory on the way to the wire. A big
     // chunk is summed off this thread (which decrypts every stream's records); meanwhile the
-    // stream reads no further, and a file given up in between takes nothing more.
+    // stream reads no further, and a file given up in between is not asked for again.
     const crc = await chunkChecksumOff(c.parts);
     if (file.abandoned) {
       frame.release();
@@ -102,6 +102,14 @@ export class DataReceiver {
       parts = [first, ...parts.slice(1)];
     }
     await st.writes.acquire(1, guard.signal);
+    // The slot usually frees when this stream's previous write (often of the same file) ends,
+    // which is when a file given up is removed: nothing more goes into its partial then, nor
+    // after the session ended (the acquire takes a free slot even once it was aborted).
+    if (file.abandoned || file.committing || guard.done) {
+      st.writes.release();
+      frame.release();
+      return;
+    }
     file.writes += 1;
     guard.spawn(async () => {
       try {
