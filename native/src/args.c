@@ -116,3 +116,18 @@ napi_value make_int(napi_env env, int32_t value) {
   napi_create_int32(env, value, &v);
   return v;
 }
+
+bool arg_bytes(napi_env env, napi_value v, const char *syscall, uint8_t **data, size_t *len) {
+  bool is_typed = false;
+  napi_typedarray_type type;
+  void *ptr = NULL;
+  size_t length = 0;
+  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, v, &type, &length, &ptr, NULL, NULL) != napi_ok || type != napi_uint8_array) {
+    throw_errno(env, EINVAL, syscall);
+    return false;
+  }
+  *data = ptr;
+  *len = length;
+  return true;
+}

@@ -29,6 +29,9 @@ bool arg_uint(napi_env env, napi_value v, const char *syscall, uint32_t *out);
 bool arg_bool(napi_env env, napi_value v, const char *syscall, bool *out);
 bool arg_double(napi_env env, napi_value v, const char *syscall, double *out);
 
+/* The bytes of a Uint8Array (a Buffer is one), without copying. */
+bool arg_bytes(napi_env env, napi_value v, const char *syscall, uint8_t **data, size_t *len);
+
 /* A single path component: non-empty, at most 255 bytes, no '/', no NUL, not "." or "..".
  * The wrapper checks the same rule first; this is the addon refusing to be misused alone. */
 bool arg_name(napi_env env, napi_value v, const char *syscall, char out[FERRY_NAME_BUF]);

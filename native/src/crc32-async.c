@@ -51,13 +51,9 @@ static void crc_complete(napi_env env, napi_status status, void *data) {
 napi_value crc32_async(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!get_args(env, info, 1, argv)) return NULL;
-  bool is_typed = false;
-  napi_typedarray_type type;
-  void *base = NULL;
-  size_t length = 0;
-  if (napi_is_typedarray(env, argv[0], &is_typed) != napi_ok || !is_typed ||
-      napi_get_typedarray_info(env, argv[0], &type, &length, &base, NULL, NULL) != napi_ok || type != napi_uint8_array)
-    return throw_errno(env, EINVAL, "crc32");
+  uint8_t *base;
+  size_t length;
+  if (!arg_bytes(env, argv[0], "crc32", &base, &length)) return NULL;
   crc_job *job = calloc(1, sizeof *job);
   if (job == NULL) return throw_errno(env, ENOMEM, "crc32");
   job->data = base;

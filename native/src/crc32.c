@@ -130,13 +130,9 @@ napi_value crc32_compute(napi_env env, napi_callback_info info) {
   pthread_once(&table_once, init);
   napi_value argv[2];
   if (!get_args(env, info, 2, argv)) return NULL;
-  bool is_typed = false;
-  napi_typedarray_type type;
-  void *data = NULL;
-  size_t length = 0;
-  if (napi_is_typedarray(env, argv[0], &is_typed) != napi_ok || !is_typed ||
-      napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_uint8_array)
-    return throw_errno(env, EINVAL, "crc32");
+  uint8_t *data;
+  size_t length;
+  if (!arg_bytes(env, argv[0], "crc32", &data, &length)) return NULL;
   uint32_t previous;
   if (!arg_uint(env, argv[1], "crc32", &previous)) return NULL;
   napi_value out;

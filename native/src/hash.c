@@ -55,22 +55,6 @@ static void *get_handle(napi_env env, napi_value v, const napi_type_tag *tag, co
   return state;
 }
 
-/* The bytes of a Uint8Array (a Buffer is one), without copying. */
-static bool arg_bytes(napi_env env, napi_value v, const char *what, const uint8_t **data, size_t *len) {
-  bool is_typed = false;
-  napi_typedarray_type type;
-  void *ptr = NULL;
-  size_t length = 0;
-  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed ||
-      napi_get_typedarray_info(env, v, &type, &length, &ptr, NULL, NULL) != napi_ok || type != napi_uint8_array) {
-    throw_errno(env, EINVAL, what);
-    return false;
-  }
-  *data = ptr;
-  *len = length;
-  return true;
-}
-
 static napi_value make_bytes(napi_env env, const uint8_t *data, size_t len) {
   napi_value out;
   if (napi_create_buffer_copy(env, len, data, NULL, &out) != napi_ok) return NULL;
@@ -82,7 +66,7 @@ static napi_value make_bytes(napi_env env, const uint8_t *data, size_t len) {
  * and the bytes; NULL, with the exception pending, when either is wrong.
  */
 static void *update_args(napi_env env, napi_callback_info info, const napi_type_tag *tag, const char *what,
-                         const uint8_t **data, size_t *len) {
+                         uint8_t **data, size_t *len) {
   napi_value argv[2];
   if (!get_args(env, info, 2, argv)) return NULL;
   void *state = get_handle(env, argv[0], tag, what);
@@ -99,7 +83,7 @@ napi_value hash_xxh3_create(napi_env env, napi_callback_info info) {
 }
 
 napi_value hash_xxh3_update(napi_env env, napi_callback_info info) {
-  const uint8_t *data;
+  uint8_t *data;
   size_t len;
   XXH3_state_t *s = update_args(env, info, &XXH3_TAG, "xxh3", &data, &len);
   if (s == NULL) return NULL;

@@ -100,14 +100,10 @@ napi_value fs_read_chunk(napi_env env, napi_callback_info info) {
   /* Whole, non-negative and exactly representable: pread takes an off_t. */
   if (!(position >= 0 && position <= 9007199254740991.0) || position != floor(position))
     return throw_errno(env, EINVAL, "read");
-  bool is_typed = false;
-  napi_typedarray_type type;
-  void *base = NULL;
-  size_t size = 0;
-  if (napi_is_typedarray(env, argv[1], &is_typed) != napi_ok || !is_typed ||
-      napi_get_typedarray_info(env, argv[1], &type, &size, &base, NULL, NULL) != napi_ok ||
-      type != napi_uint8_array || (size_t)offset > size || (size_t)length > size - offset)
-    return throw_errno(env, EINVAL, "read");
+  uint8_t *base;
+  size_t size;
+  if (!arg_bytes(env, argv[1], "read", &base, &size)) return NULL;
+  if ((size_t)offset > size || (size_t)length > size - offset) return throw_errno(env, EINVAL, "read");
   napi_valuetype kind;
   if (napi_typeof(env, argv[5], &kind) != napi_ok) return NULL;
   void *hash = NULL;
@@ -123,7 +119,7 @@ napi_value fs_read_chunk(napi_env env, napi_callback_info info) {
     free(job);
     return throw_errno(env, err, "read");
   }
-  job->data = (uint8_t *)base + offset;
+  job->data = base + offset;
   job->length = length;
   job->position = (off_t)position;
   job->hash = hash;
