@@ -104,6 +104,27 @@ describe.each(impls)('summed reads (%s)', (_name, impl) => {
   });
 });
 
+describe('summed reads: the twin on a file that answers in pieces (as a network file system may)', () => {
+  it('reads on until the chunk is whole or the file ends', async () => {
+    const data = randomBytes(50_000);
+    let calls = 0;
+    const piecewise = {
+      fd: -1,
+      async read(buf: Buffer, at: number, length: number, position: number) {
+        calls += 1;
+        const n = Math.max(0, Math.min(length, 777, data.length - position));
+        data.copy(buf, at, position, position + n);
+        return { bytesRead: n };
+      },
+    };
+    const buf = Buffer.alloc(40_000);
+    expect(await twinSummedReads.read(piecewise, buf, 0, 40_000, 0, null, () => undefined)).toEqual({ bytesRead: 40_000, crc: zlibCrc(data.subarray(0, 40_000)) >>> 0 });
+    expect(calls).toBe(Math.ceil(40_000 / 777));
+    expect(buf.equals(data.subarray(0, 40_000))).toBe(true);
+    expect((await twinSummedReads.read(piecewise, buf, 0, 40_000, 30_000, null, () => undefined)).bytesRead).toBe(20_000);
+  });
+});
+
 describe('summed reads: native and twin agree on random files and chunk sizes', () => {
   it.skipIf(nativeReason !== undefined)('the same reads, CRCs and digests', async () => {
     for (let round = 0; round < 20; round++) {
