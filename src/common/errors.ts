@@ -97,7 +97,7 @@ export const ERROR_CATALOG = {
   'Channel.PeerRejected': { status: 403, action: 'retry', bounded: true, event: 'CONNECT_FAILED', summary: 'A data connection was refused: the peer is not the node control named for the session, or did not prove the session secret. A task retries it a few times in a row, then fails.' },
   'Channel.UnknownSession': { status: 404, action: 'retry', bounded: true, event: 'CONNECT_FAILED', summary: 'The listening agent expects no data connections for this session (never opened, already connected, or canceled). A task retries it a few times in a row, then fails.' },
   'Channel.BadHandshake': { status: 400, action: 'retry', bounded: true, event: 'CONNECT_FAILED', summary: 'A data connection handshake frame was malformed or too large, or its stream index or count does not fit the session. A task retries it a few times in a row, then fails.' },
-  'Channel.VersionMismatch': { status: 400, action: 'fail', event: 'CONNECT_FAILED', summary: 'The peer agent speaks another data protocol version.' },
+  'Channel.VersionMismatch': { status: 400, action: 'fail', event: 'CONNECT_FAILED', summary: 'The peer agent speaks another data protocol version: both agents of a transfer need the same Ferry release.' },
   'Channel.HandshakeTimeout': { status: 504, action: 'retry', event: 'CONNECT_FAILED', summary: 'A data connection did not complete its handshake in time.' },
   'Channel.Closed': { status: 502, action: 'retry', event: 'CONNECT_FAILED', summary: 'A data connection closed or failed before its handshake completed, or the wait for it was canceled.' },
   'Channel.NoPort': { status: 503, action: 'retry', event: 'CONNECT_FAILED', summary: 'No port in the configured data port range is free.' },
