@@ -1,6 +1,7 @@
 #include "args.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,5 +130,37 @@ bool arg_bytes(napi_env env, napi_value v, const char *syscall, uint8_t **data, 
   }
   *data = ptr;
   *len = length;
+  return true;
+}
+
+bool queue_promise_work(napi_env env, const char *syscall, napi_async_execute_callback execute,
+                        napi_async_complete_callback complete, void *job, napi_async_work *work,
+                        napi_deferred *deferred, napi_value *promise) {
+  char label[64];
+  napi_value name;
+  snprintf(label, sizeof label, "ferry:%s", syscall);
+  *work = NULL;
+  if (napi_create_string_utf8(env, label, NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, execute, complete, job, work) != napi_ok) {
+    *work = NULL;
+    throw_errno(env, ENOMEM, syscall);
+    return false;
+  }
+  /* The promise last: before it nothing needs settling. */
+  if (napi_create_promise(env, deferred, promise) != napi_ok) {
+    napi_delete_async_work(env, *work);
+    *work = NULL;
+    throw_errno(env, ENOMEM, syscall);
+    return false;
+  }
+  if (napi_queue_async_work(env, *work) != napi_ok) {
+    napi_delete_async_work(env, *work);
+    *work = NULL;
+    napi_value error = errno_error(env, EAGAIN, syscall);
+    if (error == NULL) napi_get_undefined(env, &error);
+    napi_reject_deferred(env, *deferred, error);
+    throw_errno(env, EAGAIN, syscall);
+    return false;
+  }
   return true;
 }

@@ -39,6 +39,14 @@ bool arg_name(napi_env env, napi_value v, const char *syscall, char out[FERRY_NA
 /* A whole string without NUL bytes, malloc'd; the caller frees it. NULL after throwing. */
 char *arg_string(napi_env env, napi_value v, const char *syscall);
 
+/* Run `execute` on libuv's thread pool, then `complete` on the calling thread, for `job` (whose
+ * own fields `work` and `deferred` receive the handles), and make the promise the entry point
+ * returns (`complete` settles it). On failure: false with an exception pending, nothing queued,
+ * `*work` NULL and the promise, if made, rejected; the caller frees its job. */
+bool queue_promise_work(napi_env env, const char *syscall, napi_async_execute_callback execute,
+                        napi_async_complete_callback complete, void *job, napi_async_work *work,
+                        napi_deferred *deferred, napi_value *promise);
+
 napi_value make_undefined(napi_env env);
 napi_value make_int(napi_env env, int32_t value);
 

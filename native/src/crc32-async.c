@@ -58,14 +58,14 @@ napi_value crc32_async(napi_env env, napi_callback_info info) {
   if (job == NULL) return throw_errno(env, ENOMEM, "crc32");
   job->data = base;
   job->length = length;
-  napi_value promise, name;
-  if (napi_create_reference(env, argv[0], 1, &job->buffer_ref) != napi_ok ||
-      napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
-      napi_create_string_utf8(env, "ferry:crc32", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, crc_execute, crc_complete, job, &job->work) != napi_ok ||
-      napi_queue_async_work(env, job->work) != napi_ok) {
+  napi_value promise;
+  if (napi_create_reference(env, argv[0], 1, &job->buffer_ref) != napi_ok) {
     free_job(env, job);
     return throw_errno(env, ENOMEM, "crc32");
+  }
+  if (!queue_promise_work(env, "crc32", crc_execute, crc_complete, job, &job->work, &job->deferred, &promise)) {
+    free_job(env, job);
+    return NULL;
   }
   return promise;
 }

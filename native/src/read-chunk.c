@@ -123,17 +123,17 @@ napi_value fs_read_chunk(napi_env env, napi_callback_info info) {
   job->length = length;
   job->position = (off_t)position;
   job->hash = hash;
-  napi_value promise, name;
+  napi_value promise;
   if (napi_create_reference(env, argv[1], 1, &job->buffer_ref) != napi_ok ||
-      (hash != NULL && napi_create_reference(env, argv[5], 1, &job->hash_ref) != napi_ok) ||
-      napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
-      napi_create_string_utf8(env, "ferry:readChunk", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, read_execute, read_complete, job, &job->work) != napi_ok ||
-      napi_queue_async_work(env, job->work) != napi_ok) {
-    /* A promise made but never settled is dropped with the job; the caller gets the throw. */
+      (hash != NULL && napi_create_reference(env, argv[5], 1, &job->hash_ref) != napi_ok)) {
     close(job->fd);
     free_job(env, job);
     return throw_errno(env, ENOMEM, "read");
+  }
+  if (!queue_promise_work(env, "read", read_execute, read_complete, job, &job->work, &job->deferred, &promise)) {
+    close(job->fd);
+    free_job(env, job);
+    return NULL;
   }
   return promise;
 }

@@ -55,19 +55,11 @@ napi_value fs_syncfs_async(napi_env env, napi_callback_info info) {
     return throw_errno(env, ENOMEM, "syncfs");
   }
   job->fd = copy;
-  napi_value promise, name;
-  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
-      napi_create_string_utf8(env, "ferry:syncfs", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, syncfs_execute, syncfs_complete, job, &job->work) != napi_ok) {
+  napi_value promise;
+  if (!queue_promise_work(env, "syncfs", syncfs_execute, syncfs_complete, job, &job->work, &job->deferred, &promise)) {
     close(copy);
     free(job);
-    return throw_errno(env, ENOMEM, "syncfs");
-  }
-  if (napi_queue_async_work(env, job->work) != napi_ok) {
-    napi_delete_async_work(env, job->work);
-    close(copy);
-    free(job);
-    return throw_errno(env, EAGAIN, "syncfs");
+    return NULL;
   }
   return promise;
 }

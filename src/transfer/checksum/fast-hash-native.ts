@@ -9,7 +9,8 @@ export interface NativeHashBinding {
   xxh3Digest(handle: object): Buffer;
 }
 
-const NAMES = ['xxh3Create', 'xxh3Update', 'xxh3Digest'] as const;
+/** The exports NativeHashBinding names, for nativeExports. */
+export const NATIVE_HASH_NAMES = ['xxh3Create', 'xxh3Update', 'xxh3Digest'] as const;
 
 export function createNativeFastHash(n: NativeHashBinding): FastHash {
   return {
@@ -30,5 +31,5 @@ export function createNativeFastHash(n: NativeHashBinding): FastHash {
 
 /** The native FastHash, or a throw saying why it cannot be had. */
 export function loadNativeFastHash(): FastHash {
-  return createNativeFastHash(nativeExports<NativeHashBinding>(NAMES));
+  return createNativeFastHash(nativeExports<NativeHashBinding>(NATIVE_HASH_NAMES));
 }

@@ -9,8 +9,8 @@ import { createCipheriv } from 'node:crypto';
  *
  * GMAC is a one-time MAC per nonce: a key must never tag two different messages under one
  * nonce. The nonce is the frame's sequence number on its stream, and each key belongs to one
- * stream and direction of one session (channel/clear-keys.ts; the listener refuses a second
- * connection for a stream index), so one sealer, counting up from 0, is its only user.
+ * direction of one stream's connection (channel/clear-keys.ts derives it from both nonces of
+ * that connection's join), so one sealer, counting up from 0, is its only user.
  */
 export const GMAC_KEY_BYTES = 32;
 export const GMAC_TAG_BYTES = 16;

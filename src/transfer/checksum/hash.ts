@@ -4,6 +4,7 @@ import { openRefHandle, type FileRef } from '../../fs/index.js';
 import { chunkCrc } from './chunk-crc.js';
 import { fastHash, fastHashKind } from './fast-hash.js';
 import { FastHashError } from './fast-hash-contract.js';
+import { NATIVE_HASH_NAMES, type NativeHashBinding } from './fast-hash-native.js';
 import { nativeExports } from '../../fs/load.js';
 import type { ChecksumAlgorithm } from '../../protocol/session.js';
 
@@ -37,20 +38,22 @@ export interface StreamingHash {
   readonly nativeXxh3?: object;
 }
 
+/**
+ * Whether `algorithm` is the addon's xxh128, which hashes a chunk faster than a hand-off to a
+ * worker would cost (Checksummer) and lends its state to native reads (summed-read.ts).
+ */
+export function hashesNativelyInPlace(algorithm: ChecksumAlgorithm): boolean {
+  return algorithm === 'xxh128' && fastHashKind === 'native';
+}
+
 export async function createInlineHash(algorithm: ChecksumAlgorithm): Promise<StreamingHash> {
-  if (algorithm === 'xxh128' && fastHashKind === 'native') return nativeXxh128();
+  if (hashesNativelyInPlace(algorithm)) return nativeXxh128();
   if (algorithm === 'xxh128') {
     const h = await fastHash.xxh128();
     return { update: (d, release) => { h.update(d); release?.(); }, digest: async () => h.digest().toString('hex'), dispose: () => undefined };
   }
   const h = createNodeHash(algorithm);
   return { update: (d, release) => { h.update(d); release?.(); }, digest: async () => h.digest('hex'), dispose: () => undefined };
-}
-
-interface NativeXxh3Binding {
-  xxh3Create(): object;
-  xxh3Update(handle: object, data: Uint8Array): void;
-  xxh3Digest(handle: object): Buffer;
 }
 
 /**
@@ -60,7 +63,7 @@ interface NativeXxh3Binding {
  * the shared Digest does.
  */
 function nativeXxh128(): StreamingHash {
-  const n = nativeExports<NativeXxh3Binding>(['xxh3Create', 'xxh3Update', 'xxh3Digest']);
+  const n = nativeExports<NativeHashBinding>(NATIVE_HASH_NAMES);
   const state = n.xxh3Create();
   let finished = false;
   const live = (): void => {

@@ -1,8 +1,7 @@
 import type { ChecksumAlgorithm } from '../../protocol/session.js';
 import { sharedIoPool, type IoPool } from '../workers/io-pool.js';
-import { createInlineHash, hashFileInline, type StreamingHash } from './hash.js';
+import { createInlineHash, hashFileInline, hashesNativelyInPlace, type StreamingHash } from './hash.js';
 import { installAlignedMemory } from './aligned-memory.js';
-import { fastHashKind } from './fast-hash.js';
 import type { FileRef } from '../../fs/index.js';
 
 export { chunkChecksum, chunkChecksumOff, chunkChecksumParts, hashBuffer, createInlineHash, type StreamingHash } from './hash.js';
@@ -27,7 +26,7 @@ export class Checksummer {
 
   constructor(readonly algorithm: ChecksumAlgorithm, private readonly offThreadBytes: number, workers: number) {
     this.pool = sharedIoPool('hash', workers);
-    this.streamsInPlace = algorithm === 'xxh128' && fastHashKind === 'native';
+    this.streamsInPlace = hashesNativelyInPlace(algorithm);
   }
 
   async stream(expectedBytes: number): Promise<StreamingHash> {

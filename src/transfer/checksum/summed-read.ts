@@ -3,6 +3,12 @@ import { RawFsError } from '../../fs/raw.js';
 import { chunkCrc, nativeCrcAccelerated } from './chunk-crc.js';
 import type { StreamingHash } from './hash.js';
 
+/** What a read needs of an open file: a node:fs/promises FileHandle, whose descriptor stays open while it reads. */
+export interface ReadableFile {
+  readonly fd: number;
+  read(buf: Buffer, at: number, length: number, position: number): Promise<{ bytesRead: number }>;
+}
+
 /**
  * How the source reads a chunk of a file it sends: the bytes, their CRC-32 (the chunk's
  * checksum on the wire) and, for a whole file, the file's checksum fed with them. Natively
@@ -13,12 +19,6 @@ import type { StreamingHash } from './hash.js';
  * thread, as before. Both give the same bytes, CRCs and digests: the conformance and
  * differential suite in test/unit/native-hash/summed-read.test.ts holds them to it.
  */
-/** What a read needs of an open file: a node:fs/promises FileHandle, whose descriptor stays open while it reads. */
-export interface ReadableFile {
-  readonly fd: number;
-  read(buf: Buffer, at: number, length: number, position: number): Promise<{ bytesRead: number }>;
-}
-
 export interface SummedReads {
   readonly kind: 'native' | 'twin';
   /**
