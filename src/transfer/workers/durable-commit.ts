@@ -146,16 +146,18 @@ export async function commit(files: readonly CommitWireFile[], durable: boolean,
       results[k] = fileFailure(err);
     }
   };
+  /** The file failed before its rename: report why and let its descriptor go. */
+  const fail = (k: number, fd: number, err: unknown): void => {
+    results[k] = fileFailure(err);
+    try { rawFs.close(fd); } catch { /* the first error is the one to report */ }
+  };
   let inFlight = 0;
   let wake: (() => void) | null = null;
   const flushes: Array<Promise<void>> = [];
   const flush = async (k: number, fd: number): Promise<void> => {
     while (inFlight >= WINDOW) await new Promise<void>((resolve) => { wake = resolve; });
     inFlight += 1;
-    flushes.push(fsyncAsync(fd).then(() => place(k, fd), (err: unknown) => {
-      results[k] = fileFailure(err);
-      try { rawFs.close(fd); } catch { /* reported above */ }
-    }).finally(() => {
+    flushes.push(fsyncAsync(fd).then(() => place(k, fd), (err: unknown) => fail(k, fd, err)).finally(() => {
       inFlight -= 1;
       if (wake) { const w = wake; wake = null; w(); }
     }));
@@ -172,19 +174,11 @@ export async function commit(files: readonly CommitWireFile[], durable: boolean,
     let mine: FileIdentity;
     try {
       mine = rawFs.fstat(fd);
+      if (mine.dev === dev) faultPoint('fsync', fd);
     } catch (err) {
-      results[k] = fileFailure(err);
-      try { rawFs.close(fd); } catch { /* reported above */ }
-      return;
+      return fail(k, fd, err);
     }
     if (mine.dev !== dev) return flush(k, fd);
-    try {
-      faultPoint('fsync', fd);
-    } catch (err) {
-      results[k] = fileFailure(err);
-      try { rawFs.close(fd); } catch { /* the injected error is the one to report */ }
-      return;
-    }
     synced += 1;
     place(k, fd, mine);
   };
